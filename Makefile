@@ -1,0 +1,38 @@
+# Two commands, set-up included: `make quickstart` and `make test`.
+# The virtual environment is (re)built only when pyproject.toml changes; later runs start in seconds.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.groundtune-installed
+TORCH_PIN := torch==2.13.0
+PYTEST_ARGS ?=
+
+.PHONY: setup quickstart test lint typecheck bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch first and pinned, so no resolver ever pulls a CUDA build.
+	$(BIN)/python -m pip install --quiet "$(TORCH_PIN)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" "$(TORCH_PIN)"
+	@touch $(STAMP)
+
+quickstart: $(STAMP)
+	$(BIN)/groundtune quickstart $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy src/groundtune/__init__.py src/groundtune/core src/groundtune/models
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src/groundtune/__init__.py src/groundtune/core src/groundtune/models
+
+clean:
+	rm -rf $(VENV) build *.egg-info

@@ -1,0 +1,3 @@
+from groundtune.cli.main import main
+
+main()

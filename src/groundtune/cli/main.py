@@ -1,0 +1,46 @@
+"""Entry point of the `groundtune` command. `--help` and `--version` never import torch."""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from groundtune import __version__
+from groundtune.cli import models as models_cli
+from groundtune.core.workspace import HOME_ENV
+
+app = typer.Typer(
+    name="groundtune",
+    help="Context-grounded fine-tuning: knowledge base -> grounded training data -> LoRA -> proof -> serving.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(models_cli.app, name="models")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"groundtune {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    home: str | None = typer.Option(
+        None,
+        "--home",
+        help=f"Workspace directory (default ~/.groundtune, or ${HOME_ENV}).",
+        show_default=False,
+    ),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Global options apply to every command."""
+    if home:
+        os.environ[HOME_ENV] = home
+
+
+def main() -> None:
+    app()
