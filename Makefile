@@ -24,7 +24,7 @@ quickstart: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy src/groundtune/__init__.py src/groundtune/core src/groundtune/models
+	$(BIN)/mypy src/groundtune
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
@@ -32,7 +32,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/groundtune/__init__.py src/groundtune/core src/groundtune/models
+	$(BIN)/mypy src/groundtune
 
 clean:
 	rm -rf $(VENV) build *.egg-info
