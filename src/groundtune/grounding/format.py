@@ -1,0 +1,137 @@
+"""THE grounding format: the one place that turns a question and numbered documents into the user
+turn, a target into the assistant turn, and model output back into a `GroundedAnswer`.
+
+Every style shares the prompt shape (short instruction, `[n] Title` documents, `Question:`), and
+differs in its target and parser (see cited.py, raft_cot.py, answer_only.py). The model's own turn
+markers are not written here: `groundtune.models.layout` wraps what this returns.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from typing import Any
+
+from groundtune.core.errors import InvalidInputError
+from groundtune.core.ids import stable_hash
+from groundtune.core.schemas import ContextDocument, Example, GroundedAnswer
+from groundtune.grounding.citations import cite
+from groundtune.grounding.quotes import contains_answer, normalize_whitespace
+
+DEFAULT_STYLE = "cited"
+NO_DOCUMENTS = "(no documents)"
+
+
+class GroundingFormat(ABC):
+    """One style of the grounding format. Subclasses set `id`, `version`, `refusal`, `instruction`."""
+
+    id: str
+    version: str
+    refusal: str
+    instruction: str
+
+    # -- prompt (shared by every style) -------------------------------------------------------------
+
+    def render_documents(self, documents: Sequence[ContextDocument]) -> str:
+        """`[1] Title` then the text, one blank line between documents."""
+        if not documents:
+            return NO_DOCUMENTS
+        blocks = []
+        for n, doc in enumerate(documents, start=1):
+            title = normalize_whitespace(doc.title)
+            head = f"{cite(n)} {title}" if title else cite(n)
+            blocks.append(f"{head}\n{doc.text.strip()}")
+        return "\n\n".join(blocks)
+
+    def render_task(self, question: str, documents: Sequence[ContextDocument]) -> str:
+        """Documents and question without the instruction (one task of a few-shot prompt)."""
+        return f"{self.render_documents(documents)}\n\nQuestion: {normalize_whitespace(question)}"
+
+    def render_prompt(self, question: str, documents: Sequence[ContextDocument]) -> str:
+        """The user turn: instruction, numbered titled documents, question."""
+        return f"{self.instruction}\n\n{self.render_task(question, documents)}"
+
+    def few_shot_prompt(
+        self,
+        question: str,
+        documents: Sequence[ContextDocument],
+        demonstrations: Sequence[Example],
+    ) -> str:
+        """A user turn holding worked demonstrations (rendered by this same format) before the task.
+
+        With no demonstrations this is exactly `render_prompt`, so a tuned model and a few-shot base
+        model can be given prompts that differ only by the demonstrations.
+        """
+        if not demonstrations:
+            return self.render_prompt(question, documents)
+        parts = [self.instruction]
+        for i, demo in enumerate(demonstrations, start=1):
+            parts.append(
+                f"### Example {i}\n{self.render_task(demo.question, demo.documents)}\n\n"
+                f"### Reply {i}\n{self.render_target(demo.target, demo.documents)}"
+            )
+        parts.append(f"### Task\n{self.render_task(question, documents)}")
+        return "\n\n".join(parts)
+
+    # -- target and parsing (per style) --------------------------------------------------------------
+
+    @abstractmethod
+    def render_target(self, target: GroundedAnswer, documents: Sequence[ContextDocument] = ()) -> str:
+        """The assistant turn for `target` (a refusal target renders the style's refusal)."""
+
+    @abstractmethod
+    def parse(self, text: str, documents: Sequence[ContextDocument] | None = None) -> GroundedAnswer:
+        """Read model output back into a GroundedAnswer. Never raises; problems go to `violations`."""
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    def is_refusal(self, text: str) -> bool:
+        """Whether `text` says this style's refusal sentence (case, punctuation and spacing aside)."""
+        return contains_answer(text, self.refusal)
+
+    def refusal_target(self) -> GroundedAnswer:
+        """The target for a context that does not answer the question."""
+        return GroundedAnswer(relevant=[], quotes=[], answer=self.refusal, citations=[], refusal=True)
+
+    def render_example(self, example: Example) -> tuple[str, str]:
+        """(prompt, completion) of an example: the user turn and the assistant turn contents."""
+        return (
+            self.render_prompt(example.question, example.documents),
+            self.render_target(example.target, example.documents),
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """What a dataset card or adapter records so that serving never guesses the format."""
+        return {
+            "style": self.id,
+            "version": self.version,
+            "refusal": self.refusal,
+            "instruction_hash": stable_hash(self.instruction, length=12),
+        }
+
+    def __repr__(self) -> str:
+        return f"GroundingFormat(style={self.id!r}, version={self.version!r})"
+
+
+def styles() -> list[str]:
+    """The style names `get_format` accepts."""
+    return list(_styles())
+
+
+def _styles() -> dict[str, type[GroundingFormat]]:
+    from groundtune.grounding.answer_only import AnswerOnlyFormat
+    from groundtune.grounding.cited import CitedFormat
+    from groundtune.grounding.raft_cot import RaftCotFormat
+
+    return {"cited": CitedFormat, "raft-cot": RaftCotFormat, "answer-only": AnswerOnlyFormat}
+
+
+def get_format(style: str = DEFAULT_STYLE) -> GroundingFormat:
+    """The grounding format of one style: "cited" (default), "raft-cot" or "answer-only"."""
+    known = _styles()
+    if style not in known:
+        raise InvalidInputError(
+            f"unknown grounding style {style!r}",
+            hint=f"use one of: {', '.join(known)}",
+        )
+    return known[style]()
