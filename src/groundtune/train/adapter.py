@@ -1,0 +1,112 @@
+"""The one place that calls PEFT (and transformers' quantization): wrap a model with LoRA, save the
+adapter in the standard layout PEFT and vLLM load, and export merged weights.
+
+Saved adapters hold exactly `adapter_config.json` + `adapter_model.safetensors` (no
+`modules_to_save`, no embedding copies), which is what `vllm serve --enable-lora` expects. This
+module does not know about datasets, the loop or run directories.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from groundtune.core.errors import UnavailableError
+from groundtune.train.config import TrainConfig
+
+
+def count_parameters(model: Any) -> int:
+    # Tied embeddings are one tensor; count unique storage once.
+    seen: set[int] = set()
+    total = 0
+    for p in model.parameters():
+        if id(p) not in seen:
+            seen.add(id(p))
+            total += p.numel()
+    return total
+
+
+def load_quantized(path: str, compute_dtype: torch.dtype) -> Any:
+    """The base model in 4-bit NF4 (QLoRA). Needs bitsandbytes and a CUDA GPU."""
+    try:
+        import bitsandbytes  # noqa: F401
+    except ImportError:
+        raise UnavailableError(
+            "quantization=4bit needs bitsandbytes", hint="pip install 'groundtune[gpu]' on a CUDA machine"
+        ) from None
+    if not torch.cuda.is_available():
+        raise UnavailableError("quantization=4bit needs a CUDA GPU", hint="use quantization=none on CPU")
+    from peft import prepare_model_for_kbit_training
+    from transformers import AutoModelForCausalLM, BitsAndBytesConfig
+
+    qconf = BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=compute_dtype,
+    )
+    model = AutoModelForCausalLM.from_pretrained(
+        path, quantization_config=qconf, dtype=compute_dtype, local_files_only=Path(path).exists()
+    )
+    return prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
+
+
+def add_lora(model: Any, config: TrainConfig, base_name: str) -> Any:
+    """Inject LoRA layers (fp32 weights even over bf16 base weights) and freeze everything else."""
+    from peft import LoraConfig, get_peft_model
+
+    assert config.lora.r is not None and config.lora.alpha is not None, "resolve() the config first"
+    lora = LoraConfig(
+        task_type="CAUSAL_LM",
+        r=config.lora.r,
+        lora_alpha=config.lora.alpha,
+        lora_dropout=config.lora.dropout,
+        target_modules=config.lora.target_modules,
+        bias="none",
+        base_model_name_or_path=base_name,
+    )
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    model.config.use_cache = False
+    model.name_or_path = base_name  # PEFT copies it into adapter_config.json
+    peft_model = get_peft_model(model, lora, autocast_adapter_dtype=True)
+    return peft_model
+
+
+def trainable_state(peft_model: Any) -> dict[str, torch.Tensor]:
+    """The LoRA weights by parameter name (what a checkpoint stores and restores)."""
+    return {n: p for n, p in peft_model.named_parameters() if p.requires_grad}
+
+
+def load_trainable(peft_model: Any, state: dict[str, torch.Tensor]) -> None:
+    params = dict(peft_model.named_parameters())
+    missing = set(state) ^ {n for n, p in params.items() if p.requires_grad}
+    if missing:
+        raise ValueError(f"checkpoint does not match the adapter: {sorted(missing)[:4]}")
+    with torch.no_grad():
+        for name, value in state.items():
+            params[name].copy_(value)
+
+
+def save_adapter(peft_model: Any, out: Path) -> Path:
+    """Write the standard PEFT adapter folder (loadable by PEFT and by vLLM `--enable-lora`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    peft_model.save_pretrained(str(out), safe_serialization=True, save_embedding_layers=False)
+    conf = json.loads((out / "adapter_config.json").read_text())
+    if conf.get("modules_to_save"):
+        raise AssertionError("adapters must not carry modules_to_save (vLLM rejects them)")
+    return out
+
+
+def merge_export(model_ref: Any, adapter_dir: Path, out: Path, tokenizer: Any) -> Path:
+    """Merge the adapter into fresh fp32 base weights and save a plain transformers model folder."""
+    from peft import PeftModel
+
+    merged = PeftModel.from_pretrained(model_ref, str(adapter_dir)).merge_and_unload()
+    out.mkdir(parents=True, exist_ok=True)
+    merged.save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))
+    return out
