@@ -1,0 +1,169 @@
+"""Runs several systems over the same examples: identical item prompts, identical decoding.
+
+A `System` is the base model (optionally with few-shot demonstrations) or the base plus one adapter.
+For every item the task part of the prompt is rendered once by the grounding format and shared by
+all systems; few-shot systems prepend demonstrations rendered by that same format. Every request
+carries the same `GenerationConfig`. Scoring is `eval.metrics`; this module only orchestrates.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from groundtune.core.errors import InvalidInputError
+from groundtune.core.schemas import EvalRecord, Example
+from groundtune.eval.metrics import aggregate, item_metrics
+from groundtune.grounding import GroundingFormat
+from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest
+
+
+class System(BaseModel):
+    """One compared model: `adapter` None is the base model; `shots` > 0 adds demonstrations."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    adapter: str | None = None
+    shots: int = Field(default=0, ge=0, le=8)
+
+
+def default_systems(adapters: Sequence[str] = (), shots: int = 2) -> list[System]:
+    """Base zero-shot, base few-shot (when shots > 0) and each adapter."""
+    systems = [System(name="base")]
+    if shots:
+        systems.append(System(name=f"base-{shots}shot", shots=shots))
+    systems += [System(name=name, adapter=name) for name in adapters]
+    return systems
+
+
+def pick_demonstrations(pool: Sequence[Example], n: int, seed: int = 0, max_documents: int = 2) -> list[Example]:
+    """`n` demonstrations from `pool`, alternating answerable and unanswerable when both exist.
+
+    Each keeps at most `max_documents` documents (relevant ones first) so that few-shot prompts stay
+    short enough for a small model; their targets are re-rendered against the kept documents.
+    """
+    if n == 0:
+        return []
+    rng = random.Random(seed)
+    answerable = [e for e in pool if e.answerable and any(d.relevant for d in e.documents)]
+    unanswerable = [e for e in pool if not e.answerable]
+    rng.shuffle(answerable)
+    rng.shuffle(unanswerable)
+    chosen: list[Example] = []
+    while len(chosen) < n and (answerable or unanswerable):
+        source = answerable if (len(chosen) % 2 == 0 and answerable) or not unanswerable else unanswerable
+        chosen.append(_shorten(source.pop(), max_documents))
+    if len(chosen) < n:
+        raise InvalidInputError(
+            f"{n} demonstrations were asked for but the pool holds only {len(chosen)} usable examples",
+            hint="lower --shots or give a larger demonstration pool (the dataset's train split)",
+        )
+    return chosen
+
+
+def _shorten(example: Example, max_documents: int) -> Example:
+    """Keep relevant documents first, then distractors, up to `max_documents`; renumber the target."""
+    order = sorted(range(len(example.documents)), key=lambda i: not example.documents[i].relevant)
+    keep = sorted(order[:max_documents])
+    renumber = {old + 1: new + 1 for new, old in enumerate(keep)}
+    target = example.target
+    quotes = [q.model_copy(update={"doc": renumber[q.doc]}) for q in target.quotes if q.doc in renumber]
+    # Citation markers inside the answer text are rewritten too, so the demonstration stays consistent.
+    answer = target.answer
+    for old, new in sorted(renumber.items(), key=lambda kv: -kv[0]):
+        answer = answer.replace(f"[{old}]", f"[\x00{new}]")
+    answer = answer.replace("[\x00", "[")
+    new_target = target.model_copy(
+        update={
+            "relevant": [renumber[n] for n in target.relevant if n in renumber],
+            "citations": [renumber[n] for n in target.citations if n in renumber],
+            "quotes": quotes,
+            "answer": answer,
+        }
+    )
+    return example.model_copy(
+        update={"documents": [example.documents[i] for i in keep], "target": new_target}
+    )
+
+
+def build_requests(
+    items: Sequence[Example],
+    systems: Sequence[System],
+    fmt: GroundingFormat,
+    config: GenerationConfig,
+    demonstrations: Sequence[Example] = (),
+) -> dict[str, list[GenerationRequest]]:
+    """Requests per system, item by item; the only difference between systems is adapter and shots."""
+    shots_needed = max((s.shots for s in systems), default=0)
+    if shots_needed > len(demonstrations):
+        raise InvalidInputError(
+            f"a system asks for {shots_needed} shots but {len(demonstrations)} demonstrations were given",
+            hint="pass more demonstrations or fewer shots",
+        )
+    out: dict[str, list[GenerationRequest]] = {}
+    for system in systems:
+        demos = list(demonstrations[: system.shots])
+        out[system.name] = [
+            GenerationRequest(
+                prompt=fmt.few_shot_prompt(ex.question, ex.documents, demos),
+                adapter=system.adapter,
+                config=config,
+            )
+            for ex in items
+        ]
+    return out
+
+
+class SystemResult(BaseModel):
+    """One system's records and aggregate metrics on one suite."""
+
+    system: System
+    records: list[EvalRecord]
+    metrics: dict[str, float | None]
+
+
+def run_systems(
+    items: Sequence[Example],
+    systems: Sequence[System],
+    backend: Backend,
+    fmt: GroundingFormat,
+    config: GenerationConfig,
+    demonstrations: Sequence[Example] = (),
+    progress: Callable[[str, int], Any] | None = None,
+) -> list[SystemResult]:
+    """Generate, parse and score every item for every system."""
+    requests = build_requests(items, systems, fmt, config, demonstrations)
+    results = []
+    for system in systems:
+        outputs = backend.generate(
+            requests[system.name], progress=(lambda n, s=system.name: progress(s, n)) if progress else None
+        )
+        records, scored = [], []
+        for ex, req, out in zip(items, requests[system.name], outputs, strict=True):
+            parsed = fmt.parse(out.text, ex.documents)
+            metrics = item_metrics(ex, parsed)
+            scored.append((ex, metrics))
+            records.append(
+                EvalRecord(
+                    example_id=ex.id,
+                    model=system.name,
+                    prompt=req.prompt,
+                    output=out.text,
+                    parsed=parsed,
+                    metrics=metrics,
+                    latency_s=out.latency_s,
+                    prompt_tokens=out.prompt_tokens,
+                    completion_tokens=out.completion_tokens,
+                )
+            )
+        agg = aggregate(
+            scored,
+            latencies=[r.latency_s for r in records],
+            completion_tokens=[r.completion_tokens for r in records],
+        )
+        results.append(SystemResult(system=system, records=records, metrics=agg))
+    return results

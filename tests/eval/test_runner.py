@@ -1,0 +1,143 @@
+"""Systems compared in one run get identical item prompts and identical decoding (real tiny engine)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from groundtune.core.schemas import ContextDocument, Example, GroundedAnswer, Quote
+from groundtune.eval.report import write_report
+from groundtune.eval.runner import System, build_requests, default_systems, pick_demonstrations, run_systems
+from groundtune.eval.sweeps import distractor_sweep, position_sweep, summarise
+from groundtune.grounding import get_format
+from groundtune.infer import Engine, GenerationConfig, GenerationRequest
+
+
+def _example(i: int, answerable: bool = True) -> Example:
+    docs = [
+        ContextDocument(title=f"Doc {i}-{j}", text=f"Fact {i}-{j}: the value is {10 * i + j}.", relevant=answerable and j == 1)
+        for j in range(3)
+    ]
+    target = (
+        GroundedAnswer(
+            relevant=[2],
+            quotes=[Quote(doc=2, text=f"the value is {10 * i + 1}")],
+            answer=f"{10 * i + 1} [2]",
+            citations=[2],
+        )
+        if answerable
+        else get_format().refusal_target()
+    )
+    return Example(
+        id=f"ex{i}",
+        question=f"What is value {i}?",
+        documents=docs,
+        answer=str(10 * i + 1) if answerable else "",
+        answerable=answerable,
+        target=target,
+    )
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    from peft import LoraConfig, get_peft_model
+
+    from groundtune.models import load_lm
+
+    lm = load_lm("tiny-random-gemma3")
+    peft_model = get_peft_model(lm.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    path = tmp_path_factory.mktemp("adapter") / "tuned"
+    peft_model.save_pretrained(path)
+    return Engine.load("tiny-random-gemma3", adapters={"tuned": path}, dtype="float32")
+
+
+class RecordingBackend:
+    """Wraps the real engine and records exactly what each call sends."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.calls: list[list[GenerationRequest]] = []
+
+    def generate(self, requests, progress=None):
+        self.calls.append(list(requests))
+        return self.engine.generate(requests, progress=progress)
+
+
+def test_every_system_gets_the_same_prompts_and_decoding(engine: Engine) -> None:
+    fmt = get_format("cited")
+    items = [_example(i) for i in range(3)] + [_example(9, answerable=False)]
+    demos = pick_demonstrations([_example(20 + i) for i in range(3)] + [_example(30, False)], 2)
+    systems = default_systems(["tuned"], shots=2)
+    assert [s.name for s in systems] == ["base", "base-2shot", "tuned"]
+    config = GenerationConfig(max_new_tokens=12)
+    backend = RecordingBackend(engine)
+    results = run_systems(items, systems, backend, fmt, config, demos)
+
+    by_name = dict(zip([s.name for s in systems], backend.calls, strict=True))
+    zero, few, tuned = by_name["base"], by_name["base-2shot"], by_name["tuned"]
+    for i, ex in enumerate(items):
+        task = fmt.render_prompt(ex.question, ex.documents)
+        assert zero[i].prompt == tuned[i].prompt == task  # byte-identical for zero-shot systems
+        # the few-shot prompt is the same task preceded by demonstrations
+        assert few[i].prompt.endswith(fmt.render_task(ex.question, ex.documents))
+        assert few[i].prompt.startswith(fmt.instruction) and few[i].prompt != task
+    assert {r.config.model_dump_json() for call in backend.calls for r in call} == {config.model_dump_json()}
+    assert [r.adapter for r in tuned] == ["tuned"] * len(items) and {r.adapter for r in zero + few} == {None}
+
+    assert [r.system.name for r in results] == ["base", "base-2shot", "tuned"]
+    for result in results:
+        assert len(result.records) == len(items)
+        assert result.metrics["n_items"] == 4 and result.metrics["n_unanswerable"] == 1
+        assert all(rec.prompt_tokens > 0 and rec.completion_tokens >= 1 for rec in result.records)
+    # The adapter really changes outputs (its LoRA weights are non-zero).
+    assert [r.output for r in results[0].records] != [r.output for r in results[2].records]
+
+
+def test_demonstrations_are_shortened_and_renumbered() -> None:
+    demo = pick_demonstrations([_example(5)], 1, max_documents=2)[0]
+    assert len(demo.documents) == 2 and demo.documents[1].relevant
+    assert demo.target.relevant == [2] and demo.target.quotes[0].doc == 2
+    assert demo.target.answer.endswith("[2]")
+    demo = pick_demonstrations([_example(5)], 1, max_documents=1)[0]
+    assert demo.target.relevant == [1] and demo.target.answer.endswith("[1]")
+    assert demo.target.quotes[0].text in demo.documents[0].text
+
+
+def test_more_shots_than_demonstrations_is_rejected() -> None:
+    from groundtune.core.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError):
+        build_requests([_example(1)], [System(name="b", shots=2)], get_format(), GenerationConfig(), [])
+
+
+def test_sweeps_vary_only_count_and_position() -> None:
+    items = [_example(i) for i in range(2)]
+    pool = [ContextDocument(title=f"P{i}", text=f"Pool text {i}.") for i in range(10)]
+    dist = distractor_sweep(items, pool, counts=(0, 2, 8))
+    assert sorted({len(v.documents) for v in dist}) == [1, 3, 9]
+    for v in dist:
+        gold = [n for n, d in enumerate(v.documents, 1) if d.relevant]
+        assert v.target.relevant == gold and v.target.answer.endswith(f"[{gold[0]}]")
+    pos = position_sweep(items, pool, n_documents=5)
+    spots = {v.meta["sweep"]: [d.relevant for d in v.documents].index(True) for v in pos}
+    assert spots == {"position=first": 0, "position=middle": 2, "position=last": 4}
+    table = summarise(pos, [{"answer_containment": 1.0}] * len(pos))
+    assert table == {"position=first": 1.0, "position=middle": 1.0, "position=last": 1.0}
+
+
+def test_report_is_self_contained_html(tmp_path: Path) -> None:
+    metrics = {
+        "base": {"relevance_f1": 0.2, "answer_f1": 0.1, "refusal_f1": 0.0, "false_refusal_rate": 0.3, "n_items": 4},
+        "tuned": {"relevance_f1": 0.8, "answer_f1": 0.5, "refusal_f1": 0.7, "false_refusal_rate": 0.1, "n_items": 4},
+    }
+    report = {
+        "id": "eval_x",
+        "suites": {"toy": metrics},
+        "sweeps": {"base": {"distractors=0": 0.5, "distractors=4": 0.2, "position=first": 0.4, "position=last": 0.3}},
+    }
+    json_path, html_path = write_report(tmp_path, report)
+    page = html_path.read_text()
+    assert json_path.exists() and page.count("<svg") == 3
+    assert "<b>0.800</b>" in page and "<b>0.100</b>" in page  # best relevance F1 and lowest false-refusal rate
+    assert "<link" not in page and "src=" not in page and 'href="http' not in page  # no external assets
