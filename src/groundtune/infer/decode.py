@@ -1,0 +1,131 @@
+"""One batch of generation: left-padded prefill that computes logits for the last position only,
+then one-token decode steps over a KV cache, dropping each row from the batch (and its cache) as
+soon as it stops, so long answers do not pay for finished short ones.
+
+Yields an `Event` whenever a row produces stream-safe text or finishes. Rows are independent: a
+row's tokens depend only on its own prompt, settings and seed, up to float rounding between batch
+shapes. It knows nothing about adapters beyond passing `adapter_names`, nor about prompts' layout.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from groundtune.infer.request import GenerationConfig, GenerationResult
+from groundtune.infer.sampling import make_generator, next_tokens
+from groundtune.infer.stops import TextTracker
+
+
+@dataclass
+class Row:
+    """One request inside a batch: its caller-side index, prompt ids and decoding state."""
+
+    index: int
+    prompt_ids: list[int]
+    config: GenerationConfig
+    adapter: str | None
+    tracker: TextTracker
+    generator: torch.Generator | None = None
+    generated: int = 0
+
+    def __post_init__(self) -> None:
+        self.generator = make_generator(self.config)
+
+
+@dataclass
+class Event:
+    """Text a row produced (`delta`, maybe empty) and, when it finished, its `result`."""
+
+    index: int
+    delta: str
+    result: GenerationResult | None = None
+
+
+def _left_pad(rows: list[Row], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(r.prompt_ids) for r in rows)
+    ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        n = len(row.prompt_ids)
+        ids[i, width - n :] = torch.tensor(row.prompt_ids, dtype=torch.long)
+        mask[i, width - n :] = 1
+    return ids, mask
+
+
+def run_batch(
+    model: Any, config: Any, rows: list[Row], pad_id: int, adapter_names: list[str] | None
+) -> Iterator[Event]:
+    """Generate for `rows` together. `adapter_names` (one per row) is passed to every forward call of
+    a mixed-adapter batch; None otherwise. `config` is the base model's config (for the cache)."""
+    from transformers import DynamicCache
+
+    start = time.perf_counter()
+    ids, mask = _left_pad(rows, pad_id)
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    cache = DynamicCache(config=config)
+    extra: dict[str, Any] = {}
+    if adapter_names is not None:
+        extra["adapter_names"] = adapter_names
+    live = list(rows)
+    with torch.inference_mode():
+        out = model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,
+            **extra,
+        )
+        next_pos = positions[:, -1] + 1
+        while True:
+            logits = out.logits[:, -1, :].float()
+            tokens = next_tokens(logits, [r.config for r in live], [r.generator for r in live])
+            keep: list[int] = []
+            for j, (row, token) in enumerate(zip(live, tokens, strict=True)):
+                row.generated += 1
+                stopped = row.tracker.push(token)
+                if stopped or row.generated >= row.config.max_new_tokens:
+                    result = GenerationResult(
+                        text=row.tracker.text,
+                        finish_reason="stop" if stopped else "length",
+                        prompt_tokens=len(row.prompt_ids),
+                        completion_tokens=row.generated,
+                        latency_s=time.perf_counter() - start,
+                    )
+                    yield Event(row.index, row.tracker.delta(final=True), result)
+                else:
+                    keep.append(j)
+                    delta = row.tracker.delta()
+                    if delta:
+                        yield Event(row.index, delta)
+            if not keep:
+                return
+            step = torch.tensor([tokens[j] for j in keep], dtype=torch.long).unsqueeze(1)
+            if len(keep) < len(live):
+                index = torch.tensor(keep, dtype=torch.long)
+                cache.batch_select_indices(index)
+                mask, next_pos = mask[index], next_pos[index]
+                live = [live[j] for j in keep]
+                if adapter_names is not None:
+                    extra["adapter_names"] = [adapter_names[r_index] for r_index in _positions(rows, live)]
+            mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype)], dim=1)
+            out = model(
+                input_ids=step,
+                attention_mask=mask,
+                position_ids=next_pos.unsqueeze(1),
+                past_key_values=cache,
+                use_cache=True,
+                **extra,
+            )
+            next_pos = next_pos + 1
+
+
+def _positions(rows: list[Row], live: list[Row]) -> list[int]:
+    where = {id(r): i for i, r in enumerate(rows)}
+    return [where[id(r)] for r in live]

@@ -1,0 +1,73 @@
+"""What callers hand to any generation backend and what they get back.
+
+`GenerationRequest.prompt` is the user-turn content the grounding format rendered; backends wrap it
+(the in-process engine with the model's `PromptLayout`, an OpenAI-compatible server with its chat
+template). Nothing here knows torch, HTTP or the grounding format itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class GenerationConfig(BaseModel):
+    """Decoding settings for one request (the same names the OpenAI API uses, where it has them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_new_tokens: int = Field(default=256, ge=1, le=8192, description="Most tokens to generate.")
+    temperature: float = Field(default=0.0, ge=0.0, le=5.0, description="0 means greedy decoding.")
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0, description="Nucleus sampling mass (sampling only).")
+    stop: list[str] = Field(
+        default_factory=list, description="Strings that end generation; excluded from the text."
+    )
+    seed: int | None = Field(default=None, description="Seed for sampling; same seed, same text.")
+
+    @field_validator("stop")
+    @classmethod
+    def _no_empty_stop(cls, value: list[str]) -> list[str]:
+        if any(s == "" for s in value):
+            raise ValueError("stop strings must be non-empty")
+        return value
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+class GenerationRequest(BaseModel):
+    """One prompt to complete, optionally through a named LoRA adapter (None = the base model)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: str = Field(description="User-turn content (rendered by the grounding format).")
+    adapter: str | None = Field(default=None, description="Adapter name; None uses the base model.")
+    config: GenerationConfig = Field(default_factory=GenerationConfig)
+
+
+FinishReason = Literal["stop", "length"]
+
+
+class GenerationResult(BaseModel):
+    """The completion of one request. `latency_s` runs from the start of its batch to its last token."""
+
+    text: str
+    finish_reason: FinishReason
+    prompt_tokens: int
+    completion_tokens: int
+    latency_s: float
+
+
+Progress = Callable[[int], None]
+"""Called with the number of requests that just finished (as the embedder's `progress` is)."""
+
+
+class Backend(Protocol):
+    """Anything that completes a list of requests in order: the in-process Engine, OpenAIBackend."""
+
+    def generate(
+        self, requests: list[GenerationRequest], progress: Progress | None = None
+    ) -> list[GenerationResult]: ...
