@@ -7,6 +7,7 @@ import os
 import typer
 
 from groundtune import __version__
+from groundtune.cli import eval as eval_cli
 from groundtune.cli import models as models_cli
 from groundtune.core.workspace import HOME_ENV
 
@@ -17,6 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models_cli.app, name="models")
+app.add_typer(eval_cli.app, name="eval")
 
 
 def _version(value: bool) -> None:

@@ -118,6 +118,10 @@ def build_requests(
     return out
 
 
+ProgressFactory = Callable[[str, int], Callable[[int], Any]]
+"""Called with (label, total) before a batch of work; returns the callback that advances it."""
+
+
 class SystemResult(BaseModel):
     """One system's records and aggregate metrics on one suite."""
 
@@ -133,15 +137,14 @@ def run_systems(
     fmt: GroundingFormat,
     config: GenerationConfig,
     demonstrations: Sequence[Example] = (),
-    progress: Callable[[str, int], Any] | None = None,
+    progress: ProgressFactory | None = None,
 ) -> list[SystemResult]:
     """Generate, parse and score every item for every system."""
     requests = build_requests(items, systems, fmt, config, demonstrations)
     results = []
     for system in systems:
-        outputs = backend.generate(
-            requests[system.name], progress=(lambda n, s=system.name: progress(s, n)) if progress else None
-        )
+        advance = progress(system.name, len(items)) if progress else None
+        outputs = backend.generate(requests[system.name], progress=advance)
         records, scored = [], []
         for ex, req, out in zip(items, requests[system.name], outputs, strict=True):
             parsed = fmt.parse(out.text, ex.documents)

@@ -1,0 +1,51 @@
+"""Finding a trained adapter by name or path, and reading the manifest it carries.
+
+Training writes `<workspace>/adapters/<name>/` (PEFT files plus `groundtune-adapter.json`: base
+model, prompt layout, grounding format and version, retriever hash). Evaluation and serving read
+it here so they never guess the format an adapter was trained with. Pure file access.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from groundtune.core.errors import NotFoundError
+from groundtune.core.workspace import get_workspace
+
+ADAPTER_MANIFEST = "groundtune-adapter.json"
+
+
+@dataclass(frozen=True)
+class AdapterRef:
+    """A resolved adapter: its name, folder and manifest (empty for a plain PEFT folder)."""
+
+    name: str
+    path: Path
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def grounding_style(self) -> str | None:
+        return self.manifest.get("grounding_format")
+
+    @property
+    def retriever_hash(self) -> str | None:
+        return self.manifest.get("retriever_hash")
+
+
+def resolve_adapter(ref: str | Path, home: str | Path | None = None, name: str | None = None) -> AdapterRef:
+    """`ref` is a registered adapter name, an adapter folder, or a training run folder (its `adapter/`)."""
+    ws = get_workspace(home)
+    candidates = [ws.adapters / str(ref), Path(ref).expanduser(), Path(ref).expanduser() / "adapter"]
+    for path in candidates:
+        if (path / "adapter_config.json").is_file():
+            manifest_file = path / ADAPTER_MANIFEST
+            manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
+            return AdapterRef(name or manifest.get("adapter_name") or path.name, path.resolve(), manifest)
+    known = sorted(p.name for p in ws.adapters.iterdir() if (p / "adapter_config.json").is_file())
+    raise NotFoundError(
+        f"no adapter '{ref}'",
+        hint=f"registered adapters: {', '.join(known) or 'none yet'}; or pass an adapter or run folder",
+    )

@@ -1,0 +1,171 @@
+"""An evaluation run: suites x systems on one backend, written as a self-describing folder.
+
+```
+runs/<eval_id>/
+  eval.json                      settings: model, adapters, systems, suites, grounding, decoding
+  records/<suite>/<system>.jsonl one EvalRecord per item
+  report.json, report.html       metrics per suite and system, sweeps, plots
+```
+Suites are `dataset:NAME[:SPLIT]` (a groundtune dataset, default split `test`) or a fixed-context
+benchmark from `eval.suites`. It loads models through `infer` and renders only through `grounding`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from groundtune import __version__
+from groundtune.core.adapters import resolve_adapter
+from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
+from groundtune.core.ids import new_id
+from groundtune.core.schemas import ContextDocument, Example
+from groundtune.core.workspace import get_workspace
+from groundtune.eval import sweeps as sweep_mod
+from groundtune.eval.report import write_report
+from groundtune.eval.runner import ProgressFactory, System, default_systems, pick_demonstrations, run_systems
+from groundtune.eval.suites import load_suite
+from groundtune.grounding import get_format
+from groundtune.infer.request import Backend, GenerationConfig
+
+
+def load_items(suite: str, *, limit: int | None, data_dir: Path | None, seed: int, home: Any) -> tuple[list[Example], list[Example]]:
+    """(items to score, demonstration pool) of one suite; the pool never overlaps the items."""
+    if suite.startswith("dataset:"):
+        from groundtune.data import load_dataset
+
+        _, _, rest = suite.partition(":")
+        name, _, split = rest.partition(":")
+        splits = load_dataset(name, home=home)
+        split = split or "test"
+        if not splits.get(split):
+            raise NotFoundError(f"dataset '{name}' has no '{split}' examples", hint="use :test or :validation")
+        items = list(splits[split])[:limit] if limit else list(splits[split])
+        return items, list(splits.get("train") or [])
+    every = load_suite(suite, data_dir=data_dir, seed=seed)
+    n = min(limit or len(every), max(1, len(every) - 8))
+    return every[:n], every[n:]  # demonstrations come from the items left out of scoring
+
+
+def _style_for(adapters: dict[str, Any], style: str | None) -> str:
+    styles = {a.grounding_style for a in adapters.values() if a.grounding_style}
+    if style and styles and styles != {style}:
+        raise ConflictError(
+            f"adapters were trained with grounding style {sorted(styles)}, not {style!r}",
+            hint="drop --style to use the adapters' own style",
+        )
+    if len(styles) > 1:
+        raise ConflictError(
+            f"adapters use different grounding styles {sorted(styles)}",
+            hint="compare adapters of one style per evaluation run",
+        )
+    return style or (styles.pop() if styles else "cited")
+
+
+def run(
+    suites: Sequence[str],
+    *,
+    model: str = "gemma-3-270m",
+    adapters: Sequence[str] = (),
+    shots: int = 2,
+    limit: int | None = None,
+    sweeps: bool = False,
+    style: str | None = None,
+    max_new_tokens: int = 160,
+    data_dir: Path | None = None,
+    backend: Backend | None = None,
+    seed: int = 0,
+    home: str | Path | None = None,
+    progress: ProgressFactory | None = None,
+) -> Path:
+    """Evaluate base (zero- and few-shot) and each adapter on every suite; returns the run folder."""
+    if not suites:
+        raise InvalidInputError("no suite given", hint="pass --suite dataset:NAME or a benchmark suite name")
+    refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
+    fmt = get_format(_style_for(refs, style))
+    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+    systems = default_systems(list(refs), shots=shots)
+    if backend is None:
+        from groundtune.infer import Engine
+
+        backend = Engine.load(model, adapters={n: r.path for n, r in refs.items()}, home=home)
+    ws = get_workspace(home)
+    run_id = new_id("eval")
+    run_dir = ws.runs / run_id
+    (run_dir / "records").mkdir(parents=True)
+    report: dict[str, Any] = {
+        "id": run_id,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "groundtune_version": __version__,
+        "model": model,
+        "adapters": {n: {"path": str(r.path), **r.manifest} for n, r in refs.items()},
+        "systems": [s.model_dump() for s in systems],
+        "grounding": fmt.describe(),
+        "decoding": config.model_dump(),
+        "suites": {},
+        "sweeps": {},
+    }
+    (run_dir / "eval.json").write_text(json.dumps({k: v for k, v in report.items() if k not in ("suites", "sweeps")}, indent=2, default=str))
+    first_items: list[Example] = []
+    for suite in suites:
+        items, pool = load_items(suite, limit=limit, data_dir=data_dir, seed=seed, home=home)
+        first_items = first_items or items
+        demos = pick_demonstrations(pool, shots, seed=seed) if shots else []
+        labelled = (lambda name, total, s=suite: progress(f"{s} · {name}", total)) if progress else None
+        results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled)
+        folder = run_dir / "records" / suite.replace(":", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        for result in results:
+            with (folder / f"{result.system.name}.jsonl").open("w") as fh:
+                fh.writelines(rec.model_dump_json() + "\n" for rec in result.records)
+        report["suites"][suite] = {r.system.name: r.metrics for r in results}
+    if sweeps:
+        report["sweeps"] = run_sweeps(first_items, systems, backend, fmt, config, seed=seed, progress=progress)
+    write_report(run_dir, report)
+    return run_dir
+
+
+def run_sweeps(
+    items: Sequence[Example],
+    systems: Sequence[System],
+    backend: Backend,
+    fmt: Any,
+    config: GenerationConfig,
+    *,
+    seed: int = 0,
+    max_items: int = 20,
+    progress: ProgressFactory | None = None,
+) -> dict[str, dict[str, float]]:
+    """Answer containment per system against distractor count and relevant-document position."""
+    pool: list[ContextDocument] = [d for ex in items for d in ex.documents if not d.relevant]
+    base = sweep_mod.usable(items)[:max_items]
+    variants = sweep_mod.distractor_sweep(base, pool, seed=seed) + sweep_mod.position_sweep(base, pool, seed=seed)
+    if not variants:
+        return {}
+    zero_shot = [s for s in systems if s.shots == 0]
+    labelled = (lambda name, total: progress(f"sweeps · {name}", total)) if progress else None
+    results = run_systems(variants, zero_shot, backend, fmt, config, progress=labelled)
+    return {r.system.name: sweep_mod.summarise(variants, [rec.metrics for rec in r.records]) for r in results}
+
+
+def show(run: str | Path, home: str | Path | None = None) -> dict[str, Any]:
+    """The report of an evaluation run (by id or folder)."""
+    path = _find(run, home)
+    return json.loads((path / "report.json").read_text())
+
+
+def report(run: str | Path, home: str | Path | None = None) -> Path:
+    """Re-render `report.html` from the run's `report.json`; returns the HTML path."""
+    path = _find(run, home)
+    return write_report(path, json.loads((path / "report.json").read_text()))[1]
+
+
+def _find(run: str | Path, home: str | Path | None) -> Path:
+    ws = get_workspace(home)
+    for path in (ws.runs / str(run), Path(run).expanduser()):
+        if (path / "report.json").is_file():
+            return path
+    raise NotFoundError(f"no evaluation run '{run}'", hint=f"pass an eval_… id from {ws.runs} or a run folder")
