@@ -1,0 +1,290 @@
+"""`build_dataset`: QA sources -> THE retriever -> labels -> splits by document -> context plans ->
+targets -> token budget -> rendering -> validation -> stored dataset with card and report.
+
+The steps live in their own modules; this one sequences them and records what happened. It never
+formats text itself (the grounding format does) and never searches except through the KB's
+retriever.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from groundtune import __version__
+from groundtune.core.errors import InvalidInputError
+from groundtune.core.ids import new_id
+from groundtune.core.schemas import Chunk, ContextDocument, Example, GroundedAnswer
+from groundtune.data import planning
+from groundtune.data.budget import fit_example
+from groundtune.data.config import BuildConfig, SourceSpec
+from groundtune.data.report import BuildReport
+from groundtune.data.sources import QAPair, load_qa_file
+from groundtune.data.splits import assign_splits, forbidden_docs, leaks
+from groundtune.data.store import DatasetCard, save_dataset
+from groundtune.data.targets import build_target
+from groundtune.data.tokens import TokenCounter, load_counter
+from groundtune.data.validate import check_example, duplicate_key, has_verified_quote
+from groundtune.grounding import get_format
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class BuildResult:
+    path: Path
+    card: DatasetCard
+    report: dict[str, Any]
+    splits: dict[str, list[Example]]
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    return None
+
+
+class RandomPool:
+    """Random chunks for distractors, drawn once from the KB and sampled per example."""
+
+    def __init__(self, kb: Any, seed: int, size: int = 5000) -> None:
+        self.kb, self.seed, self.size = kb, seed, size
+        self._pool: list[Chunk] | None = None
+
+    def __call__(self, n: int, exclude: set[str], rng: random.Random) -> list[Chunk]:
+        if self._pool is None:
+            self._pool = list(self.kb.random_chunks(self.size, seed=self.seed))
+        if not self._pool:
+            return []
+        picks = rng.sample(self._pool, min(len(self._pool), n + len(exclude)))
+        return [c for c in picks if c.id not in exclude][:n]
+
+
+def load_source(spec: SourceSpec, kb: Any, seed: int) -> list[QAPair]:
+    """The QA pairs of one source."""
+    from groundtune.data import public
+
+    if spec.kind == "qa":
+        pairs = load_qa_file(spec.path or "")
+    elif spec.kind == "nq_open_oracle":
+        pairs = public.load_nq_open_oracle(spec.path or "", limit=spec.limit).pairs
+    elif spec.kind == "clapnq":
+        pairs = public.load_clapnq(
+            spec.path or "", spec.split, unanswerable=spec.unanswerable, limit=spec.limit
+        ).pairs
+    else:
+        from groundtune.data.teacher import generate_qa
+
+        assert spec.teacher is not None
+        chunks = kb.random_chunks(spec.chunks, seed=seed)
+        pairs = generate_qa(chunks, spec.teacher).pairs
+    return pairs[: spec.limit] if spec.limit else pairs
+
+
+def _example(
+    pair: QAPair,
+    documents: list[ContextDocument],
+    target: GroundedAnswer,
+    prompt: str,
+    completion: str,
+    style: str,
+    split: str,
+    source_docs: list[str],
+    meta: dict[str, Any],
+) -> Example:
+    return Example(
+        id=pair.id,
+        question=pair.question,
+        documents=documents,
+        answer="" if target.refusal else pair.answer,
+        answerable=not target.refusal,
+        target=target,
+        prompt=prompt,
+        completion=completion,
+        style=style,
+        gold_evidence=pair.gold_evidence,
+        source_doc_ids=source_docs,
+        split=split,
+        meta=meta,
+    )
+
+
+def build_dataset(
+    config: BuildConfig,
+    *,
+    counter: TokenCounter | None = None,
+    progress: Progress = _noop,
+) -> BuildResult:
+    """Build and store the dataset described by `config` (see docs/data.md)."""
+    from groundtune.kb import open_kb
+    from groundtune.kb.retrieve import RetrieverConfig
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    fmt = get_format(config.style)
+    counter = counter or load_counter(config.lm)
+    report = BuildReport()
+    with open_kb(config.kb) as kb:
+        retriever_config = RetrieverConfig(**config.retriever)
+        retriever = kb.retriever(retriever_config)
+        # The resolved config (embedder and sparse scheme filled in from the KB) is what serving compares.
+        retriever_hash = retriever.hash()
+        retriever_dump = retriever.config.model_dump(mode="json")
+        embedder = kb.embedder_name
+        pairs: list[QAPair] = []
+        for spec in config.sources:
+            got = load_source(spec, kb, config.seed)
+            report.sources[spec.kind] += len(got)
+            pairs.extend(got)
+        seen: set[str] = set()
+        unique = []
+        for pair in pairs:
+            if pair.id in seen:
+                report.drop("duplicate_question_id")
+                continue
+            seen.add(pair.id)
+            unique.append(pair)
+        pairs = unique
+        if not pairs:
+            raise InvalidInputError("the sources hold no questions", hint="check the source paths and limits")
+        report.questions = len(pairs)
+        timings["load"] = time.perf_counter() - t0
+
+        t = time.perf_counter()
+        progress("retrieve", 0, len(pairs))
+        hits = planning.retrieve_candidates(retriever, pairs, config.candidates)
+        progress("retrieve", len(pairs), len(pairs))
+        timings["retrieve"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        lookup = planning.ChunkLookup(kb)
+        relevant = {p.id: planning.gold_candidates(p, hits[p.id], lookup) for p in pairs}
+        for p in pairs:
+            for c in hits[p.id]:
+                report.labels[c.label.reason] += 1
+        sources = {p.id: planning.source_docs(p, relevant[p.id]) for p in pairs}
+        q_split, d_split = assign_splits(sources, config.splits, config.seed)
+        banned = forbidden_docs(d_split)
+        pool = RandomPool(kb, config.seed)
+        plans = {
+            p.id: planning.plan_context(
+                p,
+                hits[p.id],
+                relevant[p.id],
+                k=config.k,
+                oracle_fraction=config.oracle_fraction,
+                random_share=config.random_distractors,
+                max_relevant=config.max_relevant,
+                seed=config.seed,
+                forbidden_docs=banned[q_split[p.id]],
+                random_pool=pool,
+            )
+            for p in pairs
+        }
+        timings["plan"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    splits: dict[str, list[Example]] = {"train": [], "validation": [], "test": []}
+    verified: dict[str, bool] = {}
+    dupes: set[Any] = set()
+    for i, pair in enumerate(pairs):
+        plan = plans[pair.id]
+        if plan.dropped:
+            report.drop(plan.dropped)
+            continue
+
+        def target_for(docs: list[ContextDocument], pair: QAPair = pair) -> GroundedAnswer:
+            if not any(d.relevant for d in docs):
+                return fmt.refusal_target()
+            return build_target(
+                pair,
+                docs,
+                max_quotes_per_doc=config.max_quotes_per_doc,
+                max_quote_chars=config.max_quote_chars,
+            )
+
+        fitted = fit_example(pair.question, plan.candidates, target_for, fmt, counter, config.max_tokens)
+        if fitted is None:
+            report.drop("over_token_budget")
+            continue
+        split = q_split[pair.id]
+        meta = {
+            "oracle": plan.oracle,
+            "source": pair.source,
+            "gold_answers": pair.answers,
+            "question_answerable": pair.answerable,
+            "prompt_tokens": fitted.prompt_tokens,
+            "completion_tokens": fitted.completion_tokens,
+            "dropped_distractors": fitted.dropped_distractors,
+            "shortened_documents": fitted.shortened,
+        }
+        ex = _example(
+            pair,
+            fitted.documents,
+            fitted.target,
+            fitted.prompt,
+            fitted.completion,
+            fmt.id,
+            split,
+            sources[pair.id],
+            meta,
+        )
+        problem = check_example(ex, pair, fitted.completion_tokens)
+        if problem:
+            report.drop(problem)
+            continue
+        key = duplicate_key(ex)
+        if key in dupes:
+            report.drop("duplicate")
+            continue
+        dupes.add(key)
+        report.record(
+            fitted.prompt_tokens, fitted.completion_tokens, fitted.dropped_distractors, fitted.shortened
+        )
+        verified[ex.id] = has_verified_quote(ex)
+        splits[split].append(ex)
+        if i % 200 == 0:
+            progress("render", i, len(pairs))
+    progress("render", len(pairs), len(pairs))
+    timings["render_validate"] = time.perf_counter() - t
+
+    shown = {
+        s: {d.doc_id for ex in exs for d in ex.documents if d.doc_id}
+        | {doc for ex in exs for doc in ex.source_doc_ids}
+        for s, exs in splits.items()
+    }
+    report.leakage = leaks(d_split, shown)
+    if report.leakage:
+        raise InvalidInputError(  # a bug, not a user error; refuse to store a leaking dataset
+            f"split leakage detected: {report.leakage[:3]}", hint="report this; the dataset was not stored"
+        )
+    timings["total"] = time.perf_counter() - t0
+    report.timings = timings
+    report_dict = report.to_dict(splits, verified)
+    card = DatasetCard(
+        id=new_id("ds"),
+        name=config.name,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        groundtune_version=__version__,
+        kb=config.kb,
+        embedder=embedder,
+        retriever={"hash": retriever_hash, "config": retriever_dump},
+        grounding=fmt.describe(),
+        oracle_fraction=config.oracle_fraction,
+        k=config.k,
+        seed=config.seed,
+        lm=config.lm,
+        max_tokens=config.max_tokens,
+        sources=[
+            {"kind": s.kind, "path": s.path, "questions": report.sources.get(s.kind, 0), "limit": s.limit}
+            for s in config.sources
+        ],
+        splits={s: len(exs) for s, exs in splits.items()},
+        stats=report_dict,
+        config=config.model_dump(mode="json", exclude={"overwrite"}),
+    )
+    path = save_dataset(config.name, splits, card, report_dict, overwrite=config.overwrite)
+    return BuildResult(path, card, report_dict, splits)

@@ -1,0 +1,185 @@
+"""Context planning with THE retriever: which k chunks a question is shown, in which order.
+
+For each question the retriever's own hits are labelled (labelling.py). A fraction P of answerable
+questions get an *oracle* context (the relevant chunk(s) plus hard negatives: the retriever's top
+non-relevant hits, optionally mixed with random chunks); the rest get distractors only and a refusal
+target. Positions are shuffled. Chunks of documents held out for other splits are never used.
+Token budgets are not handled here (budget.py); neither is rendering.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from groundtune.core.schemas import Chunk, ContextDocument, RetrievedChunk
+from groundtune.data.labelling import IRRELEVANT, Label, label_chunk
+from groundtune.data.sources import QAPair
+
+HARD, RANDOM, GOLD = "hard_negative", "random", "gold"
+
+
+@dataclass
+class Candidate:
+    """A chunk considered for one question's context, with its label and where it came from."""
+
+    chunk: Chunk
+    label: Label
+    kind: str  # GOLD (relevant), HARD (retriever hit) or RANDOM
+    rank: int | None = None
+    score: float | None = None
+
+    def to_document(self) -> ContextDocument:
+        title = self.chunk.title
+        if self.chunk.heading_path and self.chunk.heading_path[-1] != title:
+            title = (
+                f"{title} > {' > '.join(self.chunk.heading_path)}"
+                if title
+                else " > ".join(self.chunk.heading_path)
+            )
+        return ContextDocument(
+            title=title,
+            text=self.chunk.text,
+            doc_id=self.chunk.doc_id,
+            chunk_id=self.chunk.id,
+            source=self.chunk.source or None,
+            score=self.score,
+            relevant=self.label.relevant,
+            label_reason=f"{self.kind}:{self.label.reason}",
+        )
+
+
+@dataclass
+class Plan:
+    """One question's planned context (documents in prompt order) or the reason it was dropped."""
+
+    pair: QAPair
+    candidates: list[Candidate] = field(default_factory=list)
+    oracle: bool = False
+    dropped: str | None = None
+
+    @property
+    def documents(self) -> list[ContextDocument]:
+        return [c.to_document() for c in self.candidates]
+
+
+def example_rng(seed: int, key: str) -> random.Random:
+    """A generator private to one example: results do not depend on processing order."""
+    return random.Random(f"{seed}:{key}")
+
+
+class ChunkLookup:
+    """Chunks of the knowledge base by id and by document (read once, for gold ids and random draws)."""
+
+    def __init__(self, kb: Any) -> None:
+        self.kb = kb
+        self._by_doc: dict[str, list[Chunk]] | None = None
+
+    def by_doc(self, doc_id: str) -> list[Chunk]:
+        if self._by_doc is None:
+            self._by_doc = defaultdict(list)
+            for chunk in self.kb.chunks():
+                self._by_doc[chunk.doc_id].append(chunk)
+        return self._by_doc.get(doc_id, [])
+
+    def get(self, chunk_id: str) -> Chunk | None:
+        try:
+            chunk: Chunk | None = self.kb.get_chunk(chunk_id)
+        except Exception:  # an unknown gold id is reported by the planner, not raised
+            return None
+        return chunk
+
+
+def retrieve_candidates(
+    retriever: Any, pairs: Sequence[QAPair], n: int, batch_size: int = 64
+) -> dict[str, list[Candidate]]:
+    """Top-`n` retriever hits for every question, labelled, in rank order."""
+    out: dict[str, list[Candidate]] = {}
+    for start in range(0, len(pairs), batch_size):
+        batch = pairs[start : start + batch_size]
+        results: list[list[RetrievedChunk]] = retriever.search_batch([p.question for p in batch], k=n)
+        for pair, hits in zip(batch, results, strict=True):
+            out[pair.id] = [
+                Candidate(h.chunk, label_chunk(h.chunk, pair), HARD, rank=h.rank, score=h.score) for h in hits
+            ]
+    return out
+
+
+def gold_candidates(pair: QAPair, hits: Sequence[Candidate], lookup: ChunkLookup) -> list[Candidate]:
+    """Relevant chunks for a question: relevant retriever hits first (by rank), then gold chunks the
+    retriever missed (looked up by gold chunk id or gold document id)."""
+    found = [Candidate(c.chunk, c.label, GOLD, c.rank, c.score) for c in hits if c.label.relevant]
+    seen = {c.chunk.id for c in found}
+    extra: list[Chunk] = []
+    for chunk_id in pair.gold_chunk_ids:
+        chunk = lookup.get(chunk_id)
+        if chunk is not None:
+            extra.append(chunk)
+    for doc_id in pair.gold_doc_ids if not pair.gold_chunk_ids else []:
+        extra.extend(lookup.by_doc(doc_id))
+    for chunk in extra:
+        if chunk.id in seen:
+            continue
+        label = label_chunk(chunk, pair)
+        if label.relevant:
+            found.append(Candidate(chunk, label, GOLD))
+            seen.add(chunk.id)
+    return found
+
+
+def source_docs(pair: QAPair, relevant: Iterable[Candidate]) -> list[str]:
+    """The documents a question is about (what splits group by): gold docs, else relevant chunks' docs."""
+    docs = list(pair.gold_doc_ids) or [c.chunk.doc_id for c in relevant]
+    return list(dict.fromkeys(docs))
+
+
+def _allowed(c: Candidate, forbidden_docs: set[str], used: set[str]) -> bool:
+    return c.label.verdict == IRRELEVANT and c.chunk.doc_id not in forbidden_docs and c.chunk.id not in used
+
+
+def plan_context(
+    pair: QAPair,
+    hits: Sequence[Candidate],
+    relevant: Sequence[Candidate],
+    *,
+    k: int,
+    oracle_fraction: float,
+    random_share: float,
+    max_relevant: int,
+    seed: int,
+    forbidden_docs: set[str],
+    random_pool: Any,
+) -> Plan:
+    """Choose and order the k documents of one question's context (see the module docstring).
+
+    `random_pool(n, exclude_ids, rng)` returns up to n random chunks of the knowledge base.
+    """
+    rng = example_rng(seed, pair.id)
+    if pair.answerable and not relevant:
+        return Plan(pair, dropped="no_relevant_chunk")
+    oracle = pair.answerable and rng.random() < oracle_fraction
+    chosen: list[Candidate] = list(relevant[:max_relevant]) if oracle else []
+    chosen = chosen[: max(k, 1)]
+    used = {c.chunk.id for c in chosen}
+    slots = max(k - len(chosen), 0)
+    n_random = sum(rng.random() < random_share for _ in range(slots))
+    hard = [c for c in hits if _allowed(c, forbidden_docs, used)][: slots - n_random]
+    used |= {c.chunk.id for c in hard}
+    need = slots - len(hard)
+    randoms: list[Candidate] = []
+    if need:
+        for chunk in random_pool(need * 4 + 4, used, rng):
+            cand = Candidate(chunk, label_chunk(chunk, pair), RANDOM)
+            if _allowed(cand, forbidden_docs, used):
+                randoms.append(cand)
+                used.add(chunk.id)
+                if len(randoms) == need:
+                    break
+    context = chosen + hard + randoms
+    if not context:
+        return Plan(pair, dropped="no_context_chunks")
+    rng.shuffle(context)
+    return Plan(pair, candidates=context, oracle=oracle)

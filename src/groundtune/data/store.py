@@ -1,0 +1,183 @@
+"""The dataset directory contract, read and written atomically:
+
+    <workspace>/datasets/<name>/
+        train.jsonl  validation.jsonl  test.jsonl   one core.schemas.Example per line (prompt/completion rendered)
+        card.json                                   the dataset card (DatasetCard)
+        report.json                                 the build report
+        exports/  chat.<split>.jsonl  prompt_completion.<split>.jsonl
+
+A build writes into a temporary folder renamed into place, so an interrupted or failed build leaves
+any dataset stored before untouched. Knows nothing about how examples are made.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
+from groundtune.core.schemas import Example
+from groundtune.core.workspace import get_workspace
+
+SPLIT_FILES = ("train", "validation", "test")
+EXPORT_FORMATS = ("chat", "prompt_completion")
+
+
+class DatasetCard(BaseModel):
+    """What a dataset is and how it was built; the trainer, adapters and serving read it."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    name: str
+    created_at: str
+    groundtune_version: str
+    kb: str | None = None
+    embedder: str | None = None
+    retriever: dict[str, Any] = Field(default_factory=dict, description="{'hash': ..., 'config': {...}}")
+    grounding: dict[str, Any] = Field(
+        default_factory=dict, description="{'style', 'version', 'refusal', ...}"
+    )
+    oracle_fraction: float = Field(description="P: share of answerable questions given an oracle context.")
+    k: int
+    seed: int
+    lm: str = Field(description="The LM whose tokenizer counted the token budget.")
+    max_tokens: int
+    sources: list[dict[str, Any]] = Field(default_factory=list)
+    splits: dict[str, int] = Field(default_factory=dict)
+    stats: dict[str, Any] = Field(default_factory=dict)
+    config: dict[str, Any] = Field(default_factory=dict)
+
+
+def dataset_dir(name_or_path: str | Path) -> Path:
+    """A dataset folder by workspace name or by path; NotFoundError when neither exists."""
+    named = get_workspace().datasets / str(name_or_path)
+    path = named if named.is_dir() else Path(name_or_path).expanduser()
+    if not (path / "train.jsonl").is_file():
+        raise NotFoundError(
+            f"dataset '{name_or_path}' not found (no {named} and no folder with train.jsonl at that path)",
+            hint="build it with `groundtune data build`, or list datasets with `groundtune data show`",
+        )
+    return path.resolve()
+
+
+def list_datasets() -> list[str]:
+    """Names of the datasets in the workspace."""
+    root = get_workspace().datasets
+    return sorted(p.name for p in root.iterdir() if (p / "card.json").is_file())
+
+
+def read_examples(path: Path) -> list[Example]:
+    examples = []
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if line.strip():
+                try:
+                    examples.append(Example.model_validate_json(line))
+                except ValueError as exc:
+                    raise InvalidInputError(
+                        f"{path}:{n} is not a valid Example ({str(exc).splitlines()[0]})",
+                        hint="rebuild the dataset with `groundtune data build --overwrite`",
+                    ) from None
+    return examples
+
+
+def load_dataset(name_or_path: str | Path) -> dict[str, list[Example]]:
+    """{split: examples} of a stored dataset (splits whose file is absent are left out)."""
+    root = dataset_dir(name_or_path)
+    return {s: read_examples(root / f"{s}.jsonl") for s in SPLIT_FILES if (root / f"{s}.jsonl").is_file()}
+
+
+def load_card(name_or_path: str | Path) -> DatasetCard:
+    """The card of a stored dataset."""
+    path = dataset_dir(name_or_path) / "card.json"
+    if not path.is_file():
+        raise NotFoundError(f"{path} is missing", hint="rebuild the dataset with `groundtune data build`")
+    return DatasetCard.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def load_report(name_or_path: str | Path) -> dict[str, Any]:
+    path = dataset_dir(name_or_path) / "report.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def chat_record(ex: Example) -> dict[str, Any]:
+    """OpenAI chat fine-tuning format."""
+    return {
+        "messages": [{"role": "user", "content": ex.prompt}, {"role": "assistant", "content": ex.completion}]
+    }
+
+
+def prompt_completion_record(ex: Example) -> dict[str, Any]:
+    """Prompt/completion format (TRL's `prompt`/`completion` columns)."""
+    return {"prompt": ex.prompt, "completion": ex.completion}
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]] | list[str]) -> None:
+    with path.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n")
+
+
+def write_exports(
+    splits: dict[str, list[Example]], out: Path, formats: tuple[str, ...] = EXPORT_FORMATS
+) -> list[Path]:
+    """Write `<format>.<split>.jsonl` files into `out`; returns their paths."""
+    unknown = set(formats) - set(EXPORT_FORMATS)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown export format(s) {sorted(unknown)}", hint=f"use {', '.join(EXPORT_FORMATS)}"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    makers = {"chat": chat_record, "prompt_completion": prompt_completion_record}
+    for fmt in formats:
+        for split, examples in splits.items():
+            path = out / f"{fmt}.{split}.jsonl"
+            _write_jsonl(path, [makers[fmt](ex) for ex in examples])
+            written.append(path)
+    return written
+
+
+def save_dataset(
+    name: str,
+    splits: dict[str, list[Example]],
+    card: DatasetCard,
+    report: dict[str, Any],
+    *,
+    overwrite: bool = False,
+) -> Path:
+    """Write a dataset atomically into the workspace; a stored dataset is replaced only with `overwrite`."""
+    if not name or "/" in name or name.startswith("."):
+        raise InvalidInputError(f"bad dataset name {name!r}", hint="use letters, digits, '-' and '_'")
+    root = get_workspace().datasets
+    final = root / name
+    if final.exists() and not overwrite:
+        raise ConflictError(
+            f"dataset '{name}' already exists", hint="choose another --name or pass --overwrite"
+        )
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
+    try:
+        for split in SPLIT_FILES:
+            _write_jsonl(tmp / f"{split}.jsonl", [ex.model_dump_json() for ex in splits.get(split, [])])
+        (tmp / "card.json").write_text(card.model_dump_json(indent=2), encoding="utf-8")
+        (tmp / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+        write_exports(splits, tmp / "exports")
+        if final.exists():
+            old = root / f".{name}.old"
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final

@@ -1,0 +1,52 @@
+"""Splits by source document: no document of a held-out split is shown in training."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from groundtune.data.splits import assign_splits, forbidden_docs, leaks
+
+FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
+
+
+def test_questions_sharing_a_document_share_a_split() -> None:
+    docs = {f"q{i}": [f"d{i // 2}"] for i in range(40)}  # two questions per document
+    docs["bridge"] = ["d0", "d7"]  # joins d0's and d7's groups
+    q_split, d_split = assign_splits(docs, FRACTIONS, seed=1)
+    for qid, ds in docs.items():
+        assert all(d_split[d] == q_split[qid] for d in ds)
+    assert q_split["q0"] == q_split["q14"] == q_split["bridge"]
+    assert {"train", "validation", "test"} == set(q_split.values())
+
+
+def test_same_seed_same_splits() -> None:
+    docs = {f"q{i}": [f"d{i}"] for i in range(50)}
+    assert assign_splits(docs, FRACTIONS, 3) == assign_splits(docs, FRACTIONS, 3)
+    assert assign_splits(docs, FRACTIONS, 3) != assign_splits(docs, FRACTIONS, 4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.dictionaries(
+        st.text("qwerty", min_size=1, max_size=4),
+        st.lists(st.sampled_from([f"d{i}" for i in range(15)]), max_size=3),
+        max_size=40,
+    ),
+    st.integers(0, 5),
+)
+def test_no_document_in_two_splits(docs: dict[str, list[str]], seed: int) -> None:
+    q_split, d_split = assign_splits(docs, FRACTIONS, seed)
+    assert set(q_split) == set(docs)
+    for qid, ds in docs.items():
+        for d in ds:
+            assert d_split[d] == q_split[qid]
+
+
+def test_forbidden_docs_and_leak_detection() -> None:
+    d_split = {"a": "train", "b": "validation", "c": "test"}
+    banned = forbidden_docs(d_split)
+    assert banned["train"] == {"b", "c"} and banned["validation"] == {"c"} and banned["test"] == {"b"}
+    assert leaks(d_split, {"train": {"a"}, "validation": {"a", "b"}, "test": {"a", "c"}}) == []
+    found = leaks(d_split, {"train": {"a", "c"}})
+    assert found == ["c (test document shown in train)"]
