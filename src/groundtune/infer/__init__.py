@@ -1,6 +1,7 @@
 """Generation for evaluation and serving: the in-process `Engine` (transformers + PEFT, batched,
 per-request LoRA adapters, merged fast path, streaming) and `OpenAIBackend` (any OpenAI-compatible
-server), both with `generate(requests) -> results`.
+server), both with `generate(requests) -> results`, and `BatchScheduler`, which batches requests
+arriving concurrently (a server's) onto one Engine.
 
 Light to import: the request/result models load eagerly, the backends (torch, httpx) on first use.
 """
@@ -19,14 +20,17 @@ from groundtune.infer.request import (
 if TYPE_CHECKING:
     from groundtune.infer.engine import Engine, TextStream
     from groundtune.infer.openai_backend import OpenAIBackend
+    from groundtune.infer.scheduler import BatchScheduler, ScheduledStream
 
 __all__ = [
     "Backend",
+    "BatchScheduler",
     "Engine",
     "GenerationConfig",
     "GenerationRequest",
     "GenerationResult",
     "OpenAIBackend",
+    "ScheduledStream",
     "TextStream",
 ]
 
@@ -34,6 +38,8 @@ _LAZY = {
     "Engine": "groundtune.infer.engine",
     "TextStream": "groundtune.infer.engine",
     "OpenAIBackend": "groundtune.infer.openai_backend",
+    "BatchScheduler": "groundtune.infer.scheduler",
+    "ScheduledStream": "groundtune.infer.scheduler",
 }
 
 

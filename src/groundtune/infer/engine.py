@@ -142,6 +142,10 @@ class Engine:
     def _encode(self, prompt: str) -> list[int]:
         return list(self.tokenizer(self.layout.prompt(prompt))["input_ids"])
 
+    def validate(self, request: GenerationRequest) -> None:
+        """Raise the error `generate` would raise for `request` (unknown adapter, too long)."""
+        self._rows([request])
+
     def _rows(self, requests: list[GenerationRequest]) -> list[Row]:
         rows = []
         for i, req in enumerate(requests):

@@ -1,0 +1,155 @@
+"""Batches requests that arrive concurrently (from server threads or tasks) onto one Engine.
+
+A single worker thread takes whatever is waiting (up to the engine's batch size, after a short
+gathering pause) and runs it as one `Engine.events` call, so eight clients asking at once share
+decode steps instead of queueing one by one. Callers get a `Future` (`submit`) or a live iterator of
+text deltas (`stream`). A bounded queue refuses work with `RateLimitError` (HTTP 429) when full.
+Requests wait for the running batch to finish (no joining a batch mid-flight). It knows nothing
+about HTTP, prompts or retrieval.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+from groundtune.core.errors import DeadlineError, RateLimitError, UnavailableError
+from groundtune.infer.request import GenerationRequest, GenerationResult
+
+_DONE = object()
+
+
+@dataclass
+class _Job:
+    request: GenerationRequest
+    future: Future[GenerationResult] = field(default_factory=Future)
+    deltas: queue.Queue[Any] | None = None  # set for streamed jobs
+
+
+class ScheduledStream:
+    """Text deltas of a scheduled request as they are generated; `result` once exhausted."""
+
+    def __init__(self, job: _Job, timeout_s: float | None) -> None:
+        self._job = job
+        self._timeout_s = timeout_s
+        self.result: GenerationResult | None = None
+
+    def __iter__(self) -> Iterator[str]:
+        assert self._job.deltas is not None
+        deadline = None if self._timeout_s is None else time.monotonic() + self._timeout_s
+        while True:
+            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                item = self._job.deltas.get(timeout=wait)
+            except queue.Empty:
+                raise DeadlineError(
+                    f"generation did not finish within {self._timeout_s}s",
+                    hint="raise the timeout or lower max_tokens",
+                ) from None
+            if item is _DONE:
+                break
+            yield item
+        self.result = self._job.future.result()
+
+
+class BatchScheduler:
+    """One worker thread feeding concurrent requests to `engine` in batches."""
+
+    def __init__(self, engine: Any, *, max_queue: int = 64, gather_s: float = 0.01) -> None:
+        self.engine = engine
+        self.gather_s = gather_s
+        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=max_queue)
+        self._stop = threading.Event()
+        self.batches: list[int] = []  # size of every batch run, for load reports
+        self._thread = threading.Thread(target=self._work, name="groundtune-batcher", daemon=True)
+        self._thread.start()
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def _enqueue(self, job: _Job) -> _Job:
+        if self._stop.is_set():
+            raise UnavailableError("the scheduler is closed", hint="create a new BatchScheduler")
+        self.engine.validate(job.request)  # bad requests fail in the caller, not in the batch
+        try:
+            self._queue.put_nowait(job)
+        except queue.Full:
+            raise RateLimitError(
+                f"{self._queue.maxsize} requests are already waiting",
+                retry_after=1.0,
+                hint="retry after a second, or raise max_queue",
+            ) from None
+        return job
+
+    def submit(self, request: GenerationRequest) -> Future[GenerationResult]:
+        """Queue `request`; the future resolves to its result (or the error its batch raised)."""
+        return self._enqueue(_Job(request)).future
+
+    def stream(self, request: GenerationRequest, timeout_s: float | None = None) -> ScheduledStream:
+        """Queue `request` and iterate its text deltas; raises DeadlineError past `timeout_s`."""
+        return ScheduledStream(self._enqueue(_Job(request, deltas=queue.Queue())), timeout_s)
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        """Stop taking work; the running batch finishes, waiting requests fail as unavailable."""
+        self._stop.set()
+        self._thread.join(timeout=timeout_s)
+        while True:
+            try:
+                job = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._fail(job, UnavailableError("the scheduler closed", hint="retry on a running server"))
+
+    def __enter__(self) -> BatchScheduler:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _take(self) -> list[_Job]:
+        try:
+            first = self._queue.get(timeout=0.1)
+        except queue.Empty:
+            return []
+        jobs = [first]
+        deadline = time.monotonic() + self.gather_s
+        while len(jobs) < self.engine.batch_size:
+            try:
+                jobs.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return jobs
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            jobs = self._take()
+            if jobs:
+                self._run(jobs)
+
+    def _run(self, jobs: list[_Job]) -> None:
+        self.batches.append(len(jobs))
+        try:
+            for event in self.engine.events([j.request for j in jobs]):
+                job = jobs[event.index]
+                if event.delta and job.deltas is not None:
+                    job.deltas.put(event.delta)
+                if event.result is not None:
+                    job.future.set_result(event.result)
+                    if job.deltas is not None:
+                        job.deltas.put(_DONE)
+        except Exception as exc:  # one failing batch must not kill the worker
+            for job in jobs:
+                if not job.future.done():
+                    self._fail(job, exc)
+
+    @staticmethod
+    def _fail(job: _Job, exc: BaseException) -> None:
+        job.future.set_exception(exc)
+        if job.deltas is not None:
+            job.deltas.put(_DONE)

@@ -1,0 +1,50 @@
+"""BatchScheduler: concurrent callers share batches, stream through it, and a full queue says 429."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from groundtune.core.errors import NotFoundError, RateLimitError, UnavailableError
+from groundtune.infer import BatchScheduler
+
+
+def test_concurrent_requests_are_batched_and_match_direct_results(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
+    reqs = make_requests(max_new_tokens=10) * 2
+    expected = [r.text for r in engine.generate(reqs)]
+    with BatchScheduler(engine, gather_s=0.5) as scheduler, ThreadPoolExecutor(8) as pool:
+        futures = list(pool.map(scheduler.submit, reqs))
+        texts = [f.result(timeout=60).text for f in futures]
+        assert texts == expected
+        assert sum(scheduler.batches) == len(reqs)
+        assert len(scheduler.batches) < len(reqs)  # callers shared decode steps
+
+
+def test_streaming_through_the_scheduler(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
+    req = make_requests(max_new_tokens=15)[2]
+    expected = engine.generate([req])[0]
+    with BatchScheduler(engine) as scheduler:
+        stream = scheduler.stream(req, timeout_s=60)
+        other = scheduler.submit(make_requests(max_new_tokens=5)[0])
+        assert "".join(stream) == expected.text
+        assert stream.result == expected.model_copy(update={"latency_s": stream.result.latency_s})
+        assert other.result(timeout=60).completion_tokens == 5
+
+
+def test_full_queue_is_refused_and_bad_requests_fail_in_the_caller(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
+    scheduler = BatchScheduler(engine, max_queue=2, gather_s=0.0)
+    with engine._lock:  # hold the model, as a long batch would: the worker waits, the queue fills
+        first = scheduler.submit(make_requests(max_new_tokens=3)[0])
+        waiting = []
+        with pytest.raises(RateLimitError) as err:
+            for _ in range(10):
+                waiting.append(scheduler.submit(make_requests(max_new_tokens=3)[1]))
+        assert err.value.status == 429 and err.value.retry_after > 0
+        assert 1 <= len(waiting) <= 2  # the queue holds two; `first` may already be taken
+        with pytest.raises(NotFoundError):
+            scheduler.submit(make_requests(adapter="missing")[0])
+    assert first.result(timeout=60).completion_tokens == 3
+    scheduler.close()
+    with pytest.raises(UnavailableError):
+        scheduler.submit(make_requests()[0])
