@@ -7,8 +7,11 @@ import os
 import typer
 
 from groundtune import __version__
+from groundtune.cli import data as data_cli
 from groundtune.cli import eval as eval_cli
+from groundtune.cli import kb as kb_cli
 from groundtune.cli import models as models_cli
+from groundtune.cli.serve import serve_cmd
 from groundtune.core.workspace import HOME_ENV
 
 app = typer.Typer(
@@ -18,7 +21,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models_cli.app, name="models")
+app.add_typer(data_cli.app, name="data")
+app.add_typer(kb_cli.app, name="kb")
 app.add_typer(eval_cli.app, name="eval")
+app.command("serve")(serve_cmd)
 
 
 def _version(value: bool) -> None:

@@ -82,3 +82,19 @@ def layout_for_tokenizer(tokenizer: Any) -> PromptLayout:
     model_suffix = full.rsplit(_SENTINEL, 1)[1]
     stop = [s for s in (model_suffix.strip(), tokenizer.eos_token) if s]
     return PromptLayout("chat-template", prefix, suffix, model_suffix, stop=stop)
+
+
+def chat_template(layout: PromptLayout) -> str:
+    """A Jinja chat template that reproduces `layout` for one user turn (and past turns), for servers
+    such as vLLM that apply templates themselves; groundtune's own engine uses the layout directly."""
+
+    def lit(text: str) -> str:
+        return "{{ " + repr(text) + " }}"
+
+    return (
+        "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}"
+        + "{{ m['content'] }}" + lit(layout.model_suffix)
+        + "{% else %}" + lit(layout.user_prefix) + "{{ m['content'] }}"
+        + "{% if not loop.last %}" + lit(layout.user_suffix) + "{% endif %}{% endif %}{% endfor %}"
+        + "{% if add_generation_prompt %}" + lit(layout.user_suffix) + "{% endif %}"
+    )

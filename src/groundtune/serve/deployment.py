@@ -1,0 +1,290 @@
+"""A deployment: one base model, its adapters, optionally a knowledge base, and the path of every
+request through them: validate -> retrieve (THE retriever) or take the caller's documents ->
+render (THE grounding format of the chosen model) -> generate -> parse -> citations.
+
+HTTP lives in app.py; batching in scheduler.py. This module is usable without a server.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from groundtune.core.adapters import AdapterRef, resolve_adapter
+from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
+from groundtune.core.ids import new_id
+from groundtune.core.schemas import ContextDocument, GroundedAnswer
+from groundtune.grounding import GroundingFormat, get_format, is_verbatim
+from groundtune.infer.request import GenerationConfig, GenerationRequest, GenerationResult
+from groundtune.serve.schemas import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    Citation,
+    GroundingContext,
+    ModelCard,
+    RetrievedDoc,
+    Usage,
+)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input limits; a request beyond them is answered 400 with the limit named."""
+
+    max_message_chars: int = 8_000
+    max_documents: int = 20
+    max_document_chars: int = 20_000
+    max_tokens: int = 1_024
+    default_max_tokens: int = 256
+    retrieve_k: int = 4
+
+
+@dataclass
+class Prepared:
+    """A validated request, ready to generate."""
+
+    id: str
+    model: str
+    fmt: GroundingFormat
+    documents: list[ContextDocument]
+    generation: GenerationRequest
+    retriever_hash: str | None
+    warnings: list[str] = field(default_factory=list)
+
+
+class Deployment:
+    """Base model + adapters + optional knowledge base behind one `complete` / `stream` API."""
+
+    def __init__(
+        self,
+        backend: Any,
+        *,
+        base_name: str,
+        adapters: dict[str, AdapterRef] | None = None,
+        kb: Any = None,
+        retriever_config: Any = None,
+        limits: Limits | None = None,
+        scheduler: Any = None,
+    ) -> None:
+        self.backend = backend
+        self.base_name = base_name
+        self.adapters: dict[str, AdapterRef] = dict(adapters or {})
+        self.kb = kb
+        self.limits = limits or Limits()
+        self.scheduler = scheduler
+        self.retriever = kb.retriever(retriever_config) if kb is not None else None
+        self._lock = threading.Lock()
+
+    # -- models and adapters ------------------------------------------------------------------------
+
+    @property
+    def retriever_hash(self) -> str | None:
+        return self.retriever.hash() if self.retriever is not None else None
+
+    def _warnings(self, ref: AdapterRef | None) -> list[str]:
+        if ref is None or self.retriever is None or not ref.retriever_hash:
+            return []
+        if ref.retriever_hash != self.retriever_hash:
+            return [
+                f"adapter '{ref.name}' was trained with retriever {ref.retriever_hash}, this deployment "
+                f"retrieves with {self.retriever_hash}: its training context may differ from what it sees now"
+            ]
+        return []
+
+    def models(self) -> list[ModelCard]:
+        cards = [ModelCard(id=self.base_name, kind="base", grounding_format="cited", retriever_hash=self.retriever_hash)]
+        for name, ref in self.adapters.items():
+            cards.append(
+                ModelCard(
+                    id=name,
+                    kind="adapter",
+                    grounding_format=ref.grounding_style or "cited",
+                    retriever_hash=ref.retriever_hash,
+                    warnings=self._warnings(ref),
+                )
+            )
+        return cards
+
+    def load_adapter(self, name: str, path: str | Path) -> ModelCard:
+        """Attach an adapter at run time (name or folder, as `groundtune serve --adapter` takes)."""
+        if name == self.base_name or name in self.adapters:
+            raise ConflictError(f"model '{name}' is already served", hint="unload it first or pick another name")
+        ref = resolve_adapter(path, name=name)
+        with self._lock:
+            self.backend.load_adapter(name, ref.path)
+            self.adapters[name] = ref
+        return next(c for c in self.models() if c.id == name)
+
+    def unload_adapter(self, name: str) -> None:
+        if name not in self.adapters:
+            raise NotFoundError(f"no adapter '{name}' is loaded", hint="GET /v1/models lists what is served")
+        with self._lock:
+            self.backend.unload_adapter(name)
+            del self.adapters[name]
+
+    # -- one request ---------------------------------------------------------------------------------
+
+    def prepare(self, req: ChatCompletionRequest) -> Prepared:
+        """Validate, choose documents and render the prompt; raises InvalidInputError on bad input."""
+        lim = self.limits
+        if req.model != self.base_name and req.model not in self.adapters:
+            raise NotFoundError(
+                f"the model '{req.model}' does not exist",
+                hint=f"served models: {', '.join([self.base_name, *self.adapters])}",
+                code="model_not_found",
+            )
+        users = [m for m in req.messages if m.role == "user"]
+        if not users or req.messages[-1].role != "user":
+            raise InvalidInputError("the last message must come from the user", hint="end messages with a user turn")
+        question = users[-1].text().strip()
+        if not question:
+            raise InvalidInputError("the user message is empty", hint="ask a question")
+        for i, message in enumerate(req.messages):
+            if len(message.text()) > lim.max_message_chars:
+                raise InvalidInputError(
+                    f"messages[{i}] has {len(message.text())} characters, more than the limit of {lim.max_message_chars}",
+                    hint="shorten the message",
+                    code="message_too_long",
+                )
+        max_tokens = req.max_completion_tokens or req.max_tokens or lim.default_max_tokens
+        if max_tokens > lim.max_tokens:
+            raise InvalidInputError(
+                f"max_tokens={max_tokens} exceeds this server's limit of {lim.max_tokens}",
+                hint=f"ask for at most {lim.max_tokens} tokens",
+                code="max_tokens_too_large",
+            )
+        ref = self.adapters.get(req.model)
+        fmt = get_format(ref.grounding_style if ref and ref.grounding_style else "cited")
+        documents, hash_ = self._documents(req, question)
+        stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
+        config = GenerationConfig(
+            max_new_tokens=max_tokens, temperature=req.temperature, top_p=req.top_p, stop=stop, seed=req.seed
+        )
+        generation = GenerationRequest(prompt=fmt.render_prompt(question, documents), adapter=ref.name if ref else None, config=config)
+        return Prepared(new_id("chatcmpl"), req.model, fmt, documents, generation, hash_, self._warnings(ref))
+
+    def _documents(self, req: ChatCompletionRequest, question: str) -> tuple[list[ContextDocument], str | None]:
+        lim = self.limits
+        if req.documents is not None:
+            if len(req.documents) > lim.max_documents:
+                raise InvalidInputError(
+                    f"{len(req.documents)} documents sent, more than the limit of {lim.max_documents}",
+                    hint=f"send at most {lim.max_documents} documents",
+                    code="too_many_documents",
+                )
+            for i, doc in enumerate(req.documents):
+                if len(doc.text) > lim.max_document_chars:
+                    raise InvalidInputError(
+                        f"documents[{i}] has {len(doc.text)} characters, more than the limit of {lim.max_document_chars}",
+                        hint="split or shorten the document",
+                        code="document_too_long",
+                    )
+            return [
+                ContextDocument(title=d.title, text=d.text, doc_id=d.id, source=d.source) for d in req.documents
+            ], None
+        if self.retriever is None:
+            raise InvalidInputError(
+                "this deployment has no knowledge base and the request carries no documents",
+                hint="send `documents: [{title, text}]`, or start the server with --kb",
+                code="no_context",
+            )
+        hits = self.retriever.search(question, k=lim.retrieve_k)
+        docs = [
+            ContextDocument(
+                title=h.chunk.title,
+                text=h.chunk.text,
+                doc_id=h.chunk.doc_id,
+                chunk_id=h.chunk.id,
+                source=h.chunk.source,
+                score=h.score,
+            )
+            for h in hits
+        ]
+        return docs, self.retriever_hash
+
+    def generate(self, prepared: Prepared) -> GenerationResult:
+        if self.scheduler is not None:
+            return self.scheduler.submit(prepared.generation).wait()
+        return self.backend.generate([prepared.generation])[0]
+
+    def deltas(self, prepared: Prepared) -> Iterator[tuple[str, GenerationResult | None]]:
+        """(raw text delta, None) while generating, then ("", result)."""
+        if self.scheduler is None:
+            result = self.generate(prepared)
+            yield result.text, None
+            yield "", result
+            return
+        ticket = self.scheduler.submit(prepared.generation)
+        for delta in ticket.deltas():
+            yield delta, None
+        assert ticket.result is not None
+        yield "", ticket.result
+
+    def message(self, prepared: Prepared, text: str) -> AssistantMessage:
+        """The assistant message: user-facing answer with [n] markers, and the grounding context."""
+        parsed = prepared.fmt.parse(text, prepared.documents)
+        content = prepared.fmt.refusal if parsed.refusal else parsed.answer.strip()
+        return AssistantMessage(content=content, context=self._context(prepared, parsed))
+
+    def _context(self, prepared: Prepared, parsed: GroundedAnswer) -> GroundingContext:
+        docs = prepared.documents
+        quotes: dict[int, tuple[str, bool]] = {}
+        for q in parsed.quotes:
+            if 1 <= q.doc <= len(docs):
+                ok = is_verbatim(q.text, docs[q.doc - 1].text)
+                if q.doc not in quotes or (ok and not quotes[q.doc][1]):
+                    quotes[q.doc] = (q.text, ok)
+        cited = [] if parsed.refusal else [n for n in parsed.citations if 1 <= n <= len(docs)]
+        citations = [
+            Citation(
+                index=n,
+                document_id=docs[n - 1].doc_id,
+                chunk_id=docs[n - 1].chunk_id,
+                title=docs[n - 1].title,
+                source=docs[n - 1].source,
+                quote=quotes.get(n, (None, False))[0],
+                quote_verified=quotes.get(n, (None, False))[1],
+                score=docs[n - 1].score,
+            )
+            for n in cited
+        ]
+        warnings = list(prepared.warnings)
+        if not parsed.format_ok:
+            warnings.append("the model's output did not follow the grounding format: " + "; ".join(parsed.violations))
+        retrieved = [
+            RetrievedDoc(index=i, document_id=d.doc_id, chunk_id=d.chunk_id, title=d.title, source=d.source, score=d.score, text=d.text)
+            for i, d in enumerate(docs, start=1)
+        ]
+        return GroundingContext(
+            citations=citations,
+            relevant=[n for n in parsed.relevant if 1 <= n <= len(docs)],
+            refusal=parsed.refusal,
+            retrieved=retrieved,
+            grounding_format=f"{prepared.fmt.id}@{prepared.fmt.version}",
+            retriever_hash=prepared.retriever_hash,
+            warnings=warnings,
+        )
+
+    def complete(self, req: ChatCompletionRequest) -> ChatCompletion:
+        """Answer one request (no streaming)."""
+        prepared = self.prepare(req)
+        result = self.generate(prepared)
+        return ChatCompletion(
+            id=prepared.id,
+            model=prepared.model,
+            choices=[Choice(message=self.message(prepared, result.text), finish_reason=result.finish_reason)],
+            usage=usage(result),
+        )
+
+
+def usage(result: GenerationResult) -> Usage:
+    return Usage(
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        total_tokens=result.prompt_tokens + result.completion_tokens,
+    )

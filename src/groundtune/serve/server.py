@@ -1,0 +1,123 @@
+"""Start a grounded server: load the model and adapters, open the knowledge base, run uvicorn.
+
+`build_deployment` is what tests and the quickstart use in-process; `serve` adds the HTTP server
+and the rule that a server bound beyond loopback must have an API key.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from groundtune.core.adapters import resolve_adapter
+from groundtune.core.errors import InvalidInputError
+from groundtune.serve.deployment import Deployment, Limits
+from groundtune.serve.scheduler import Scheduler
+
+API_KEY_ENV = "GROUNDTUNE_API_KEY"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def build_deployment(
+    model: str = "gemma-3-270m",
+    adapters: dict[str, str] | None = None,
+    kb: str | None = None,
+    *,
+    engine: Literal["inprocess", "vllm"] = "inprocess",
+    vllm_url: str | None = None,
+    max_batch: int = 8,
+    max_queue: int = 32,
+    timeout_s: float = 120.0,
+    limits: Limits | None = None,
+    home: str | Path | None = None,
+    retriever_config: Any = None,
+) -> Deployment:
+    """Load everything a server needs; `adapters` maps served names to adapter names or folders."""
+    refs = {name: resolve_adapter(ref, home, name=name) for name, ref in (adapters or {}).items()}
+    knowledge_base = None
+    if kb is not None:
+        from groundtune.kb import open_kb
+
+        knowledge_base = open_kb(kb, home=home)
+    if retriever_config is None and knowledge_base is not None:
+        retriever_config = _retriever_config_from(refs.values())
+    if engine == "vllm":
+        backend: Any = _vllm_backend(model, refs, vllm_url, home)
+        scheduler = None
+    else:
+        from groundtune.infer import Engine
+
+        backend = Engine.load(model, adapters={n: r.path for n, r in refs.items()}, home=home, batch_size=max_batch)
+        scheduler = Scheduler(backend, max_batch=max_batch, max_queue=max_queue, timeout_s=timeout_s)
+    return Deployment(
+        backend,
+        base_name=model,
+        adapters=refs,
+        kb=knowledge_base,
+        retriever_config=retriever_config,
+        limits=limits,
+        scheduler=scheduler,
+    )
+
+
+def _retriever_config_from(refs: Any) -> Any:
+    """The retriever settings the adapters' training data was built with (so hashes match)."""
+    from groundtune.kb import RetrieverConfig
+
+    for ref in refs:
+        config = ref.manifest.get("retriever_config")
+        if isinstance(config, dict):
+            return RetrieverConfig.model_validate(config)
+    return None
+
+
+def _vllm_backend(model: str, refs: dict[str, Any], url: str | None, home: Any) -> Any:
+    from groundtune.infer import OpenAIBackend
+
+    if url is None:
+        from groundtune.models import load_lm
+        from groundtune.models.layout import chat_template
+        from groundtune.serve.vllm import launch_vllm, vllm_command
+
+        lm = load_lm(model, home)
+        template = Path(tempfile.mkdtemp(prefix="gt-vllm-")) / "template.jinja"
+        template.write_text(chat_template(lm.layout))
+        port = 8100
+        url = f"http://127.0.0.1:{port}"
+        cmd = vllm_command(lm.path or model, {n: r.path for n, r in refs.items()}, port=port,
+                           chat_template=template, served_name=model)
+        launch_vllm(cmd, url)
+    return OpenAIBackend(url, model=model)
+
+
+def serve(
+    deployment: Deployment,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    api_key: str | None = None,
+    log_level: str = "info",
+) -> None:
+    """Run the HTTP server until interrupted."""
+    import uvicorn
+
+    from groundtune.serve.app import create_app
+
+    api_key = api_key or os.environ.get(API_KEY_ENV) or None
+    if not is_loopback(host) and not api_key:
+        raise InvalidInputError(
+            f"binding to {host} exposes the server beyond this machine without an API key",
+            hint=f"pass --api-key or set {API_KEY_ENV}, or bind to 127.0.0.1",
+        )
+    uvicorn.run(create_app(deployment, api_key=api_key), host=host, port=port, log_level=log_level)
