@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune import __version__
-from groundtune.core.errors import InvalidInputError
+from groundtune.core.errors import ConflictError, InvalidInputError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import Chunk, ContextDocument, Example, GroundedAnswer
 from groundtune.data import planning
@@ -119,9 +119,14 @@ def build_dataset(
     progress: Progress = _noop,
 ) -> BuildResult:
     """Build and store the dataset described by `config` (see docs/data.md)."""
+    from groundtune.core.workspace import get_workspace
     from groundtune.kb import open_kb
     from groundtune.kb.retrieve import RetrieverConfig
 
+    if (get_workspace().datasets / config.name).exists() and not config.overwrite:
+        raise ConflictError(  # checked first so a long build is not wasted
+            f"dataset '{config.name}' already exists", hint="choose another --name or pass --overwrite"
+        )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     fmt = get_format(config.style)

@@ -1,0 +1,265 @@
+"""`groundtune data build | show | export | preview`: a thin table over `groundtune.data`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from groundtune.cli.app import console, handle_errors
+
+app = typer.Typer(
+    help="Grounded training data: build, show, export and preview datasets.", no_args_is_help=True
+)
+
+
+def _sources(
+    qa: list[Path],
+    nq_open_oracle: Path | None,
+    clapnq: Path | None,
+    clapnq_split: str,
+    limit: int | None,
+    teacher_url: str | None,
+    teacher_model: str | None,
+    teacher_chunks: int,
+    questions_per_chunk: int,
+) -> list[dict[str, Any]]:
+    sources: list[dict[str, Any]] = [{"kind": "qa", "path": str(p), "limit": limit} for p in qa]
+    if nq_open_oracle:
+        sources.append({"kind": "nq_open_oracle", "path": str(nq_open_oracle), "limit": limit})
+    if clapnq:
+        sources.append({"kind": "clapnq", "path": str(clapnq), "split": clapnq_split, "limit": limit})
+    if teacher_url:
+        sources.append(
+            {
+                "kind": "teacher",
+                "chunks": teacher_chunks,
+                "limit": limit,
+                "teacher": {
+                    "base_url": teacher_url,
+                    "model": teacher_model or "default",
+                    "questions_per_chunk": questions_per_chunk,
+                },
+            }
+        )
+    return sources
+
+
+@app.command("build")
+@handle_errors
+def build_cmd(
+    name: str = typer.Option(None, "--name", help="Dataset name (folder under <workspace>/datasets)."),
+    kb: str = typer.Option(None, "--kb", help="Knowledge base whose retriever supplies the contexts."),
+    recipe: Path | None = typer.Option(None, "--config", help="YAML recipe; flags override it."),
+    qa: list[Path] = typer.Option([], "--qa", help="QA file (JSONL/CSV/TSV); repeatable."),
+    nq_open_oracle: Path | None = typer.Option(
+        None, "--nq-open-oracle", help="NQ-open oracle file or folder."
+    ),
+    clapnq: Path | None = typer.Option(None, "--clapnq", help="ClapNQ release folder."),
+    clapnq_split: str = typer.Option("dev", "--clapnq-split"),
+    limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many questions per source."),
+    teacher_url: str | None = typer.Option(None, "--teacher-url", help="OpenAI-compatible base URL (…/v1)."),
+    teacher_model: str | None = typer.Option(None, "--teacher-model"),
+    teacher_chunks: int = typer.Option(50, "--teacher-chunks", min=1),
+    questions_per_chunk: int = typer.Option(1, "--questions-per-chunk", min=1),
+    style: str | None = typer.Option(None, "--style", help="cited (default), raft-cot or answer-only."),
+    k: int | None = typer.Option(None, "-k", "--k", help="Documents per example (default 4)."),
+    oracle_fraction: float | None = typer.Option(None, "-p", "--oracle-fraction", help="P (default 0.8)."),
+    candidates: int | None = typer.Option(
+        None, "--candidates", help="Retriever hits per question (default 20)."
+    ),
+    random_distractors: float | None = typer.Option(
+        None, "--random-distractors", help="Share of random distractors."
+    ),
+    seed: int | None = typer.Option(None, "--seed"),
+    lm: str | None = typer.Option(
+        None, "--lm", help="LM whose tokenizer counts the budget (default gemma-3-270m)."
+    ),
+    max_tokens: int | None = typer.Option(
+        None, "--max-tokens", help="Prompt + completion budget (default 1024)."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a stored dataset of the same name."),
+) -> None:
+    """Build a grounded dataset from QA sources with THE retriever of a knowledge base."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from groundtune.data import build_dataset, load_config
+
+    sources = _sources(
+        qa,
+        nq_open_oracle,
+        clapnq,
+        clapnq_split,
+        limit,
+        teacher_url,
+        teacher_model,
+        teacher_chunks,
+        questions_per_chunk,
+    )
+    config = load_config(
+        recipe,
+        name=name,
+        kb=kb,
+        sources=sources,
+        style=style,
+        k=k,
+        oracle_fraction=oracle_fraction,
+        candidates=candidates,
+        random_distractors=random_distractors,
+        seed=seed,
+        lm=lm,
+        max_tokens=max_tokens,
+        overwrite=overwrite or None,
+    )
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done, total=total)
+
+        result = build_dataset(config, progress=progress)
+    _print_report(result.card.name, result.report)
+    console.print(f"[green]saved:[/] {result.path}")
+
+
+def _print_report(name: str, report: dict[str, Any]) -> None:
+    table = Table("measure", "value", title=f"dataset {name}")
+    tokens = report.get("tokens", {})
+    rows = [
+        ("questions", report.get("questions")),
+        ("examples", report.get("examples")),
+        ("splits", ", ".join(f"{k}={v}" for k, v in report.get("splits", {}).items())),
+        ("refusal share", report.get("refusal_share")),
+        (
+            "answerable with verified quote",
+            f"{report.get('answerable_with_verified_quote')}/{report.get('answerable_examples')} "
+            f"({report.get('verified_quote_share', 0):.1%})",
+        ),
+        ("multi-document targets", report.get("multi_document_targets")),
+        ("documents per example", report.get("documents_per_example", {}).get("histogram")),
+        ("prompt tokens (mean/p95/max)", _triple(tokens.get("prompt"))),
+        ("completion tokens (mean/p95/max)", _triple(tokens.get("completion"))),
+        ("truncations", report.get("truncations")),
+        ("drops", report.get("drops") or "none"),
+        ("time (s)", report.get("timings_s", {}).get("total")),
+    ]
+    for key, value in rows:
+        table.add_row(key, escape(str(value)))
+    console.print(table)
+
+
+def _triple(stats: dict[str, float] | None) -> str:
+    return "-" if not stats else f"{stats['mean']:.0f} / {stats['p95']:.0f} / {stats['max']:.0f}"
+
+
+@app.command("show")
+@handle_errors
+def show_cmd(
+    name: str | None = typer.Argument(None, help="Dataset name or folder; omit to list datasets."),
+) -> None:
+    """List datasets, or show one dataset's card and build report."""
+    from groundtune.data import list_datasets, load_card, load_report
+
+    if name is None:
+        table = Table("name", "examples", "style", "k", "P", "kb", "created")
+        for ds in list_datasets():
+            card = load_card(ds)
+            table.add_row(
+                ds,
+                str(sum(card.splits.values())),
+                f"{card.grounding.get('style')} v{card.grounding.get('version')}",
+                str(card.k),
+                str(card.oracle_fraction),
+                str(card.kb),
+                card.created_at,
+            )
+        console.print(table)
+        return
+    card = load_card(name)
+    console.print(
+        f"[bold]{card.name}[/] ({card.id}) kb={card.kb} embedder={card.embedder} "
+        f"retriever={card.retriever.get('hash')} grounding={card.grounding.get('style')} "
+        f"v{card.grounding.get('version')} k={card.k} P={card.oracle_fraction} seed={card.seed}"
+    )
+    _print_report(card.name, load_report(name) or card.stats)
+
+
+@app.command("export")
+@handle_errors
+def export_cmd(
+    name: str = typer.Argument(..., help="Dataset name or folder."),
+    out: Path = typer.Option(..., "--out", help="Folder to write <format>.<split>.jsonl into."),
+    formats: list[str] = typer.Option(
+        ["chat", "prompt_completion"], "--format", help="chat and/or prompt_completion."
+    ),
+) -> None:
+    """Write the dataset as OpenAI chat JSONL (`messages`) and/or prompt/completion JSONL."""
+    from groundtune.data import load_dataset, write_exports
+
+    for path in write_exports(load_dataset(name), out, tuple(formats)):
+        console.print(f"wrote {path}")
+
+
+@app.command("preview")
+@handle_errors
+def preview_cmd(
+    name: str = typer.Argument(..., help="Dataset name or folder."),
+    split: str = typer.Option("train", "--split"),
+    index: int = typer.Option(0, "--index", min=0, help="Which example of the split."),
+    example_id: str | None = typer.Option(None, "--id", help="Pick the example by id instead."),
+    full: bool = typer.Option(False, "--full", help="Print documents in full."),
+    tokens: bool = typer.Option(
+        True, "--tokens/--no-tokens", help="Highlight trained tokens (loads the tokenizer)."
+    ),
+) -> None:
+    """One example: relevant and distractor documents marked, trained tokens highlighted."""
+    from groundtune.core.errors import NotFoundError
+    from groundtune.data import load_card, load_dataset
+    from groundtune.data.preview import preview_example
+    from groundtune.data.tokens import load_counter
+
+    examples = load_dataset(name).get(split, [])
+    picked = [ex for ex in examples if ex.id == example_id] if example_id else examples[index : index + 1]
+    if not picked:
+        raise NotFoundError(
+            f"no example {example_id or index} in split '{split}' of '{name}' ({len(examples)} examples)",
+            hint="pick another --index/--id or --split",
+        )
+    view = preview_example(picked[0], load_counter(load_card(name).lm) if tokens else None)
+    console.print(
+        f"[bold]{escape(view.example_id)}[/] ({view.split}) {'refusal' if view.refusal else 'answerable'}"
+    )
+    console.print(f"[bold]Question:[/] {escape(view.question)}")
+    for doc in view.documents:
+        mark = "[bold green]RELEVANT[/]" if doc.relevant else "[dim]distractor[/]"
+        text = doc.text if full or len(doc.text) <= 300 else doc.text[:300] + " …"
+        console.print(
+            f"\n[{doc.number}] {mark} {escape(doc.title)}  [dim]{escape(doc.reason)} doc={escape(str(doc.doc_id))}[/]"
+        )
+        console.print(escape(text))
+    console.print("\n[bold]Target[/] (trained tokens highlighted):")
+    if view.pieces:
+        shades = ("on dark_green", "on blue")
+        out, i = [], 0
+        for piece, trained in view.pieces:
+            if trained:
+                out.append(f"[{shades[i % 2]}]{escape(piece)}[/]")
+                i += 1
+        console.print("".join(out))
+        console.print(
+            f"[dim]{view.prompt_tokens} prompt tokens (not trained), {view.trained_tokens} trained tokens[/]"
+        )
+    else:
+        console.print(escape(view.completion))
