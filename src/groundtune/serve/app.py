@@ -65,7 +65,7 @@ def create_app(deployment: Deployment, *, api_key: str | None = None) -> FastAPI
             "status": "ok",
             "models": [deployment.base_name, *deployment.adapters],
             "knowledge_base": getattr(deployment.kb, "name", None),
-            "queue": scheduler.waiting if scheduler else 0,
+            "queue": scheduler.pending if scheduler else 0,
         }
 
     @app.get("/v1/models")

@@ -7,6 +7,7 @@ HTTP lives in app.py; batching in scheduler.py. This module is usable without a 
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.adapters import AdapterRef, resolve_adapter
-from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
+from groundtune.core.errors import ConflictError, DeadlineError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding import GroundingFormat, get_format, is_verbatim
@@ -70,13 +71,15 @@ class Deployment:
         retriever_config: Any = None,
         limits: Limits | None = None,
         scheduler: Any = None,
+        timeout_s: float = 120.0,
     ) -> None:
         self.backend = backend
         self.base_name = base_name
         self.adapters: dict[str, AdapterRef] = dict(adapters or {})
         self.kb = kb
         self.limits = limits or Limits()
-        self.scheduler = scheduler
+        self.scheduler = scheduler  # infer.BatchScheduler over an in-process Engine, or None (remote backend)
+        self.timeout_s = timeout_s
         self.retriever = kb.retriever(retriever_config) if kb is not None else None
         self._lock = threading.Lock()
 
@@ -208,9 +211,17 @@ class Deployment:
         return docs, self.retriever_hash
 
     def generate(self, prepared: Prepared) -> GenerationResult:
-        if self.scheduler is not None:
-            return self.scheduler.submit(prepared.generation).wait()
-        return self.backend.generate([prepared.generation])[0]
+        if self.scheduler is None:
+            return self.backend.generate([prepared.generation])[0]
+        future = self.scheduler.submit(prepared.generation)
+        try:
+            return future.result(timeout=self.timeout_s)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise DeadlineError(
+                f"the request did not finish within the server's {self.timeout_s:.0f}s timeout",
+                hint="retry, lower max_tokens, or start the server with a larger --timeout",
+            ) from None
 
     def deltas(self, prepared: Prepared) -> Iterator[tuple[str, GenerationResult | None]]:
         """(raw text delta, None) while generating, then ("", result)."""
@@ -219,11 +230,11 @@ class Deployment:
             yield result.text, None
             yield "", result
             return
-        ticket = self.scheduler.submit(prepared.generation)
-        for delta in ticket.deltas():
+        stream = self.scheduler.stream(prepared.generation, timeout_s=self.timeout_s)
+        for delta in stream:
             yield delta, None
-        assert ticket.result is not None
-        yield "", ticket.result
+        assert stream.result is not None
+        yield "", stream.result
 
     def message(self, prepared: Prepared, text: str) -> AssistantMessage:
         """The assistant message: user-facing answer with [n] markers, and the grounding context."""

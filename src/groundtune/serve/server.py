@@ -15,7 +15,6 @@ from typing import Any, Literal
 from groundtune.core.adapters import resolve_adapter
 from groundtune.core.errors import InvalidInputError
 from groundtune.serve.deployment import Deployment, Limits
-from groundtune.serve.scheduler import Scheduler
 
 API_KEY_ENV = "GROUNDTUNE_API_KEY"
 
@@ -56,10 +55,10 @@ def build_deployment(
         backend: Any = _vllm_backend(model, refs, vllm_url, home)
         scheduler = None
     else:
-        from groundtune.infer import Engine
+        from groundtune.infer import BatchScheduler, Engine
 
         backend = Engine.load(model, adapters={n: r.path for n, r in refs.items()}, home=home, batch_size=max_batch)
-        scheduler = Scheduler(backend, max_batch=max_batch, max_queue=max_queue, timeout_s=timeout_s)
+        scheduler = BatchScheduler(backend, max_queue=max_queue)
     return Deployment(
         backend,
         base_name=model,
@@ -68,6 +67,7 @@ def build_deployment(
         retriever_config=retriever_config,
         limits=limits,
         scheduler=scheduler,
+        timeout_s=timeout_s,
     )
 
 
