@@ -82,9 +82,12 @@ def _document(row: Any) -> Document:
 
 
 class Catalog:
-    """One KB's catalog at `url` (`sqlite:///…` or `postgresql+psycopg://…`), migrated on open."""
+    """One KB's catalog at `url` (`sqlite:///…` or `postgresql+psycopg://…`), migrated on open.
 
-    def __init__(self, url: str) -> None:
+    On PostgreSQL each KB keeps its tables in its own schema (`schema`), so many KBs share one database.
+    """
+
+    def __init__(self, url: str, schema: str | None = None) -> None:
         self.url = url
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
@@ -93,6 +96,10 @@ class Catalog:
             self.engine = sa.create_engine(url, **kwargs)
             if url.startswith("sqlite"):
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
+            elif schema and self.engine.dialect.name == "postgresql":
+                with self.engine.begin() as conn:
+                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+                sa.event.listen(self.engine, "connect", lambda c, _r: _search_path(c, schema))
             migrate(self.engine)
         except (sa.exc.OperationalError, sa.exc.InterfaceError, ModuleNotFoundError) as exc:
             raise UnavailableError(
@@ -312,6 +319,13 @@ def _chunk_row(c: Chunk, order: int, sparse_len: int) -> dict[str, Any]:
         "heading_path": list(c.heading_path), "text": c.text, "start_char": c.start, "end_char": c.end,
         "n_tokens": c.n_tokens, "source": c.source, "tags": list(c.tags), "sparse_len": sparse_len,
     }
+
+
+def _search_path(dbapi_conn: Any, schema: str) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute(f'SET search_path TO "{schema}"')
+    cur.close()
+    dbapi_conn.commit()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

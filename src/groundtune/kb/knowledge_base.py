@@ -50,7 +50,7 @@ class KnowledgeBase:
         self.path = path
         self.settings = settings
         self.name = settings.name
-        self.catalog = Catalog(catalog_url(path, settings))
+        self.catalog = Catalog(catalog_url(path, settings), schema=settings.id)
         self.index = open_index(path, settings)
         self._embedder: Any = None
         self._embedder_lock = threading.Lock()

@@ -51,7 +51,7 @@ def create(name: str, *, embedder: str = DEFAULT_EMBEDDER, catalog_url: str | No
     try:
         from groundtune.kb.knowledge_base import catalog_url as url_of
 
-        Catalog(url_of(path, settings)).close()
+        Catalog(url_of(path, settings), schema=kb_id).close()
         index = open_index(path, settings)
         try:
             if index.exists():

@@ -59,10 +59,13 @@ def term_counts(text: str, scheme: SparseScheme) -> tuple[Counter[int], int]:
 def document_vector(
     counts: Mapping[int, int], length: int, avgdl: float, scheme: SparseScheme
 ) -> tuple[list[int], list[float]]:
-    """Sorted (indices, values) of the BM25 document-side weights tf·(k1+1)/(tf + k1·(1-b+b·dl/avgdl))."""
+    """Sorted (indices, values) of the BM25 document-side weights tf / (tf + k1·(1-b+b·dl/avgdl)).
+
+    Lucene's form (no constant (k1+1) factor, which changes no ranking), so scores equal Lucene's and bm25s'.
+    """
     norm = scheme.k1 * (1.0 - scheme.b + scheme.b * length / max(avgdl, 1e-9))
     indices = sorted(counts)
-    values = [counts[i] * (scheme.k1 + 1.0) / (counts[i] + norm) for i in indices]
+    values = [counts[i] / (counts[i] + norm) for i in indices]
     return indices, values
 
 
