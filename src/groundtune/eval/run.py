@@ -71,6 +71,7 @@ def run(
     model: str = "gemma-3-270m",
     adapters: Sequence[str] = (),
     shots: int = 2,
+    include_zero_shot: bool = True,
     limit: int | None = None,
     sweeps: bool = False,
     style: str | None = None,
@@ -87,7 +88,7 @@ def run(
     refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
     fmt = get_format(_style_for(refs, style))
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
-    systems = default_systems(list(refs), shots=shots)
+    systems = default_systems(list(refs), shots=shots, include_zero_shot=include_zero_shot)
     if backend is None:
         from groundtune.infer import Engine
 
@@ -110,10 +111,12 @@ def run(
     }
     (run_dir / "eval.json").write_text(json.dumps({k: v for k, v in report.items() if k not in ("suites", "sweeps")}, indent=2, default=str))
     first_items: list[Example] = []
+    first_demos: list[Example] = []
     for suite in suites:
         items, pool = load_items(suite, limit=limit, data_dir=data_dir, seed=seed, home=home)
         first_items = first_items or items
         demos = pick_demonstrations(pool, shots, seed=seed) if shots else []
+        first_demos = first_demos or demos
         labelled = (lambda name, total, s=suite: progress(f"{s} · {name}", total)) if progress else None
         results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled)
         folder = run_dir / "records" / suite.replace(":", "_")
@@ -123,7 +126,7 @@ def run(
                 fh.writelines(rec.model_dump_json() + "\n" for rec in result.records)
         report["suites"][suite] = {r.system.name: r.metrics for r in results}
     if sweeps:
-        report["sweeps"] = run_sweeps(first_items, systems, backend, fmt, config, seed=seed, progress=progress)
+        report["sweeps"] = run_sweeps(first_items, systems, backend, fmt, config, demos=first_demos, seed=seed, progress=progress)
     write_report(run_dir, report)
     return run_dir
 
@@ -135,6 +138,7 @@ def run_sweeps(
     fmt: Any,
     config: GenerationConfig,
     *,
+    demos: Sequence[Example] = (),
     seed: int = 0,
     max_items: int = 20,
     progress: ProgressFactory | None = None,

@@ -31,9 +31,9 @@ class System(BaseModel):
     shots: int = Field(default=0, ge=0, le=8)
 
 
-def default_systems(adapters: Sequence[str] = (), shots: int = 2) -> list[System]:
-    """Base zero-shot, base few-shot (when shots > 0) and each adapter."""
-    systems = [System(name="base")]
+def default_systems(adapters: Sequence[str] = (), shots: int = 2, include_zero_shot: bool = True) -> list[System]:
+    """Base zero-shot (unless left out), base few-shot (when shots > 0) and each adapter."""
+    systems = [System(name="base")] if include_zero_shot or not shots else []
     if shots:
         systems.append(System(name=f"base-{shots}shot", shots=shots))
     systems += [System(name=name, adapter=name) for name in adapters]
