@@ -34,9 +34,7 @@ def handle_errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@contextlib.contextmanager
-def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
-    """Rich progress bars with ETA; yields a factory `(label, total) -> advance(n)` for library hooks."""
+def _bar() -> Any:
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -46,7 +44,7 @@ def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
         TimeRemainingColumn,
     )
 
-    with Progress(
+    return Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -54,10 +52,52 @@ def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
         TextColumn("eta"),
         TimeRemainingColumn(),
         console=err_console,
-    ) as bars:
+    )
 
-        def factory(label: str, total: int) -> Callable[[int], None]:
-            task = bars.add_task(label, total=total)
-            return lambda n: bars.advance(task, n)
 
+@contextlib.contextmanager
+def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
+    """Rich progress bars with ETA; yields a factory `(label, total) -> advance(n)` for library hooks.
+
+    Each bar is live only until it completes, so other stages (the trainer's own bar) can draw in
+    between without two live displays at once.
+    """
+    open_bars: list[Any] = []
+
+    def factory(label: str, total: int) -> Callable[[int], None]:
+        bar = _bar()
+        bar.start()
+        open_bars.append(bar)
+        task = bar.add_task(label, total=total)
+
+        def advance(n: int) -> None:
+            bar.advance(task, n)
+            if bar.tasks[0].finished:
+                bar.stop()
+
+        return advance
+
+    try:
         yield factory
+    finally:
+        for bar in open_bars:
+            bar.stop()
+
+
+@contextlib.contextmanager
+def stage_bars() -> Iterator[Callable[[str, int, int], None]]:
+    """One rich bar per stage, driven by library callbacks of the form `(stage, done, total)`."""
+    with progress_bars() as factory:
+        bars: dict[str, tuple[Callable[[int], None], list[int]]] = {}
+
+        def update(stage: str, done: int, total: int) -> None:
+            if total <= 0:
+                return
+            if stage not in bars:
+                bars[stage] = (factory(stage, total), [0])
+            advance, seen = bars[stage]
+            if done > seen[0]:
+                advance(done - seen[0])
+                seen[0] = done
+
+        yield update

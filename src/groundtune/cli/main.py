@@ -11,6 +11,7 @@ from groundtune.cli import data as data_cli
 from groundtune.cli import eval as eval_cli
 from groundtune.cli import kb as kb_cli
 from groundtune.cli import models as models_cli
+from groundtune.cli.quickstart import quickstart_cmd
 from groundtune.cli.serve import serve_cmd
 from groundtune.core.workspace import HOME_ENV
 
@@ -25,6 +26,7 @@ app.add_typer(data_cli.app, name="data")
 app.add_typer(kb_cli.app, name="kb")
 app.add_typer(eval_cli.app, name="eval")
 app.command("serve")(serve_cmd)
+app.command("quickstart")(quickstart_cmd)
 
 
 def _version(value: bool) -> None:

@@ -1,0 +1,45 @@
+"""`groundtune quickstart`: the whole job on the sample knowledge base (what `make quickstart` runs)."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from groundtune.cli.app import console, handle_errors, progress_bars, stage_bars
+
+
+@handle_errors
+def quickstart_cmd(
+    fresh: bool = typer.Option(False, "--fresh", help="Forget earlier results and start over."),
+    serve: bool = typer.Option(False, "--serve", help="Finish by serving the adapter with the knowledge base."),
+    port: int = typer.Option(8000, "--port", help="Port for --serve."),
+) -> None:
+    """Build a KB, build grounded data, fine-tune Gemma 3 270M, prove the lift, show serving."""
+    from groundtune.platform.quickstart import TABLE, run_quickstart
+
+    with stage_bars() as stage, progress_bars() as bars:
+        result = run_quickstart(fresh=fresh, say=console.print, stage=stage, eval_progress=bars)
+
+    systems = list(result.table)
+    base = next(s for s in systems if s.startswith("base"))
+    table = Table("capability", *systems, "tuned better?", title="held-out questions (base few-shot vs tuned)")
+    for label, key, higher in TABLE:
+        values = [result.table[s].get(key) for s in systems]
+        b, t = result.table[base].get(key), result.table[systems[-1]].get(key)
+        better = None if b is None or t is None else (t > b if higher else t < b)
+        mark = "–" if better is None else ("[green]yes[/]" if better else "[red]no[/]")
+        table.add_row(label, *("–" if v is None else f"{v:.3f}" for v in values), mark)
+    console.print(table)
+    console.print(f"report: {result.eval_run / 'report.html'}")
+    for row in result.update:
+        console.print(f"[bold]Q:[/] {row['question']}")
+        console.print(f"  before the update: {row['before']}   (document said: {row['expected_before']})")
+        console.print(f"  after the update:  {row['after']}   (document says: {row['expected_after']})")
+    console.print("time per step: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()))
+    console.print(f"serve it:  [bold]{result.serve_command}[/]")
+    if serve:
+        from groundtune.serve.server import build_deployment
+        from groundtune.serve.server import serve as run_server
+
+        deployment = build_deployment(adapters={"quickstart": str(result.adapter)}, kb=result.kb)
+        run_server(deployment, port=port)

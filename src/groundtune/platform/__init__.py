@@ -1,0 +1,1 @@
+"""Runs the stages together: the quickstart pipeline over the sample knowledge base."""

@@ -1,0 +1,261 @@
+"""The main job in one command, on the sample knowledge base in `examples/sample_kb`:
+
+1. knowledge base from the sample documents (Markdown, HTML, PDF);
+2. grounded dataset with the default recipe (training questions; held-out questions -> test split);
+3. LoRA adapter on Gemma 3 270M;
+4. base (few-shot) vs tuned on the held-out questions: capability table + HTML report;
+5. knowledge update without retraining: a document changes, the adapter answers from the new version;
+6. the command that serves the adapter with the knowledge base.
+
+Each step records its result in `<workspace>/quickstart/state.json` and is skipped when that result
+exists (so a second run is fast); `fresh=True` starts over. Output goes through `say`, progress
+through `stage` callbacks, so the CLI decides how it looks.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from groundtune.core.errors import NotFoundError
+from groundtune.core.workspace import get_workspace
+
+KB_NAME = "quickstart"
+DATASET = "quickstart"
+ADAPTER = "quickstart"
+RECIPE = "default"
+TABLE = [
+    ("relevance F1", "relevance_f1", True),
+    ("quote validity", "quote_validity", True),
+    ("answer F1", "answer_f1", True),
+    ("citation precision", "citation_precision", True),
+    ("refusal F1", "refusal_f1", True),
+    ("false refusals", "false_refusal_rate", False),
+]
+
+Say = Callable[[str], None]
+StageProgress = Callable[[str, int, int], None]
+
+
+def examples_dir() -> Path:
+    """`examples/sample_kb` of the source tree groundtune runs from."""
+    return Path(__file__).resolve().parents[3] / "examples" / "sample_kb"
+
+
+@dataclass
+class QuickstartResult:
+    kb: str
+    dataset: str
+    adapter: Path
+    eval_run: Path
+    table: dict[str, dict[str, float | None]]
+    update: list[dict[str, str]] = field(default_factory=list)
+    serve_command: str = ""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _State:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2, default=str))
+        tmp.replace(self.path)
+
+
+def _noop_stage(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def run_quickstart(
+    *,
+    fresh: bool = False,
+    home: str | Path | None = None,
+    examples: Path | None = None,
+    say: Say = print,
+    stage: StageProgress = _noop_stage,
+    eval_progress: Any = None,
+    train_overrides: dict[str, Any] | None = None,
+) -> QuickstartResult:
+    """Run (or resume) the whole quickstart and return what it produced."""
+    src = Path(examples or examples_dir())
+    if not (src / "docs").is_dir():
+        raise NotFoundError(f"no sample knowledge base at {src}", hint="run from a groundtune source checkout")
+    ws = get_workspace(home)
+    root = ws.home / "quickstart"
+    if fresh and root.exists():
+        _forget(ws, root)
+    root.mkdir(parents=True, exist_ok=True)
+    state = _State(root / "state.json")
+    seconds: dict[str, float] = {}
+
+    t = time.perf_counter()
+    docs = _kb_step(src, root, home, say, stage)
+    seconds["kb"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    _data_step(src, state, home, say, stage)
+    seconds["data"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    adapter = _train_step(state, home, say, train_overrides or {})
+    seconds["train"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    eval_run, table = _eval_step(state, home, say, eval_progress)
+    seconds["eval"] = time.perf_counter() - t
+
+    t = time.perf_counter()
+    update = _update_step(src, docs, adapter, home, say)
+    seconds["update"] = time.perf_counter() - t
+
+    command = f"groundtune serve --adapter {ADAPTER}={adapter} --kb {KB_NAME}"
+    return QuickstartResult(KB_NAME, DATASET, adapter, eval_run, table, update, command, seconds)
+
+
+def _forget(ws: Any, root: Path) -> None:
+    """Remove everything the quickstart made (KB, dataset, adapter, state) so it starts over."""
+    from groundtune import kb
+
+    if any(s.name == KB_NAME for s in kb.list_kbs(ws.home)):
+        kb.delete(KB_NAME, home=ws.home)
+    for path in (ws.datasets / DATASET, ws.adapters / ADAPTER, root):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _kb_step(src: Path, root: Path, home: Any, say: Say, stage: StageProgress) -> Path:
+    """Copy the sample documents into the workspace (so updates can change them) and ingest them."""
+    from groundtune import kb
+
+    docs = root / "docs"
+    docs.mkdir(exist_ok=True)
+    for file in sorted((src / "docs").iterdir()):
+        if file.is_file():
+            target = docs / file.name
+            if not target.exists() or target.read_bytes() != file.read_bytes():
+                shutil.copy2(file, target)
+    if not any(s.name == KB_NAME for s in kb.list_kbs(home)):
+        kb.create(KB_NAME, home=home)
+    summary = kb.add(KB_NAME, [docs], progress=stage, home=home)
+    say(f"[1/5] knowledge base '{KB_NAME}': {_summary(summary)}")
+    return docs
+
+
+def _summary(summary: Any) -> str:
+    data = summary.model_dump() if hasattr(summary, "model_dump") else vars(summary)
+    keys = ("added", "updated", "unchanged", "chunks_added", "errors")
+    parts = []
+    for key in keys:
+        value = data.get(key)
+        if value is None:
+            continue
+        parts.append(f"{key} {len(value) if isinstance(value, list) else value}")
+    return ", ".join(parts) or str(data)
+
+
+def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgress) -> None:
+    from groundtune.data import build_dataset, load_config
+    from groundtune.train.config import find_recipe
+
+    if state.get("dataset"):
+        say(f"[2/5] dataset '{DATASET}': already built (skipped)")
+        return
+    config = load_config(
+        find_recipe(RECIPE),
+        name=DATASET,
+        kb=KB_NAME,
+        sources=[
+            {"kind": "qa", "path": str(src / "qa_train.jsonl")},
+            {"kind": "qa", "path": str(src / "qa_heldout.jsonl"), "assign_split": "test"},
+        ],
+        overwrite=True,
+    )
+    result = build_dataset(config, progress=stage)
+    counts = {k: len(v) for k, v in result.splits.items()}
+    say(f"[2/5] dataset '{DATASET}': {counts} examples, k={config.k}, P={config.oracle_fraction}")
+    state.set("dataset", str(result.path))
+
+
+def _train_step(state: _State, home: Any, say: Say, overrides: dict[str, Any]) -> Path:
+    from groundtune.train import load_config, train
+
+    done = state.get("adapter")
+    if done and Path(done).is_dir():
+        say(f"[3/5] adapter '{ADAPTER}': already trained (skipped)")
+        return Path(done)
+    config = load_config(RECIPE, {"dataset": DATASET, "name": ADAPTER, **overrides})
+    result = train(config, home=home)
+    say(
+        f"[3/5] adapter '{ADAPTER}': {result.steps} steps, train loss {result.train_loss:.3f}, "
+        f"validation loss {result.best_val_loss or float('nan'):.3f}"
+    )
+    state.set("adapter", str(result.registered_adapter))
+    return result.registered_adapter
+
+
+def _eval_step(state: _State, home: Any, say: Say, progress: Any) -> tuple[Path, dict[str, dict[str, float | None]]]:
+    from groundtune.eval.run import run, show
+
+    done = state.get("eval_run")
+    if done and (Path(done) / "report.json").is_file():
+        say("[4/5] evaluation: already done (skipped)")
+        run_dir = Path(done)
+    else:
+        run_dir = run(
+            [f"dataset:{DATASET}:test"], adapters=[ADAPTER], shots=2, include_zero_shot=False,
+            home=home, progress=progress,
+        )
+        state.set("eval_run", str(run_dir))
+    suite = next(iter(show(run_dir)["suites"].values()))
+    say(f"[4/5] evaluation on held-out questions: report {run_dir / 'report.html'}")
+    return run_dir, suite
+
+
+def _update_step(src: Path, docs: Path, adapter: Path, home: Any, say: Say) -> list[dict[str, str]]:
+    """Ask each update question, replace the document with its new version, ask again."""
+    from groundtune.serve.schemas import ChatCompletionRequest
+    from groundtune.serve.server import build_deployment
+
+    updates_file = src / "qa_updates.jsonl"
+    if not updates_file.is_file():
+        return []
+    items = [json.loads(line) for line in updates_file.read_text().splitlines() if line.strip()]
+    deployment = build_deployment(adapters={ADAPTER: str(adapter)}, kb=KB_NAME, home=home)
+    rows = []
+    try:
+        def ask(question: str) -> str:
+            req = ChatCompletionRequest.model_validate(
+                {"model": ADAPTER, "messages": [{"role": "user", "content": question}], "max_tokens": 96}
+            )
+            return deployment.complete(req).choices[0].message.content
+
+        before = {item["question"]: ask(item["question"]) for item in items}
+        for item in items:
+            shutil.copy2(src / "updates" / item["doc"], docs / item["doc"])
+        deployment.kb.add([docs])
+        for item in items:
+            rows.append(
+                {
+                    "question": item["question"],
+                    "before": before[item["question"]],
+                    "after": ask(item["question"]),
+                    "expected_before": item["answer_before"],
+                    "expected_after": item["answer_after"],
+                }
+            )
+    finally:
+        deployment.scheduler.close()
+        deployment.kb.close()
+    say("[5/5] knowledge update without retraining: documents replaced by their new versions")
+    return rows
