@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,12 +67,13 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL 15 server (initdb + pg_ctl) on a free port; skipped without binaries."""
     if not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None and os.geteuid() == 0:
         pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (install postgresql-15 to run catalog tests)")
     pytest.importorskip("psycopg", reason="psycopg is needed for the PostgreSQL catalog (dev extra)")
-    root = tmp_path_factory.mktemp("pg")
+    # Outside pytest's 0700 tmp tree, which the postgres user could not enter.
+    root = Path(tempfile.mkdtemp(prefix="gt-pg-"))
     data, sock = root / "data", root / "sock"
     sock.mkdir()
     # initdb refuses to run as root: run the server as the `postgres` system user then.
@@ -102,3 +104,4 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
                        capture_output=True)
+        shutil.rmtree(root, ignore_errors=True)

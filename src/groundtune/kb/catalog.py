@@ -97,8 +97,6 @@ class Catalog:
             if url.startswith("sqlite"):
                 sa.event.listen(self.engine, "connect", _sqlite_pragmas)
             elif schema and self.engine.dialect.name == "postgresql":
-                with self.engine.begin() as conn:
-                    conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
                 sa.event.listen(self.engine, "connect", lambda c, _r: _search_path(c, schema))
             migrate(self.engine)
         except (sa.exc.OperationalError, sa.exc.InterfaceError, ModuleNotFoundError) as exc:
@@ -323,6 +321,7 @@ def _chunk_row(c: Chunk, order: int, sparse_len: int) -> dict[str, Any]:
 
 def _search_path(dbapi_conn: Any, schema: str) -> None:
     cur = dbapi_conn.cursor()
+    cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     cur.execute(f'SET search_path TO "{schema}"')
     cur.close()
     dbapi_conn.commit()

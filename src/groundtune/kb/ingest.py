@@ -110,10 +110,12 @@ def _record(row: dict[str, Any], fields: RecordFields, tags: list[str], n: int) 
     if rid is None or not isinstance(text, str) or not text.strip():
         raise InvalidInputError(f"record {n} needs '{fields.id_field}' and non-empty '{fields.text_field}'",
                                 hint="fix the record or name its fields")
-    meta = {k: v for k, v in row.items() if k not in {fields.id_field, fields.text_field, fields.title_field}
-            and isinstance(v, str | int | float | bool)}
+    used = {fields.id_field, fields.text_field, fields.title_field, fields.tags_field, "source"}
+    meta = {k: v for k, v in row.items() if k not in used and isinstance(v, str | int | float | bool)}
+    raw = row.get(fields.tags_field) if fields.tags_field else None
+    extra = raw if isinstance(raw, list) else [t.strip() for t in str(raw or "").split(";") if t.strip()]
     return make_document(str(rid), str(row.get("source") or f"record:{rid}"), str(row.get(fields.title_field) or rid),
-                         text, fmt="record", tags=tags, metadata=meta)
+                         text, fmt="record", tags=[*tags, *map(str, extra)], metadata=meta)
 
 
 def add(kb: KnowledgeBase, inputs: Input | Iterable[Input], *, fields: RecordFields | None = None,
