@@ -49,14 +49,22 @@ def run_cmd(
     style: str | None = typer.Option(None, "--style", help="Grounding style (default: the adapters' own)."),
     max_tokens: int = typer.Option(160, "--max-tokens", min=1, max=2048),
     data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder of public datasets (default ../shared/data)."),
+    judge_url: str | None = typer.Option(None, "--judge-url", help="OpenAI-compatible endpoint of a judge model (off by default)."),
+    judge_model: str = typer.Option("default", "--judge-model", help="Judge model name at --judge-url."),
+    judge_api_key: str | None = typer.Option(None, "--judge-api-key", envvar="GROUNDTUNE_JUDGE_API_KEY"),
 ) -> None:
     """Run base zero-shot, base few-shot and each adapter on identical prompts; write JSON + HTML."""
     from groundtune.eval.run import run, show
 
+    judge = None
+    if judge_url:
+        from groundtune.infer import OpenAIBackend
+
+        judge = OpenAIBackend(judge_url, api_key=judge_api_key, model=judge_model)
     with progress_bars() as bars:
         run_dir = run(
             suite, model=model, adapters=adapter, shots=shots, limit=limit, sweeps=sweeps, style=style,
-            max_new_tokens=max_tokens, data_dir=data_dir, progress=bars,
+            max_new_tokens=max_tokens, data_dir=data_dir, judge=judge, progress=bars,
         )
     print_report(show(run_dir))
     console.print(f"[green]report:[/] {run_dir / 'report.html'}  (run id {run_dir.name})")

@@ -38,6 +38,10 @@ CAPABILITIES: dict[str, list[tuple[str, bool]]] = {
         ("refusal_f1", True),
         ("false_refusal_rate", False),
     ],
+    "Judge (optional)": [
+        ("judge_faithfulness", True),
+        ("judge_correctness", True),
+    ],
     "Format and cost": [
         ("format_ok", True),
         ("latency_mean_s", False),

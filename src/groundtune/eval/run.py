@@ -39,7 +39,7 @@ def load_items(suite: str, *, limit: int | None, data_dir: Path | None, seed: in
 
         _, _, rest = suite.partition(":")
         name, _, split = rest.partition(":")
-        splits = load_dataset(name, home=home)
+        splits = load_dataset(name)
         split = split or "test"
         if not splits.get(split):
             raise NotFoundError(f"dataset '{name}' has no '{split}' examples", hint="use :test or :validation")
@@ -78,6 +78,7 @@ def run(
     max_new_tokens: int = 160,
     data_dir: Path | None = None,
     backend: Backend | None = None,
+    judge: Backend | None = None,
     seed: int = 0,
     home: str | Path | None = None,
     progress: ProgressFactory | None = None,
@@ -118,7 +119,7 @@ def run(
         demos = pick_demonstrations(pool, shots, seed=seed) if shots else []
         first_demos = first_demos or demos
         labelled = (lambda name, total, s=suite: progress(f"{s} · {name}", total)) if progress else None
-        results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled)
+        results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, judge=judge)
         folder = run_dir / "records" / suite.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)
         for result in results:

@@ -138,8 +138,9 @@ def run_systems(
     config: GenerationConfig,
     demonstrations: Sequence[Example] = (),
     progress: ProgressFactory | None = None,
+    judge: Backend | None = None,
 ) -> list[SystemResult]:
-    """Generate, parse and score every item for every system."""
+    """Generate, parse and score every item for every system (and grade them when a judge is given)."""
     requests = build_requests(items, systems, fmt, config, demonstrations)
     results = []
     for system in systems:
@@ -163,6 +164,11 @@ def run_systems(
                     completion_tokens=out.completion_tokens,
                 )
             )
+        if judge is not None:
+            from groundtune.eval.judge import judge_records
+
+            judge_records(records, items, judge)
+            scored = [(ex, rec.metrics) for ex, rec in zip(items, records, strict=True)]
         agg = aggregate(
             scored,
             latencies=[r.latency_s for r in records],
