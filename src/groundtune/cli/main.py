@@ -11,6 +11,7 @@ from groundtune.cli import data as data_cli
 from groundtune.cli import eval as eval_cli
 from groundtune.cli import kb as kb_cli
 from groundtune.cli import models as models_cli
+from groundtune.cli import train as train_cli
 from groundtune.cli.quickstart import quickstart_cmd
 from groundtune.cli.serve import serve_cmd
 from groundtune.core.workspace import HOME_ENV
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models_cli.app, name="models")
+app.add_typer(train_cli.app, name="train")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(kb_cli.app, name="kb")
 app.add_typer(eval_cli.app, name="eval")

@@ -73,7 +73,40 @@ def add_lora(model: Any, config: TrainConfig, base_name: str) -> Any:
     model.config.use_cache = False
     model.name_or_path = base_name  # PEFT copies it into adapter_config.json
     peft_model = get_peft_model(model, lora, autocast_adapter_dtype=True)
+    use_lean_forward(peft_model)
     return peft_model
+
+
+def _lean_forward(self: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+    """y = W x + (B * s)(A dropout(x)), with the add fused into one addmm.
+
+    PEFT's own forward casts x to the (fp32) LoRA dtype and then multiplies the full output by the
+    scaling; on a CPU those copies cost more than the LoRA matmuls. Same maths, same parameters.
+    """
+    if self.disable_adapters or self.merged or kwargs.get("adapter_names") is not None:
+        return self._peft_forward(x, *args, **kwargs)
+    result = self.base_layer(x, *args, **kwargs)
+    name = self.active_adapters[0]
+    a = self.lora_A[name].weight
+    b = self.lora_B[name].weight * self.scaling[name]
+    low = torch.nn.functional.linear(self.lora_dropout[name](x), a)
+    flat = torch.addmm(result.reshape(-1, result.shape[-1]), low.reshape(-1, low.shape[-1]), b.t())
+    return flat.view(result.shape).to(result.dtype)
+
+
+def use_lean_forward(peft_model: Any) -> int:
+    """Switch every plain LoRA Linear (one adapter, no DoRA/variants) to `_lean_forward`."""
+    import types
+
+    from peft.tuners.lora import Linear as LoraLinear
+
+    n = 0
+    for module in peft_model.modules():
+        if type(module) is LoraLinear and len(module.active_adapters) == 1 and not module.lora_variant:
+            module._peft_forward = module.forward
+            module.forward = types.MethodType(_lean_forward, module)
+            n += 1
+    return n
 
 
 def trainable_state(peft_model: Any) -> dict[str, torch.Tensor]:

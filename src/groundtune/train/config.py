@@ -164,6 +164,11 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str):  # YAML 1.1 reads `2e-4` as text; numbers should stay numbers
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     return key.strip(), value
 
 
@@ -183,7 +188,7 @@ def build_config(
         )
         raise InvalidInputError(
             f"invalid training config: {problems}",
-            hint="fix the recipe or flag; `groundtune train run --help` lists every field",
+            hint="fix the recipe or flag; docs/train.md lists every field",
         ) from None
 
 
