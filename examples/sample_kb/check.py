@@ -13,6 +13,7 @@ Run from the repository root:  .venv/bin/python examples/sample_kb/check.py
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import sys
@@ -22,7 +23,6 @@ from functools import cache
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-DOCS, UPDATES, PDF_SRC = HERE / "docs", HERE / "updates", HERE / "pdf_src"
 EXPECTED_FORMATS = {".md": 26, ".html": 9, ".pdf": 5}
 WORDS = (150, 350)
 TRAIN_QUESTIONS, TRAIN_PER_DOC = (240, 300), (6, 10)
@@ -43,31 +43,45 @@ def norm(text: str) -> str:
     return " ".join(text.split())
 
 
-@cache
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def visible_text(path: Path) -> str:
     """The document text exactly as the knowledge base ingests it (groundtune's own parsers)."""
+    return _parsed_text(path.suffix, _digest(path), path)
+
+
+@cache
+def _parsed_text(suffix: str, digest: str, path: Path) -> str:
+    # Keyed by content, not path: an edited file is parsed again, a copied one is not.
     from groundtune.kb.parsers import parse_file
 
     return parse_file(path).text
 
 
-def sentences(path: Path) -> list[str]:
+def sentences(path: Path) -> tuple[str, ...]:
     """Candidate evidence sentences of a document (headings dropped, whitespace-normalised).
 
     PDF sentences come from the text source, because extraction puts headings and body on adjacent
     lines; `check_pdfs` verifies that the PDF carries that text.
     """
     if path.suffix == ".pdf":
-        lines = (PDF_SRC / f"{path.stem}.txt").read_text(encoding="utf-8").splitlines()[1:]
-    else:
-        lines = visible_text(path).splitlines()
+        text = (path.parent.parent / "pdf_src" / f"{path.stem}.txt").read_text(encoding="utf-8")
+        return _split_sentences(text.split("\n", 1)[1])
+    return _split_sentences(visible_text(path))
+
+
+@cache
+def _split_sentences(text: str) -> tuple[str, ...]:
+    lines = text.splitlines()
     out: list[str] = []
     for line in lines:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         out.extend(norm(s) for s in _SENTENCE_END.split(line) if s.strip())
-    return out
+    return tuple(out)
 
 
 def content_words(text: str) -> set[str]:
@@ -87,19 +101,34 @@ def read_jsonl(path: Path) -> list[dict]:
 
 @dataclass
 class Report:
+    """What was checked in one sample-KB folder: problems found and the counts seen."""
+
+    root: Path
     problems: list[str] = field(default_factory=list)
     counts: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def docs_dir(self) -> Path:
+        return self.root / "docs"
+
+    @property
+    def updates_dir(self) -> Path:
+        return self.root / "updates"
+
+    @property
+    def pdf_src(self) -> Path:
+        return self.root / "pdf_src"
 
     def fail(self, message: str) -> None:
         self.problems.append(message)
 
 
-def doc_paths() -> dict[str, Path]:
-    return {p.name: p for p in sorted(DOCS.iterdir()) if p.suffix in EXPECTED_FORMATS}
+def doc_paths(root: Path = HERE) -> dict[str, Path]:
+    return {p.name: p for p in sorted((root / "docs").iterdir()) if p.suffix in EXPECTED_FORMATS}
 
 
 def check_documents(rep: Report) -> None:
-    docs = doc_paths()
+    docs = doc_paths(rep.root)
     per_format = Counter(p.suffix for p in docs.values())
     rep.counts["documents"] = {k.lstrip("."): per_format[k] for k in EXPECTED_FORMATS}
     for suffix, want in EXPECTED_FORMATS.items():
@@ -126,12 +155,12 @@ def check_pdfs(rep: Report, docs: dict[str, Path]) -> None:
     from groundtune.kb.parsers import parse_file
 
     pdfs = {p.stem for p in docs.values() if p.suffix == ".pdf"}
-    sources = {p.stem for p in PDF_SRC.glob("*.txt")}
+    sources = {p.stem for p in rep.pdf_src.glob("*.txt")}
     if pdfs != sources:
         rep.fail(f"pdf_src/*.txt and docs/*.pdf differ: {sorted(pdfs ^ sources)} (run make_pdfs.py)")
     for stem in sorted(pdfs & sources):
-        pdf = DOCS / f"{stem}.pdf"
-        title, *body = (PDF_SRC / f"{stem}.txt").read_text(encoding="utf-8").splitlines()
+        pdf = rep.docs_dir / f"{stem}.pdf"
+        title = (rep.pdf_src / f"{stem}.txt").read_text(encoding="utf-8").splitlines()[0]
         if parse_file(pdf).title != title.strip():
             rep.fail(f"{stem}.pdf: metadata title is not the source's first line (run make_pdfs.py)")
         text = norm(visible_text(pdf))
@@ -142,9 +171,9 @@ def check_pdfs(rep: Report, docs: dict[str, Path]) -> None:
 
 
 def load_partition(rep: Report) -> tuple[list[str], list[str]]:
-    part = json.loads((HERE / "partition.json").read_text(encoding="utf-8"))
+    part = json.loads((rep.root / "partition.json").read_text(encoding="utf-8"))
     train, heldout = part["train"], part["heldout"]
-    docs = set(doc_paths())
+    docs = set(doc_paths(rep.root))
     rep.counts["partition"] = {"train": len(train), "heldout": len(heldout)}
     if len(train) != 30 or len(heldout) != 10:
         rep.fail(f"partition: {len(train)} train / {len(heldout)} held-out, expected 30 / 10")
@@ -156,14 +185,29 @@ def load_partition(rep: Report) -> tuple[list[str], list[str]]:
         missing = set(EXPECTED_FORMATS) - {Path(n).suffix for n in names}
         if missing:
             rep.fail(f"partition: the {group} group has no {sorted(missing)} documents")
-    readme = (HERE / "README.md").read_text(encoding="utf-8")
+    readme = (rep.root / "README.md").read_text(encoding="utf-8")
     for name in sorted(docs - {n for n in docs if n in readme}):
         rep.fail(f"README.md does not list {name}")
     return train, heldout
 
 
-def check_answerable(rep: Report, row: dict, where: str, allowed_docs: list[str]) -> None:
-    docs = doc_paths()
+@dataclass
+class Corpus:
+    """Each document's normalised visible text and its sentences, read once per run."""
+
+    texts: dict[str, str]
+    sentences: dict[str, tuple[str, ...]]
+
+    @classmethod
+    def read(cls, root: Path) -> Corpus:
+        docs = doc_paths(root)
+        return cls(
+            texts={name: norm(visible_text(path)) for name, path in docs.items()},
+            sentences={name: sentences(path) for name, path in docs.items()},
+        )
+
+
+def check_answerable(rep: Report, row: dict, where: str, allowed_docs: list[str], corpus: Corpus) -> None:
     qid = row.get("id", "?")
     if row["answerable"] is not True:
         rep.fail(f"{where} {qid}: expected answerable=true")
@@ -182,26 +226,26 @@ def check_answerable(rep: Report, row: dict, where: str, allowed_docs: list[str]
         rep.fail(f"{where} {qid}: gold_evidence must hold exactly one sentence")
         return
     sentence = evidence[0]
-    if norm(sentence) not in norm(visible_text(docs[name])):
+    if norm(sentence) not in corpus.texts[name]:
         rep.fail(f"{where} {qid}: gold evidence is not verbatim in {name}: {sentence!r}")
     for answer in answers:
         if answer.casefold() not in sentence.casefold():
             rep.fail(f"{where} {qid}: answer {answer!r} is not in its evidence sentence")
-    for other, path in docs.items():
-        if other != name and norm(sentence) in norm(visible_text(path)):
+    for other, text in corpus.texts.items():
+        if other != name and norm(sentence) in text:
             rep.fail(f"{where} {qid}: evidence sentence also appears in {other}")
-    rival = rival_evidence(row, docs)
+    rival = rival_evidence(row, corpus)
     if rival:
         rep.fail(f"{where} {qid}: {rival[0]} also answers it: {rival[1]!r}")
 
 
-def rival_evidence(row: dict, docs: dict[str, Path]) -> tuple[str, str] | None:
+def rival_evidence(row: dict, corpus: Corpus) -> tuple[str, str] | None:
     """A sentence of another document holding the answer and most of the question's words, if any."""
     answer, qwords = row["answers"][0].casefold(), content_words(row["question"])
-    for other, path in docs.items():
+    for other, other_sentences in corpus.sentences.items():
         if other == row["doc"]:
             continue
-        for sentence in sentences(path):
+        for sentence in other_sentences:
             if answer in sentence.casefold() and qwords:
                 overlap = len(qwords & content_words(sentence)) / len(qwords)
                 if overlap >= 0.6:
@@ -210,8 +254,8 @@ def rival_evidence(row: dict, docs: dict[str, Path]) -> tuple[str, str] | None:
 
 
 def check_qa(rep: Report, train: list[str], heldout: list[str]) -> None:
-    train_rows = read_jsonl(HERE / "qa_train.jsonl")
-    held_rows = read_jsonl(HERE / "qa_heldout.jsonl")
+    train_rows = read_jsonl(rep.root / "qa_train.jsonl")
+    held_rows = read_jsonl(rep.root / "qa_heldout.jsonl")
     ids = Counter(r.get("id") for r in [*train_rows, *held_rows])
     for qid, n in ids.items():
         if n > 1:
@@ -222,10 +266,11 @@ def check_qa(rep: Report, train: list[str], heldout: list[str]) -> None:
                 rep.fail(f"{where} {row.get('id')}: fields {sorted(row)}, expected {sorted(QA_FIELDS)}")
     if rep.problems:
         return
+    corpus = Corpus.read(rep.root)
     if not TRAIN_QUESTIONS[0] <= len(train_rows) <= TRAIN_QUESTIONS[1]:
         rep.fail(f"qa_train: {len(train_rows)} questions, expected {TRAIN_QUESTIONS[0]}-{TRAIN_QUESTIONS[1]}")
     for row in train_rows:
-        check_answerable(rep, row, "qa_train", train)
+        check_answerable(rep, row, "qa_train", train, corpus)
     per_doc = Counter(r["doc"] for r in train_rows)
     for name in train:
         if not TRAIN_PER_DOC[0] <= per_doc[name] <= TRAIN_PER_DOC[1]:
@@ -241,7 +286,7 @@ def check_qa(rep: Report, train: list[str], heldout: list[str]) -> None:
             f"expected {HELDOUT_ANSWERABLE} / {HELDOUT_UNANSWERABLE}"
         )
     for row in answerable:
-        check_answerable(rep, row, "qa_heldout", heldout)
+        check_answerable(rep, row, "qa_heldout", heldout, corpus)
     per_doc = Counter(r["doc"] for r in answerable)
     for name in heldout:
         if not HELDOUT_PER_DOC[0] <= per_doc[name] <= HELDOUT_PER_DOC[1]:
@@ -256,10 +301,10 @@ def check_qa(rep: Report, train: list[str], heldout: list[str]) -> None:
 
 
 def check_updates(rep: Report, heldout: list[str]) -> None:
-    rows = read_jsonl(HERE / "qa_updates.jsonl")
-    updated = {p.name for p in UPDATES.iterdir() if p.is_file()}
+    rows = read_jsonl(rep.root / "qa_updates.jsonl")
+    updated = {p.name for p in rep.updates_dir.iterdir() if p.is_file()}
     rep.counts["updates"] = len(updated)
-    docs = doc_paths()
+    docs = doc_paths(rep.root)
     if not 2 <= len(updated) <= 3:
         rep.fail(f"updates/: {len(updated)} files, expected 2 or 3")
     if {r.get("doc") for r in rows} != updated or len(rows) != len(updated):
@@ -274,7 +319,7 @@ def check_updates(rep: Report, heldout: list[str]) -> None:
         if name not in docs or name not in updated:
             rep.fail(f"qa_updates: {name!r} needs both docs/{name} and updates/{name}")
             continue
-        before, after = norm(visible_text(docs[name])), norm(visible_text(UPDATES / name))
+        before, after = norm(visible_text(docs[name])), norm(visible_text(rep.updates_dir / name))
         if row["answer_before"].casefold() == row["answer_after"].casefold():
             rep.fail(f"qa_updates {name}: the answer does not change")
         for label, text, other in (("before", before, after), ("after", after, before)):
@@ -287,8 +332,9 @@ def check_updates(rep: Report, heldout: list[str]) -> None:
                 rep.fail(f"qa_updates {name}: answer_{label} is not in evidence_{label}")
 
 
-def run_checks() -> Report:
-    rep = Report()
+def run_checks(root: Path = HERE) -> Report:
+    """Every check on the sample KB in `root` (this folder by default)."""
+    rep = Report(Path(root))
     check_documents(rep)
     train, heldout = load_partition(rep)
     check_qa(rep, train, heldout)
