@@ -64,7 +64,7 @@ def add_lora(model: Any, config: TrainConfig, base_name: str) -> Any:
         r=config.lora.r,
         lora_alpha=config.lora.alpha,
         lora_dropout=config.lora.dropout,
-        target_modules=config.lora.target_modules,
+        target_modules=linear_module_names(model, config.lora.target_modules),
         bias="none",
         base_model_name_or_path=base_name,
     )
@@ -107,6 +107,20 @@ def use_lean_forward(peft_model: Any) -> int:
             module.forward = types.MethodType(_lean_forward, module)
             n += 1
     return n
+
+
+def linear_module_names(model: Any, targets: list[str] | str) -> list[str]:
+    """`all-linear` as short module names (`q_proj`, …, every nn.Linear but the LM head): the plain
+    list vLLM and older PEFT versions read, instead of PEFT's per-layer paths."""
+    if targets != "all-linear":
+        return list(targets)
+    head = model.get_output_embeddings()
+    names = {
+        name.rsplit(".", 1)[-1]
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and module is not head
+    }
+    return sorted(names)
 
 
 def trainable_state(peft_model: Any) -> dict[str, torch.Tensor]:

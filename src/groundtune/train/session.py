@@ -122,9 +122,11 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
     if resume_dir is not None:
         run_dir, run_id = resume_dir, resume_dir.name
     else:
-        run_id = distributed.broadcast_object(config.run_id or new_id("run"), dist)
+        # rank 0 decides (id and whether it is taken), so ranks can never disagree
+        run_id = config.run_id or new_id("run")
+        run_id, taken = distributed.broadcast_object((run_id, (ws.runs / run_id / "run.json").exists()), dist)
         run_dir = ws.runs / run_id
-        if (run_dir / "run.json").exists():
+        if taken:
             raise ConflictError(
                 f"run '{run_id}' already exists", hint=f"resume it with `groundtune train resume {run_id}`"
             )
