@@ -50,3 +50,13 @@ def test_forbidden_docs_and_leak_detection() -> None:
     assert leaks(d_split, {"train": {"a"}, "validation": {"a", "b"}, "test": {"a", "c"}}) == []
     found = leaks(d_split, {"train": {"a", "c"}})
     assert found == ["c (test document shown in train)"]
+
+
+def test_pinned_questions_take_their_group_and_conflicts_are_left_out() -> None:
+    docs = {f"q{i}": [f"d{i}"] for i in range(20)}
+    docs |= {"h1": ["d0"], "h2": ["x"], "t_on_x": ["x"]}
+    pinned = {"h1": "test", "h2": "test", "t_on_x": "train"}
+    q_split, d_split = assign_splits(docs, FRACTIONS, seed=0, pinned=pinned)
+    assert q_split["h1"] == q_split["q0"] == "test"  # q0 shares d0 with a pinned test question
+    assert q_split["h2"] == "test" and d_split["x"] == "test"
+    assert "t_on_x" not in q_split  # pinned to train but its document is held out

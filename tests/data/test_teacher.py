@@ -202,3 +202,34 @@ def test_reply_parsers() -> None:
     assert parse_answer('Here: {"answer": "x", "evidence": "y"} done') == ("x", "y")
     assert parse_answer("no json") == (None, None)
     assert parse_answer('{"answer": null}') == (None, None)
+
+
+def test_teacher_source_in_a_dataset_build(server: tuple[str, ServerState]) -> None:
+    """`data build` with a teacher source: questions written from KB chunks, labelled by gold chunk id."""
+    from groundtune import kb as kb_api
+    from groundtune.data import BuildConfig, SourceSpec, build_dataset
+    from groundtune.data.synthetic import make_synthetic_qa
+    from groundtune.data.tokens import load_counter
+
+    url, _ = server
+    kb_api.create("tkb", embedder="tiny-random-minilm")
+    kb_api.add("tkb", make_synthetic_qa(20, seed=4).corpus)
+    source = SourceSpec(kind="teacher", chunks=8, teacher=config(url, questions_per_chunk=2))
+    result = build_dataset(
+        BuildConfig(
+            name="tds",
+            kb="tkb",
+            sources=[source],
+            lm="tiny-random-gemma3",
+            max_tokens=4096,
+            oracle_fraction=1.0,
+            splits={"train": 1.0},
+        ),
+        counter=load_counter("tiny-random-gemma3"),
+    )
+    examples = result.splits["train"]
+    assert result.report["sources"] == {"teacher": 16} and len(examples) == 16
+    assert all(not ex.target.refusal and ex.target.quotes for ex in examples)
+    for ex in examples:
+        (rel,) = [d for d in ex.documents if d.relevant]
+        assert rel.label_reason.startswith("gold:gold_chunk_id")

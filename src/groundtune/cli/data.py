@@ -18,6 +18,7 @@ app = typer.Typer(
 
 def _sources(
     qa: list[Path],
+    qa_test: list[Path],
     nq_open_oracle: Path | None,
     clapnq: Path | None,
     clapnq_split: str,
@@ -28,6 +29,7 @@ def _sources(
     questions_per_chunk: int,
 ) -> list[dict[str, Any]]:
     sources: list[dict[str, Any]] = [{"kind": "qa", "path": str(p), "limit": limit} for p in qa]
+    sources += [{"kind": "qa", "path": str(p), "limit": limit, "assign": "test"} for p in qa_test]
     if nq_open_oracle:
         sources.append({"kind": "nq_open_oracle", "path": str(nq_open_oracle), "limit": limit})
     if clapnq:
@@ -55,6 +57,9 @@ def build_cmd(
     kb: str = typer.Option(None, "--kb", help="Knowledge base whose retriever supplies the contexts."),
     recipe: Path | None = typer.Option(None, "--config", help="YAML recipe; flags override it."),
     qa: list[Path] = typer.Option([], "--qa", help="QA file (JSONL/CSV/TSV); repeatable."),
+    qa_test: list[Path] = typer.Option(
+        [], "--qa-test", help="QA file whose questions (and their documents) all go to the test split."
+    ),
     nq_open_oracle: Path | None = typer.Option(
         None, "--nq-open-oracle", help="NQ-open oracle file or folder."
     ),
@@ -90,6 +95,7 @@ def build_cmd(
 
     sources = _sources(
         qa,
+        qa_test,
         nq_open_oracle,
         clapnq,
         clapnq_split,

@@ -140,10 +140,13 @@ def build_dataset(
         retriever_dump = retriever.config.model_dump(mode="json")
         embedder = kb.embedder_name
         pairs: list[QAPair] = []
+        pinned: dict[str, str] = {}
         for spec in config.sources:
             got = load_source(spec, kb, config.seed)
             report.sources[spec.kind] += len(got)
             pairs.extend(got)
+            if spec.assign != "auto":
+                pinned.update((p.id, spec.assign) for p in got)
         seen: set[str] = set()
         unique = []
         for pair in pairs:
@@ -159,19 +162,27 @@ def build_dataset(
         timings["load"] = time.perf_counter() - t0
 
         t = time.perf_counter()
+        # Gold file names become document ids before labelling, so labels use them.
+        lookup = planning.ChunkLookup(kb)
+        pairs, unresolved = planning.resolve_gold_sources(pairs, lookup)
+        if unresolved:
+            report.labels["gold_source_not_in_kb"] += unresolved
         progress("retrieve", 0, len(pairs))
         hits = planning.retrieve_candidates(retriever, pairs, config.candidates)
         progress("retrieve", len(pairs), len(pairs))
         timings["retrieve"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        lookup = planning.ChunkLookup(kb)
         relevant = {p.id: planning.gold_candidates(p, hits[p.id], lookup) for p in pairs}
         for p in pairs:
             for c in hits[p.id]:
                 report.labels[c.label.reason] += 1
         sources = {p.id: planning.source_docs(p, relevant[p.id]) for p in pairs}
-        q_split, d_split = assign_splits(sources, config.splits, config.seed)
+        q_split, d_split = assign_splits(sources, config.splits, config.seed, pinned)
+        for p in pairs:
+            if p.id not in q_split:
+                report.drop("pinned_split_conflict")
+        pairs = [p for p in pairs if p.id in q_split]
         banned = forbidden_docs(d_split)
         pool = RandomPool(kb, config.seed)
         plans = {
@@ -283,9 +294,8 @@ def build_dataset(
         seed=config.seed,
         lm=config.lm,
         max_tokens=config.max_tokens,
-        sources=[
-            {"kind": s.kind, "path": s.path, "questions": report.sources.get(s.kind, 0), "limit": s.limit}
-            for s in config.sources
+        sources=[  # question counts per kind are in stats["sources"]
+            {"kind": s.kind, "path": s.path, "assign": s.assign, "limit": s.limit} for s in config.sources
         ],
         splits={s: len(exs) for s, exs in splits.items()},
         stats=report_dict,

@@ -27,6 +27,9 @@ class SourceSpec(BaseModel):
     split: str = Field(default="dev", description="ClapNQ split to read (train or dev).")
     unanswerable: bool = Field(default=True, description="ClapNQ: include the unanswerable questions.")
     limit: int | None = Field(default=None, ge=1, description="Read at most this many questions.")
+    assign: Literal["auto", "train", "validation", "test"] = Field(
+        default="auto", description="Put every question of this source (and its documents) in one split."
+    )
     teacher: TeacherConfig | None = None
     chunks: int = Field(default=50, ge=1, description="Teacher: how many KB chunks to write questions for.")
 

@@ -33,13 +33,12 @@ class Candidate:
     score: float | None = None
 
     def to_document(self) -> ContextDocument:
-        title = self.chunk.title
-        if self.chunk.heading_path and self.chunk.heading_path[-1] != title:
-            title = (
-                f"{title} > {' > '.join(self.chunk.heading_path)}"
-                if title
-                else " > ".join(self.chunk.heading_path)
-            )
+        # "Doc title > Section": the heading path often starts with the title itself; say it once.
+        parts: list[str] = []
+        for part in [self.chunk.title, *self.chunk.heading_path]:
+            if part and part not in parts:
+                parts.append(part)
+        title = " > ".join(parts)
         return ContextDocument(
             title=title,
             text=self.chunk.text,
@@ -77,13 +76,28 @@ class ChunkLookup:
     def __init__(self, kb: Any) -> None:
         self.kb = kb
         self._by_doc: dict[str, list[Chunk]] | None = None
+        self._by_source: dict[str, set[str]] = defaultdict(set)
 
-    def by_doc(self, doc_id: str) -> list[Chunk]:
+    def _load(self) -> dict[str, list[Chunk]]:
         if self._by_doc is None:
             self._by_doc = defaultdict(list)
             for chunk in self.kb.chunks():
                 self._by_doc[chunk.doc_id].append(chunk)
-        return self._by_doc.get(doc_id, [])
+                if chunk.source:
+                    path = chunk.source.replace("\\", "/")
+                    parts = path.split("/")
+                    # Index every path suffix, so "overview.md" and "docs/overview.md" both match.
+                    for i in range(len(parts)):
+                        self._by_source["/".join(parts[i:])].add(chunk.doc_id)
+        return self._by_doc
+
+    def by_doc(self, doc_id: str) -> list[Chunk]:
+        return self._load().get(doc_id, [])
+
+    def docs_for_source(self, name: str) -> list[str]:
+        """Ids of the documents whose source path is `name` or ends with `/name`."""
+        self._load()
+        return sorted(self._by_source.get(name.replace("\\", "/").lstrip("./"), set()))
 
     def get(self, chunk_id: str) -> Chunk | None:
         try:
@@ -91,6 +105,20 @@ class ChunkLookup:
         except Exception:  # an unknown gold id is reported by the planner, not raised
             return None
         return chunk
+
+
+def resolve_gold_sources(pairs: Sequence[QAPair], lookup: ChunkLookup) -> tuple[list[QAPair], int]:
+    """Pairs whose gold file names are turned into gold document ids; returns them and how many
+    named files are not in the knowledge base (those pairs fall back to evidence matching)."""
+    out, missing = [], 0
+    for pair in pairs:
+        if pair.gold_sources and not pair.gold_doc_ids:
+            docs = [d for name in pair.gold_sources for d in lookup.docs_for_source(name)]
+            missing += sum(1 for name in pair.gold_sources if not lookup.docs_for_source(name))
+            if docs:
+                pair = pair.model_copy(update={"gold_doc_ids": list(dict.fromkeys(docs))})
+        out.append(pair)
+    return out, missing
 
 
 def retrieve_candidates(
@@ -131,9 +159,9 @@ def gold_candidates(pair: QAPair, hits: Sequence[Candidate], lookup: ChunkLookup
 
 
 def source_docs(pair: QAPair, relevant: Iterable[Candidate]) -> list[str]:
-    """The documents a question is about (what splits group by): gold docs, else relevant chunks' docs."""
-    docs = list(pair.gold_doc_ids) or [c.chunk.doc_id for c in relevant]
-    return list(dict.fromkeys(docs))
+    """The documents a question is about (what splits group by): its gold documents and every
+    document a relevant chunk of it comes from, since any of them may be shown as its answer."""
+    return list(dict.fromkeys([*pair.gold_doc_ids, *(c.chunk.doc_id for c in relevant)]))
 
 
 def _allowed(c: Candidate, forbidden_docs: set[str], used: set[str]) -> bool:
@@ -161,7 +189,9 @@ def plan_context(
     if pair.answerable and not relevant:
         return Plan(pair, dropped="no_relevant_chunk")
     oracle = pair.answerable and rng.random() < oracle_fraction
-    chosen: list[Candidate] = list(relevant[:max_relevant]) if oracle else []
+    allowed_relevant = [c for c in relevant if c.chunk.doc_id not in forbidden_docs]
+    oracle = oracle and bool(allowed_relevant)
+    chosen: list[Candidate] = list(allowed_relevant[:max_relevant]) if oracle else []
     chosen = chosen[: max(k, 1)]
     used = {c.chunk.id for c in chosen}
     slots = max(k - len(chosen), 0)

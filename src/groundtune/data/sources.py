@@ -26,6 +26,8 @@ ANSWER_KEYS = ("answers", "answer", "output", "a", "gold_answer")
 DOC_KEYS = ("gold_doc_ids", "doc_ids", "gold_doc_id", "doc_id", "document_id")
 CHUNK_KEYS = ("gold_chunk_ids", "chunk_ids", "gold_chunk_id", "chunk_id")
 EVIDENCE_KEYS = ("gold_evidence", "evidence", "context_evidence", "quote")
+# File names or paths of gold documents, matched against chunk sources (KB file ids are path hashes).
+SOURCE_KEYS = ("gold_sources", "gold_source", "doc", "file", "source_file")
 LIST_SEPARATORS = ("|", ";", "::")
 
 
@@ -41,6 +43,9 @@ class QAPair(BaseModel):
     gold_doc_ids: list[str] = Field(default_factory=list)
     gold_chunk_ids: list[str] = Field(default_factory=list)
     gold_evidence: list[str] = Field(default_factory=list, description="Verbatim evidence sentences.")
+    gold_sources: list[str] = Field(
+        default_factory=list, description="Gold documents by file name or path (matched to chunk sources)."
+    )
     source: str = ""
     meta: dict[str, Any] = Field(default_factory=dict)
 
@@ -108,7 +113,7 @@ def pair_from_row(row: dict[str, Any], *, source: str, n: int, split_cells: bool
             f"{source}#{n}: question {question[:60]!r} has no answer and no evidence",
             hint="add an 'answer' (or 'gold_evidence'), or mark the row answerable=false",
         )
-    known = set(QUESTION_KEYS + ANSWER_KEYS + DOC_KEYS + CHUNK_KEYS + EVIDENCE_KEYS)
+    known = set(QUESTION_KEYS + ANSWER_KEYS + DOC_KEYS + CHUNK_KEYS + EVIDENCE_KEYS + SOURCE_KEYS)
     known |= {"id", "answerable", "source", "meta"}
     meta = {k: v for k, v in row.items() if k not in known and isinstance(v, str | int | float | bool)}
     if isinstance(row.get("meta"), dict):
@@ -121,6 +126,7 @@ def pair_from_row(row: dict[str, Any], *, source: str, n: int, split_cells: bool
         gold_doc_ids=as_list(_first(row, DOC_KEYS)),
         gold_chunk_ids=as_list(_first(row, CHUNK_KEYS)),
         gold_evidence=as_list(_first(row, EVIDENCE_KEYS), split=split_cells) if answerable else [],
+        gold_sources=as_list(_first(row, SOURCE_KEYS)) if answerable else [],
         source=str(row.get("source") or source),
         meta=meta,
     )

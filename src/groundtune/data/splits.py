@@ -34,12 +34,17 @@ def assign_splits(
     question_docs: Mapping[str, Sequence[str]],
     fractions: Mapping[str, float],
     seed: int,
+    pinned: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """(question id -> split, document id -> split) with every question's documents in its split.
 
     `question_docs` maps each question to its source documents (a question without any is its own
-    group). `fractions` gives train/validation/test shares (normalised; zero shares are allowed).
+    group). `fractions` gives train/validation/test shares (normalised; zero shares are allowed) of
+    the groups that are not pinned. `pinned` puts a question (and so its whole group) in a split;
+    a group holding questions pinned to different splits goes to the most held-out one, and its
+    questions pinned elsewhere are left out of the result (the caller drops them).
     """
+    pinned = pinned or {}
     uf = _UnionFind()
     for qid, docs in question_docs.items():
         node = f"q:{qid}"
@@ -49,16 +54,26 @@ def assign_splits(
     groups: dict[str, list[str]] = {}
     for qid in question_docs:
         groups.setdefault(uf.find(f"q:{qid}"), []).append(qid)
-    keys = sorted(groups)
-    random.Random(seed).shuffle(keys)
-    total_q = sum(len(groups[k]) for k in keys)
+    q_split: dict[str, str] = {}
+    free: list[str] = []
+    for key, members in groups.items():
+        pins = {pinned[q] for q in members if q in pinned}
+        if not pins:
+            free.append(key)
+            continue
+        split = max(pins, key=SPLITS.index)
+        for qid in members:
+            if pinned.get(qid, split) == split:
+                q_split[qid] = split
+    free.sort()
+    random.Random(seed).shuffle(free)
+    total_q = sum(len(groups[k]) for k in free)
     share = {s: max(float(fractions.get(s, 0.0)), 0.0) for s in SPLITS}
     norm = sum(share.values()) or 1.0
     # Fill held-out splits first (to their target size), the rest is training.
     targets = {s: share[s] / norm * total_q for s in SPLITS}
     filled = dict.fromkeys(SPLITS, 0)
-    q_split: dict[str, str] = {}
-    for key in keys:
+    for key in free:
         members = groups[key]
         split = next(
             (
@@ -71,7 +86,7 @@ def assign_splits(
         filled[split] += len(members)
         for qid in members:
             q_split[qid] = split
-    d_split = {doc: q_split[qid] for qid, docs in question_docs.items() for doc in docs}
+    d_split = {doc: q_split[qid] for qid, docs in question_docs.items() if qid in q_split for doc in docs}
     return q_split, d_split
 
 
