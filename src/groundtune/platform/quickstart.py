@@ -177,7 +177,7 @@ def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgre
         kb=KB_NAME,
         sources=[
             {"kind": "qa", "path": str(src / "qa_train.jsonl")},
-            {"kind": "qa", "path": str(src / "qa_heldout.jsonl"), "assign_split": "test"},
+            {"kind": "qa", "path": str(src / "qa_heldout.jsonl"), "assign": "test"},
         ],
         overwrite=True,
     )
