@@ -8,8 +8,9 @@ the same questions (`search_batch`, same depth); the result reports build time /
 
     .venv/bin/python benchmarks/data_build.py                    # real data from ../shared/data/nq_open_oracle
     .venv/bin/python benchmarks/data_build.py --synthetic 2655   # same shape, synthetic corpus (labelled so)
+    .venv/bin/python benchmarks/data_build.py --sample           # the project's sample KB (examples/sample_kb)
 
-Writes benchmarks/results/data_build.json (or data_build.synthetic.json).
+Writes benchmarks/results/data_build[.synthetic|.sample].json.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> int:
         metavar="N",
         help="Use N synthetic questions in the NQ-oracle shape instead of the real data.",
     )
+    parser.add_argument("--sample", action="store_true", help="Use the sample KB in examples/sample_kb.")
     parser.add_argument("--limit", type=int, default=None, help="Use only the first N questions.")
     parser.add_argument("--embedder", default="minilm-l6")
     parser.add_argument("--lm", default="gemma-3-270m", help="Tokenizer that counts the token budget.")
@@ -48,7 +50,10 @@ def main() -> int:
     from groundtune.data.public import load_nq_open_oracle
     from groundtune.data.synthetic import make_synthetic_qa
 
-    if args.synthetic:
+    sample = ROOT / "examples" / "sample_kb"
+    if args.sample:
+        data, label = None, "sample"
+    elif args.synthetic:
         data, label = make_synthetic_qa(args.synthetic, seed=0), "synthetic"
     else:
         if not args.data.exists():
@@ -60,7 +65,7 @@ def main() -> int:
             )
             return 2
         data, label = load_nq_open_oracle(args.data, limit=args.limit), "nq_open_oracle"
-    if args.limit:
+    if data is not None and args.limit:
         data.pairs = data.pairs[: args.limit]
 
     home = args.home or Path(tempfile.mkdtemp(prefix="gt-bench-data-"))
@@ -71,20 +76,31 @@ def main() -> int:
         (home / "models").symlink_to(models_home)
 
     from groundtune import kb as kb_api
-    from groundtune.data import BuildConfig, SourceSpec, build_dataset, write_qa_file
+    from groundtune.data import BuildConfig, SourceSpec, build_dataset, load_qa_file, write_qa_file
     from groundtune.data.tokens import load_counter
 
-    qa_path = write_qa_file(data.pairs, home / "qa.jsonl")
+    if data is None:  # the sample KB: files, training questions, held-out questions pinned to test
+        corpus: list = [sample / "docs"]
+        sources = [
+            SourceSpec(kind="qa", path=str(sample / "qa_train.jsonl")),
+            SourceSpec(kind="qa", path=str(sample / "qa_heldout.jsonl"), assign="test"),
+        ]
+        questions = [p.question for s in sources for p in load_qa_file(s.path or "")]
+    else:
+        corpus = list(data.corpus)
+        sources = [SourceSpec(kind="qa", path=str(write_qa_file(data.pairs, home / "qa.jsonl")))]
+        questions = [p.question for p in data.pairs]
     t = time.perf_counter()
     kb_api.create("bench", embedder=args.embedder)
-    summary = kb_api.add("bench", data.corpus)
+    summary = kb_api.add("bench", corpus)
     index_s = time.perf_counter() - t
-    print(f"index: {len(data.corpus)} documents in {index_s:.1f}s ({len(summary.errors)} errors)", flush=True)
+    n_docs = len(summary.added)
+    print(f"index: {n_docs} documents in {index_s:.1f}s ({len(summary.errors)} errors)", flush=True)
 
     config = BuildConfig(
         name="bench",
         kb="bench",
-        sources=[SourceSpec(kind="qa", path=str(qa_path))],
+        sources=sources,
         k=4,
         oracle_fraction=0.8,
         lm=args.lm,
@@ -95,9 +111,9 @@ def main() -> int:
         retriever = kb.retriever(kb_api.RetrieverConfig())
         retriever.search_batch(["warm up"], k=config.candidates)
         t = time.perf_counter()
-        retriever.search_batch([p.question for p in data.pairs], k=config.candidates)
+        retriever.search_batch(questions, k=config.candidates)
         retrieval_s = time.perf_counter() - t
-    print(f"baseline retrieval: {len(data.pairs)} queries in {retrieval_s:.1f}s", flush=True)
+    print(f"baseline retrieval: {len(questions)} queries in {retrieval_s:.1f}s", flush=True)
 
     t = time.perf_counter()
     counter = load_counter(args.lm)
@@ -107,8 +123,8 @@ def main() -> int:
     out = {
         "benchmark": "data_build",
         "data": label,
-        "questions": len(data.pairs),
-        "documents": len(data.corpus),
+        "questions": len(questions),
+        "documents": n_docs,
         "k": config.k,
         "oracle_fraction": config.oracle_fraction,
         "embedder": args.embedder,
@@ -136,7 +152,7 @@ def main() -> int:
     }
     results = ROOT / "benchmarks" / "results"
     results.mkdir(parents=True, exist_ok=True)
-    path = results / ("data_build.json" if label != "synthetic" else "data_build.synthetic.json")
+    path = results / ("data_build.json" if label == "nq_open_oracle" else f"data_build.{label}.json")
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(
         json.dumps(
