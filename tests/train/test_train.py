@@ -28,7 +28,7 @@ def finished(tmp_path_factory: pytest.TempPathFactory):
 
 
 def test_run_directory_describes_itself(finished) -> None:
-    result, home, ds = finished
+    result, home, _ = finished
     files = {p.name for p in result.run_dir.iterdir()}
     assert files == {
         "config.yaml", "run.json", "dataset_card.json", "prompt_layout.json", "metrics.jsonl",
@@ -128,7 +128,7 @@ def test_bad_inputs_fail_clearly_and_keep_existing_runs(tmp_path: Path, finished
     write_dataset(bad, n_train=3, n_val=1)
     with (bad / "train.jsonl").open("a") as fh:
         fh.write('{"id": "x"}\n')
-    with pytest.raises(InvalidInputError, match="train.jsonl:4"):
+    with pytest.raises(InvalidInputError, match=r"train\.jsonl:4"):
         train(tiny_config(bad), home=tmp_path / "h3")
     with pytest.raises(InvalidInputError, match="max_length"):
         train(tiny_config(ds, max_length=16), home=tmp_path / "h4")

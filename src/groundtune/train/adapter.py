@@ -62,7 +62,7 @@ def add_lora(model: Any, config: TrainConfig, base_name: str) -> Any:
     lora = LoraConfig(
         task_type="CAUSAL_LM",
         r=config.lora.r,
-        lora_alpha=config.lora.alpha,
+        lora_alpha=config.lora.alpha,  # type: ignore[arg-type]  # PEFT annotates int, uses float
         lora_dropout=config.lora.dropout,
         target_modules=linear_module_names(model, config.lora.target_modules),
         bias="none",
@@ -103,8 +103,8 @@ def use_lean_forward(peft_model: Any) -> int:
     n = 0
     for module in peft_model.modules():
         if type(module) is LoraLinear and len(module.active_adapters) == 1 and not module.lora_variant:
-            module._peft_forward = module.forward
-            module.forward = types.MethodType(_lean_forward, module)
+            module._peft_forward = module.forward  # type: ignore[assignment]
+            module.forward = types.MethodType(_lean_forward, module)  # type: ignore[method-assign]
             n += 1
     return n
 

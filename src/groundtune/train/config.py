@@ -7,6 +7,7 @@ knows nothing about torch, datasets or the training loop.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Literal
 
@@ -165,10 +166,8 @@ def parse_override(text: str) -> tuple[str, Any]:
     except yaml.YAMLError:
         value = raw
     if isinstance(value, str):  # YAML 1.1 reads `2e-4` as text; numbers should stay numbers
-        try:
+        with contextlib.suppress(ValueError):
             value = float(value)
-        except ValueError:
-            pass
     return key.strip(), value
 
 

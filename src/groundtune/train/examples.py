@@ -48,20 +48,10 @@ def resolve_dataset_dir(dataset: str, ws: Workspace) -> Path:
 
 
 def read_split(path: Path) -> list[Example]:
-    """One split's examples; a bad line is reported with its number, nothing is half-read."""
-    examples = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                examples.append(Example.model_validate_json(line))
-            except ValueError as exc:
-                raise InvalidInputError(
-                    f"{path}:{n} is not a valid Example: {str(exc).splitlines()[0]}",
-                    hint="regenerate the dataset or fix that line",
-                ) from None
-    return examples
+    """One split's examples (the data stage's reader: a bad line is reported with its number)."""
+    from groundtune.data.store import read_examples
+
+    return read_examples(path)
 
 
 def read_card(dataset_dir: Path) -> dict[str, Any]:

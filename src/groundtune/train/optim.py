@@ -24,7 +24,7 @@ def lr_factor(step: int, *, total: int, warmup: int, schedule: str) -> float:
 
 
 def warmup_steps(total: int, ratio: float, explicit: int | None) -> int:
-    return explicit if explicit is not None else int(round(total * ratio))
+    return explicit if explicit is not None else round(total * ratio)
 
 
 def make_optimizer(

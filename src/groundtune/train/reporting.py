@@ -7,6 +7,7 @@ Only the main process reports. This module does not compute any metric itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
 class Trackers:
     """MLflow and/or TensorBoard, each only when named in `report_to`."""
 
-    def __init__(self, names: list[str], run_dir: Path, run_id: str, params: dict[str, Any]) -> None:
+    def __init__(self, names: Sequence[str], run_dir: Path, run_id: str, params: dict[str, Any]) -> None:
         self._tb: Any = None
         self._mlflow: Any = None
         if "tensorboard" in names:

@@ -139,7 +139,7 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
     ds_dir, card, (train, skipped), val = _load_examples(config, ws, lm)
     n_params = adapter.count_parameters(lm.model)
     config = resolve(config, n_params)
-    assert config.batch_size is not None and config.grad_accum is not None and config.lr is not None
+    assert config.batch_size is not None and config.grad_accum is not None
     spe = steps_per_epoch(len(train), config.batch_size, config.grad_accum * dist.world, dist.world)
     if spe == 0:
         raise InvalidInputError(
@@ -148,6 +148,7 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
         )
     total = config.max_steps or max(1, math.ceil(config.epochs * spe))
     config = resolve(config, n_params, n_steps=total)
+    assert config.lr is not None
 
     if config.quantization == "4bit":
         if lm.path is None:
