@@ -150,3 +150,25 @@ def test_unanswerable_questions_become_refusals(corpus_kb: tuple[str, Path], tmp
     (ex,) = result.splits["train"]
     assert ex.id == "u1" and ex.target.refusal and not ex.answerable
     assert result.report["drops"] == {"no_relevant_chunk": 1}
+
+
+def test_other_grounding_styles(corpus_kb: tuple[str, Path]) -> None:
+    _, qa = corpus_kb
+    for style in ("raft-cot", "answer-only"):
+        _check_style(qa, style)
+
+
+def _check_style(qa: Path, style: str) -> None:
+    result = build_dataset(
+        config(qa, name=f"s-{style}", style=style, splits={"train": 1.0}),
+        counter=load_counter("tiny-random-gemma3"),
+    )
+    fmt = get_format(style)
+    assert result.card.grounding["style"] == style
+    for ex in result.splits["train"]:
+        parsed = fmt.parse(ex.completion, ex.documents)
+        assert parsed.format_ok, parsed.violations
+        assert parsed.refusal == ex.target.refusal
+        assert parsed.citations == ex.target.citations
+        if style == "raft-cot" and not ex.target.refusal:
+            assert "##begin_quote##" in ex.completion and parsed.quotes == ex.target.quotes

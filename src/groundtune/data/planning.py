@@ -122,7 +122,7 @@ def resolve_gold_sources(pairs: Sequence[QAPair], lookup: ChunkLookup) -> tuple[
 
 
 def retrieve_candidates(
-    retriever: Any, pairs: Sequence[QAPair], n: int, batch_size: int = 64
+    retriever: Any, pairs: Sequence[QAPair], n: int, batch_size: int = 256
 ) -> dict[str, list[Candidate]]:
     """Top-`n` retriever hits for every question, labelled, in rank order."""
     out: dict[str, list[Candidate]] = {}
