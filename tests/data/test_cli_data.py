@@ -74,6 +74,31 @@ def test_data_commands(tmp_path: Path) -> None:
     assert res.exit_code == 3 and "not found" in res.output
 
 
+def test_data_corpus_writes_public_corpus_records(tmp_path: Path) -> None:
+    import gzip
+
+    folder = tmp_path / "nq"
+    folder.mkdir()
+    with gzip.open(folder / "nq-open-oracle.jsonl.gz", "wt") as fh:
+        for i in range(3):
+            ctx = {
+                "id": str(100 + i),
+                "title": f"T{i}",
+                "text": f"Passage {i}.",
+                "isgold": True,
+                "hasanswer": True,
+            }
+            fh.write(json.dumps({"question": f"q{i}", "answers": [f"a{i}"], "ctxs": [ctx]}) + "\n")
+    res = runner.invoke(
+        app, ["data", "corpus", "nq_open_oracle", str(folder), "--out", str(tmp_path / "c.jsonl")]
+    )
+    assert res.exit_code == 0, res.output
+    rows = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["nq-100", "nq-101", "nq-102"]
+    res = runner.invoke(app, ["data", "corpus", "squad", str(folder), "--out", str(tmp_path / "x.jsonl")])
+    assert res.exit_code == 2 and "unknown corpus kind" in res.output
+
+
 def test_data_help_does_not_import_torch() -> None:
     probe = (
         "import sys\nsys.argv=['groundtune','data','--help']\nfrom groundtune.cli.main import app\n"

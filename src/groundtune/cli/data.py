@@ -269,3 +269,27 @@ def preview_cmd(
         )
     else:
         console.print(escape(view.completion))
+
+
+@app.command("corpus")
+@handle_errors
+def corpus_cmd(
+    kind: str = typer.Argument(..., help="nq_open_oracle or clapnq."),
+    path: Path = typer.Argument(..., help="The public release (file or folder)."),
+    out: Path = typer.Option(
+        ..., "--out", help="JSONL file of id/title/text records for `groundtune kb add`."
+    ),
+    split: str = typer.Option("dev", "--split", help="ClapNQ split."),
+) -> None:
+    """Write a public benchmark's corpus as records, so `kb add` gives documents the gold ids."""
+    from groundtune.core.errors import InvalidInputError
+    from groundtune.data import load_clapnq, load_nq_open_oracle
+
+    if kind == "nq_open_oracle":
+        data = load_nq_open_oracle(path)
+    elif kind == "clapnq":
+        data = load_clapnq(path, split)
+    else:
+        raise InvalidInputError(f"unknown corpus kind {kind!r}", hint="use nq_open_oracle or clapnq")
+    written = data.write_corpus(out)
+    console.print(f"wrote {len(data.corpus)} records to {written} ({len(data.pairs)} questions)")
