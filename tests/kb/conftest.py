@@ -69,7 +69,7 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throwaway PostgreSQL 15 server (initdb + pg_ctl) on a free port; skipped without binaries."""
-    if not (PG_BIN / "initdb").exists() or shutil.which("runuser") is None and os.geteuid() == 0:
+    if not (PG_BIN / "initdb").exists() or (shutil.which("runuser") is None and os.geteuid() == 0):
         pytest.skip(f"PostgreSQL binaries not found in {PG_BIN} (install postgresql-15 to run catalog tests)")
     pytest.importorskip("psycopg", reason="psycopg is needed for the PostgreSQL catalog (dev extra)")
     # Outside pytest's 0700 tmp tree, which the postgres user could not enter.
@@ -82,26 +82,42 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(root, "postgres")
         shutil.chown(sock, "postgres")
     port = _free_port()
-    subprocess.run([*prefix, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, capture_output=True)
     subprocess.run(
-        [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(root / "log"), "-w", "start",
-         "-o", f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off"],
-        check=True, capture_output=True,
+        [*prefix, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *prefix,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(root / "log"),
+            "-w",
+            "start",
+            "-o",
+            f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off",
+        ],
+        check=True,
+        capture_output=True,
     )
     try:
         import psycopg
 
         for _ in range(50):
             try:
-                with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres",
-                                     autocommit=True) as conn:
+                with psycopg.connect(
+                    f"host=127.0.0.1 port={port} user=postgres dbname=postgres", autocommit=True
+                ) as conn:
                     conn.execute("CREATE DATABASE gt_test")
                 break
             except psycopg.OperationalError:
                 time.sleep(0.2)
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/gt_test"
     finally:
-        subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)

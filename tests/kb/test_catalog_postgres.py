@@ -30,7 +30,9 @@ def test_kb_lifecycle_on_postgres(make_kb, docs_dir: Path, postgres_url: str) ->
     b.add([{"id": "only-b", "text": "Bees make honey in the hive."}])
     assert a.info()["documents"] == 5 and b.info()["documents"] == 1  # separate schemas
     assert len(a.add(docs_dir).unchanged) == 5
-    a.add([{"id": "ship-1", "title": "Shipping", "text": "Shipping now takes 2 days.", "tags": ["logistics"]}])
+    a.add(
+        [{"id": "ship-1", "title": "Shipping", "text": "Shipping now takes 2 days.", "tags": ["logistics"]}]
+    )
     assert a.get_document("ship-1").version == 2
     hits = a.retriever(RetrieverConfig(k=10)).search("shipping days")
     assert {h.chunk.doc_version for h in hits if h.chunk.doc_id == "ship-1"} == {2}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -32,11 +34,13 @@ def test_spans_budget_headings_and_version(counter: TokenCounter) -> None:
         assert c.n_tokens <= 64 and counter.count([c.text])[0] <= 64 + 2
         assert c.doc_id == "d1" and c.doc_version == 3 and c.title == "Title"
     paths = [tuple(c.heading_path) for c in chunks]
-    assert paths[0] == ("Guide",) and ("Guide", "Part A") in paths and paths[-1] == ("Guide", "Part B", "Deep")
+    assert (
+        paths[0] == ("Guide",) and ("Guide", "Part A") in paths and paths[-1] == ("Guide", "Part B", "Deep")
+    )
     assert chunks[-1].text.startswith("## Part B")  # heading-only section joins the one below it
     part_a = [c for c in chunks if c.heading_path == ["Guide", "Part A"]]
-    assert any(b.start < a.end for a, b in zip(part_a, part_a[1:], strict=False)), "no overlap between chunks"
-    assert all(b.start > a.start for a, b in zip(part_a, part_a[1:], strict=False))
+    assert any(b.start < a.end for a, b in itertools.pairwise(part_a)), "no overlap between chunks"
+    assert all(b.start > a.start for a, b in itertools.pairwise(part_a))
     assert len({c.id for c in chunks}) == len(chunks)
 
 

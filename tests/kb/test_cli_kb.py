@@ -19,7 +19,7 @@ def test_cli_create_add_search_show_remove_reindex(docs_dir: Path) -> None:
     (docs_dir / "bad.txt").write_bytes(b"\xff\xfe")
     r = run(app, ["kb", "add", "demo", str(docs_dir), "--json"])
     assert r.exit_code == 0, r.output
-    summary = json.loads(r.stdout[r.stdout.index("{"):])
+    summary = json.loads(r.stdout[r.stdout.index("{") :])
     assert len(summary["added"]) == 5 and summary["errors"][0]["source"].endswith("bad.txt")
     r = run(app, ["kb", "search", "demo", "warranty batteries", "-k", "2", "--json"])
     hits = json.loads(r.stdout)
@@ -41,8 +41,10 @@ def test_cli_create_add_search_show_remove_reindex(docs_dir: Path) -> None:
 
 
 def test_kb_help_is_light() -> None:
-    code = ("import sys; sys.argv=['groundtune','kb','--help']\nfrom groundtune.cli.main import app\n"
-            "try:\n    app()\nexcept SystemExit:\n    pass\n"
-            "print('HEAVY=' + ','.join(m for m in ('torch','numpy','qdrant_client') if m in sys.modules))")
+    code = (
+        "import sys; sys.argv=['groundtune','kb','--help']\nfrom groundtune.cli.main import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print('HEAVY=' + ','.join(m for m in ('torch','numpy','qdrant_client') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "reindex" in out and out.rstrip().endswith("HEAVY="), out

@@ -68,7 +68,8 @@ def test_bad_input_keeps_what_was_stored(make_kb, docs_dir: Path, tmp_path: Path
     assert len(s.errors) == 2 and not s.added
     after = kb.info()
     assert {k: after[k] for k in ("documents", "chunks", "generation")} == {
-        k: stored[k] for k in ("documents", "chunks", "generation")}
+        k: stored[k] for k in ("documents", "chunks", "generation")
+    }
     with pytest.raises(InvalidInputError):
         kb.retriever().search("   ")
 
@@ -116,7 +117,9 @@ def test_concurrent_search_sees_exactly_one_version(make_kb, tmp_path: Path, loc
         kb = kbmod.open_kb(kb.name)
         assert not kb.index.mirrored
     para = " ".join(f"Fact {i} about the flip document and its marker." for i in range(12))
-    others = [{"id": f"o{i}", "text": f"Unrelated note {i} about gardening and marker pens."} for i in range(5)]
+    others = [
+        {"id": f"o{i}", "text": f"Unrelated note {i} about gardening and marker pens."} for i in range(5)
+    ]
     kb.add(others)
 
     def version(v: int) -> list[dict]:

@@ -89,8 +89,10 @@ def test_missing_file_and_encrypted_pdf(tmp_path: Path) -> None:
 
 def test_jsonl_bad_records_reported_rest_kept(tmp_path: Path) -> None:
     path = tmp_path / "r.jsonl"
-    path.write_text('{"id": 1, "title": "A", "text": "alpha", "lang": "en"}\n{broken\n[1, 2]\n'
-                    '{"title": "no id", "text": "x"}\n{"id": 2, "text": "  "}\n{"id": 1, "text": "dup"}\n')
+    path.write_text(
+        '{"id": 1, "title": "A", "text": "alpha", "lang": "en"}\n{broken\n[1, 2]\n'
+        '{"title": "no id", "text": "x"}\n{"id": 2, "text": "  "}\n{"id": 1, "text": "dup"}\n'
+    )
     docs, errors = parse_records(path, RecordFields())
     assert [d.id for d in docs] == ["1"] and docs[0].metadata["lang"] == "en"
     msgs = " | ".join(e.message for e in errors)
@@ -103,8 +105,9 @@ def test_jsonl_bad_records_reported_rest_kept(tmp_path: Path) -> None:
 def test_csv_custom_fields_and_missing_column(tmp_path: Path) -> None:
     path = tmp_path / "faq.csv"
     path.write_text('qid,question,answer,tags\nq1,Hours?,"We open at 9, close at 5.",ops;time\n')
-    docs, errors = parse_records(path, RecordFields(id_field="qid", title_field="question", text_field="answer",
-                                                    tags_field="tags"))
+    docs, errors = parse_records(
+        path, RecordFields(id_field="qid", title_field="question", text_field="answer", tags_field="tags")
+    )
     assert not errors and docs[0].title == "Hours?" and docs[0].tags == ["ops", "time"]
     assert docs[0].text == "We open at 9, close at 5."
     with pytest.raises(InvalidInputError, match="no column 'body'"):

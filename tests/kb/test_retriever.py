@@ -3,6 +3,7 @@ own local scorer, and the config hash is stable across processes."""
 
 from __future__ import annotations
 
+import itertools
 import subprocess
 import sys
 from pathlib import Path
@@ -14,16 +15,31 @@ from groundtune.kb import RetrieverConfig, SearchFilters
 from groundtune.kb.fusion import rrf
 from groundtune.kb.index import Hit
 
-QUERIES = ["warranty for batteries", "when does the office open", "refund to my card", "express shipping fee",
-           "water damage covered", "zebra quantum"]
+QUERIES = [
+    "warranty for batteries",
+    "when does the office open",
+    "refund to my card",
+    "express shipping fee",
+    "water damage covered",
+    "zebra quantum",
+]
 
 
 @pytest.fixture()
 def kb(make_kb, docs_dir: Path):
     kb = make_kb(chunk_tokens=32, chunk_overlap=4)
     kb.add(docs_dir, tags=["all"])
-    kb.add([{"id": "tagged", "title": "Tagged", "text": "Warranty claims need the receipt.", "tags": ["claims"]}],
-           fields=__import__("groundtune.kb", fromlist=["RecordFields"]).RecordFields(tags_field="tags"))
+    kb.add(
+        [
+            {
+                "id": "tagged",
+                "title": "Tagged",
+                "text": "Warranty claims need the receipt.",
+                "tags": ["claims"],
+            }
+        ],
+        fields=__import__("groundtune.kb", fromlist=["RecordFields"]).RecordFields(tags_field="tags"),
+    )
     return kb
 
 
@@ -31,7 +47,7 @@ def test_modes_ranks_and_scores(kb) -> None:
     for mode in ("dense", "sparse", "hybrid"):
         hits = kb.retriever(RetrieverConfig(mode=mode, k=4)).search("warranty batteries months")
         assert 1 <= len(hits) <= 4 and [h.rank for h in hits] == list(range(1, len(hits) + 1))
-        assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+        assert all(a.score >= b.score for a, b in itertools.pairwise(hits))
         if mode == "sparse":
             assert hits[0].chunk.doc_id.startswith("doc_") and "warranty" in hits[0].chunk.text.lower()
             assert all(h.dense_rank is None for h in hits)
@@ -67,7 +83,9 @@ def test_filters(kb, docs_dir: Path) -> None:
     assert {h.chunk.doc_id for h in only} == {"tagged"}
     src = str((docs_dir / "office.txt").resolve())
     assert {h.chunk.source for h in r.search("office", filters=SearchFilters(sources=[src]))} == {src}
-    assert {h.chunk.doc_id for h in r.search("warranty", filters=SearchFilters(tags=["claims"]))} == {"tagged"}
+    assert {h.chunk.doc_id for h in r.search("warranty", filters=SearchFilters(tags=["claims"]))} == {
+        "tagged"
+    }
     assert len(r.search("warranty", filters=SearchFilters(tags=["all"]))) >= 3
     narrowed = kb.retriever(RetrieverConfig(filters=SearchFilters(doc_ids=["tagged"])))
     assert narrowed.search("warranty", filters=SearchFilters(doc_ids=["ship-1"])) == []
@@ -91,17 +109,20 @@ def test_batch_equals_single_and_mirror_equals_qdrant_scorer(kb) -> None:
 
 def _approx(results):
     """Equal ids, ranks and arm ranks; scores within 1e-5 (float32 numpy vs Python sums, batch padding)."""
+
     class Same:
         def __eq__(self, other):
             if len(other) != len(results):
                 return False
             for mine, theirs in zip(results, other, strict=True):
                 if [(h.chunk.id, h.rank, h.dense_rank, h.sparse_rank) for h in mine] != [
-                        (h.chunk.id, h.rank, h.dense_rank, h.sparse_rank) for h in theirs]:
+                    (h.chunk.id, h.rank, h.dense_rank, h.sparse_rank) for h in theirs
+                ]:
                     return False
                 if any(abs(x.score - y.score) > 1e-5 for x, y in zip(mine, theirs, strict=True)):
                     return False
             return True
+
     return Same()
 
 
@@ -113,12 +134,24 @@ def test_config_conflicts(kb) -> None:
 
 
 def test_hash_stable_across_processes_and_sensitive() -> None:
-    cfg = RetrieverConfig(mode="hybrid", k=7, rrf_k=30, filters=SearchFilters(tags=["b", "a"]), embedder="minilm-l6")
-    code = ("from groundtune.kb.retrieve import RetrieverConfig, SearchFilters;"
-            "print(RetrieverConfig(embedder='minilm-l6', filters=SearchFilters(tags=['b','a']), rrf_k=30, k=7)"
-            ".hash())")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin"}).stdout.strip()
+    cfg = RetrieverConfig(
+        mode="hybrid", k=7, rrf_k=30, filters=SearchFilters(tags=["b", "a"]), embedder="minilm-l6"
+    )
+    code = (
+        "from groundtune.kb.retrieve import RetrieverConfig, SearchFilters;"
+        "print(RetrieverConfig(embedder='minilm-l6', filters=SearchFilters(tags=['b','a']), rrf_k=30, k=7)"
+        ".hash())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin"},
+    ).stdout.strip()
     assert out == cfg.hash()
     assert cfg.model_copy(update={"rrf_k": 31.0}).hash() != cfg.hash()
-    assert RetrieverConfig().hash() == RetrieverConfig.model_validate_json(RetrieverConfig().model_dump_json()).hash()
+    assert (
+        RetrieverConfig().hash()
+        == RetrieverConfig.model_validate_json(RetrieverConfig().model_dump_json()).hash()
+    )

@@ -6,14 +6,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import typer
 from rich.table import Table
 
 from groundtune.cli.app import console, err_console, handle_errors
 
-app = typer.Typer(help="Knowledge bases: ingest documents, search them, keep them up to date.", no_args_is_help=True)
+app = typer.Typer(
+    help="Knowledge bases: ingest documents, search them, keep them up to date.", no_args_is_help=True
+)
 
 
 @contextmanager
@@ -21,8 +23,14 @@ def _bars() -> Iterator[Any]:
     """A rich progress display with one bar per phase (parse, chunk, embed, index, reindex)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    with Progress(TextColumn("{task.description:>8}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                  console=err_console, transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description:>8}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+        transient=False,
+    ) as bar:
         tasks: dict[str, Any] = {}
 
         def update(phase: str, done: int, total: int) -> None:
@@ -38,18 +46,33 @@ def _bars() -> Iterator[Any]:
 def create_cmd(
     name: str = typer.Argument(..., help="Knowledge base name."),
     embedder: str = typer.Option("minilm-l6", help="Embedder registry name or path."),
-    catalog_url: str | None = typer.Option(None, help="SQLAlchemy URL (default: SQLite file in the KB folder)."),
-    index_url: str | None = typer.Option(None, help="Qdrant server URL (default: local mode in the KB folder)."),
+    catalog_url: str | None = typer.Option(
+        None, help="SQLAlchemy URL (default: SQLite file in the KB folder)."
+    ),
+    index_url: str | None = typer.Option(
+        None, help="Qdrant server URL (default: local mode in the KB folder)."
+    ),
     chunk_tokens: int = typer.Option(256, help="Chunk size in embedder tokens."),
     chunk_overlap: int = typer.Option(32, help="Overlap between chunks in tokens."),
-    keep_versions: bool = typer.Option(False, help="Keep superseded versions searchable (latest_only=False)."),
+    keep_versions: bool = typer.Option(
+        False, help="Keep superseded versions searchable (latest_only=False)."
+    ),
 ) -> None:
     """Create an empty knowledge base."""
     from groundtune import kb
 
-    s = kb.create(name, embedder=embedder, catalog_url=catalog_url, index_url=index_url,
-                  chunk_tokens=chunk_tokens, chunk_overlap=chunk_overlap, keep_versions=keep_versions)
-    console.print(f"[green]created[/] {s.name} ({s.id}): embedder {s.embedder}, {s.chunk_tokens}-token chunks")
+    s = kb.create(
+        name,
+        embedder=embedder,
+        catalog_url=catalog_url,
+        index_url=index_url,
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        keep_versions=keep_versions,
+    )
+    console.print(
+        f"[green]created[/] {s.name} ({s.id}): embedder {s.embedder}, {s.chunk_tokens}-token chunks"
+    )
 
 
 @app.command("add")
@@ -68,13 +91,23 @@ def add_cmd(
     from groundtune import kb
 
     with _bars() as bar:
-        s = kb.add(name, paths, id_field=id_field, title_field=title_field, text_field=text_field,
-                   tags_field=tags_field, tags=tag, progress=bar)
+        s = kb.add(
+            name,
+            paths,
+            id_field=id_field,
+            title_field=title_field,
+            text_field=text_field,
+            tags_field=tags_field,
+            tags=tag,
+            progress=bar,
+        )
     if as_json:
         console.print_json(s.model_dump_json())
     else:
-        console.print(f"[green]added[/] {len(s.added)}, [cyan]updated[/] {len(s.updated)}, unchanged "
-                      f"{len(s.unchanged)}, {s.chunks} chunks, [red]errors[/] {len(s.errors)} ({s.seconds:.1f}s)")
+        console.print(
+            f"[green]added[/] {len(s.added)}, [cyan]updated[/] {len(s.updated)}, unchanged "
+            f"{len(s.unchanged)}, {s.chunks} chunks, [red]errors[/] {len(s.errors)} ({s.seconds:.1f}s)"
+        )
         for e in s.errors:
             where = "" if e.message.startswith(e.source) else f"{e.source}: "
             err_console.print(f"[red]✗[/] {where}{e.message}" + (f" [yellow]({e.hint})[/]" if e.hint else ""))
@@ -84,13 +117,17 @@ def add_cmd(
 
 @app.command("remove")
 @handle_errors
-def remove_cmd(name: str = typer.Argument(...),
-               targets: list[str] = typer.Argument(..., help="Document ids, file paths or sources.")) -> None:
+def remove_cmd(
+    name: str = typer.Argument(...),
+    targets: list[str] = typer.Argument(..., help="Document ids, file paths or sources."),
+) -> None:
     """Remove documents (all versions) and their chunks."""
     from groundtune import kb
 
     s = kb.remove(name, targets)
-    console.print(f"[green]removed[/] {len(s.removed)}" + (f", not found: {', '.join(s.missing)}" if s.missing else ""))
+    console.print(
+        f"[green]removed[/] {len(s.removed)}" + (f", not found: {', '.join(s.missing)}" if s.missing else "")
+    )
     if s.missing and not s.removed:
         raise typer.Exit(3)
 
@@ -103,15 +140,19 @@ def list_cmd() -> None:
 
     table = Table("name", "id", "embedder", "index", "catalog")
     for s in kb.list_kbs():
-        table.add_row(s.name, s.id, s.embedder, s.index_url or "local", "custom" if s.catalog_url else "sqlite")
+        table.add_row(
+            s.name, s.id, s.embedder, s.index_url or "local", "custom" if s.catalog_url else "sqlite"
+        )
     console.print(table)
 
 
 @app.command("show")
 @handle_errors
-def show_cmd(name: str = typer.Argument(...),
-             documents: bool = typer.Option(False, "--documents", help="List the latest documents too."),
-             as_json: bool = typer.Option(False, "--json")) -> None:
+def show_cmd(
+    name: str = typer.Argument(...),
+    documents: bool = typer.Option(False, "--documents", help="List the latest documents too."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
     """Settings and counts of a knowledge base."""
     from groundtune import kb
 
@@ -148,27 +189,49 @@ def search_cmd(
     """Search with THE retriever."""
     from groundtune import kb
     from groundtune.core.errors import InvalidInputError
+    from groundtune.core.schemas import RetrievedChunk
 
     if mode not in ("dense", "sparse", "hybrid"):
         raise InvalidInputError(f"unknown mode '{mode}'", hint="use dense, sparse or hybrid")
-    hits = kb.search(name, query, k=k, mode=mode, rrf_k=rrf_k, doc_ids=doc_id, sources=source, tags=tag,
-                     latest_only=not all_versions)
+    hits = kb.search(
+        name,
+        query,
+        k=k,
+        mode=mode,  # type: ignore[arg-type]  # checked above
+        rrf_k=rrf_k,
+        doc_ids=doc_id,
+        sources=source,
+        tags=tag,
+        latest_only=not all_versions,
+    )
+    assert all(isinstance(h, RetrievedChunk) for h in hits)  # one query -> one result list
+    results = cast(list[RetrievedChunk], hits)
     if as_json:
-        console.print_json(json.dumps([h.model_dump(mode="json") for h in hits]))  # type: ignore[union-attr]
+        console.print_json(json.dumps([h.model_dump(mode="json") for h in results]))
         return
     table = Table("#", "score", "dense", "sparse", "title / heading", "text")
-    for h in hits:
-        c = h.chunk  # type: ignore[union-attr]
-        table.add_row(str(h.rank), f"{h.score:.4f}", str(h.dense_rank or "-"), str(h.sparse_rank or "-"),  # type: ignore[union-attr]
-                      " › ".join(dict.fromkeys([c.title, *c.heading_path])), c.text[:160].replace("\n", " "))
+    for h in results:
+        c = h.chunk
+        table.add_row(
+            str(h.rank),
+            f"{h.score:.4f}",
+            str(h.dense_rank or "-"),
+            str(h.sparse_rank or "-"),
+            " › ".join(dict.fromkeys([c.title, *c.heading_path])),
+            c.text[:160].replace("\n", " "),
+        )
     console.print(table)
 
 
 @app.command("reindex")
 @handle_errors
-def reindex_cmd(name: str = typer.Argument(...),
-                index_url: str | None = typer.Option(None, help="Rebuild into this Qdrant server ('local' = local mode)."),
-                embedder: str | None = typer.Option(None, help="Re-embed with another embedder.")) -> None:
+def reindex_cmd(
+    name: str = typer.Argument(...),
+    index_url: str | None = typer.Option(
+        None, help="Rebuild into this Qdrant server ('local' = local mode)."
+    ),
+    embedder: str | None = typer.Option(None, help="Re-embed with another embedder."),
+) -> None:
     """Rebuild the index from the catalog (same or another backend)."""
     from groundtune import kb
 
@@ -179,7 +242,9 @@ def reindex_cmd(name: str = typer.Argument(...),
 
 @app.command("delete")
 @handle_errors
-def delete_cmd(name: str = typer.Argument(...), yes: bool = typer.Option(False, "--yes", help="Do not ask.")) -> None:
+def delete_cmd(
+    name: str = typer.Argument(...), yes: bool = typer.Option(False, "--yes", help="Do not ask.")
+) -> None:
     """Delete a knowledge base and its index."""
     from groundtune import kb
 

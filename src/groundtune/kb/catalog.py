@@ -22,30 +22,51 @@ from groundtune.kb.migrations import migrate
 
 md = sa.MetaData()
 documents = sa.Table(
-    "documents", md,
+    "documents",
+    md,
     sa.Column("doc_id", sa.String(512), primary_key=True),
     sa.Column("version", sa.Integer, primary_key=True),
-    sa.Column("source", sa.Text), sa.Column("title", sa.Text), sa.Column("text", sa.Text),
-    sa.Column("content_hash", sa.String(64)), sa.Column("tags", sa.JSON), sa.Column("meta", sa.JSON),
-    sa.Column("is_latest", sa.Boolean), sa.Column("generation", sa.BigInteger),
-    sa.Column("created_at", sa.DateTime(timezone=True)), sa.Column("updated_at", sa.DateTime(timezone=True)),
+    sa.Column("source", sa.Text),
+    sa.Column("title", sa.Text),
+    sa.Column("text", sa.Text),
+    sa.Column("content_hash", sa.String(64)),
+    sa.Column("tags", sa.JSON),
+    sa.Column("meta", sa.JSON),
+    sa.Column("is_latest", sa.Boolean),
+    sa.Column("generation", sa.BigInteger),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+    sa.Column("updated_at", sa.DateTime(timezone=True)),
 )
 chunks = sa.Table(
-    "chunks", md,
+    "chunks",
+    md,
     sa.Column("id", sa.String(64), primary_key=True),
-    sa.Column("doc_id", sa.String(512)), sa.Column("doc_version", sa.Integer), sa.Column("ord", sa.Integer),
-    sa.Column("title", sa.Text), sa.Column("heading_path", sa.JSON), sa.Column("text", sa.Text),
-    sa.Column("start_char", sa.Integer), sa.Column("end_char", sa.Integer), sa.Column("n_tokens", sa.Integer),
-    sa.Column("source", sa.Text), sa.Column("tags", sa.JSON), sa.Column("sparse_len", sa.Integer),
+    sa.Column("doc_id", sa.String(512)),
+    sa.Column("doc_version", sa.Integer),
+    sa.Column("ord", sa.Integer),
+    sa.Column("title", sa.Text),
+    sa.Column("heading_path", sa.JSON),
+    sa.Column("text", sa.Text),
+    sa.Column("start_char", sa.Integer),
+    sa.Column("end_char", sa.Integer),
+    sa.Column("n_tokens", sa.Integer),
+    sa.Column("source", sa.Text),
+    sa.Column("tags", sa.JSON),
+    sa.Column("sparse_len", sa.Integer),
 )
 term_stats = sa.Table(
-    "term_stats", md,
-    sa.Column("term", sa.BigInteger, primary_key=True, autoincrement=False), sa.Column("df", sa.Integer),
+    "term_stats",
+    md,
+    sa.Column("term", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("df", sa.Integer),
 )
 kb_state = sa.Table(
-    "kb_state", md,
+    "kb_state",
+    md,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("generation", sa.BigInteger), sa.Column("n_chunks", sa.BigInteger), sa.Column("avgdl", sa.Float),
+    sa.Column("generation", sa.BigInteger),
+    sa.Column("n_chunks", sa.BigInteger),
+    sa.Column("avgdl", sa.Float),
 )
 
 
@@ -67,17 +88,32 @@ class NewVersion:
 
 def _chunk(row: Any) -> Chunk:
     return Chunk(
-        id=row.id, doc_id=row.doc_id, doc_version=row.doc_version, title=row.title,
-        heading_path=list(row.heading_path), text=row.text, start=row.start_char, end=row.end_char,
-        n_tokens=row.n_tokens, source=row.source, tags=list(row.tags),
+        id=row.id,
+        doc_id=row.doc_id,
+        doc_version=row.doc_version,
+        title=row.title,
+        heading_path=list(row.heading_path),
+        text=row.text,
+        start=row.start_char,
+        end=row.end_char,
+        n_tokens=row.n_tokens,
+        source=row.source,
+        tags=list(row.tags),
     )
 
 
 def _document(row: Any) -> Document:
     return Document(
-        id=row.doc_id, source=row.source, title=row.title, text=row.text, content_hash=row.content_hash,
-        version=row.version, tags=list(row.tags), metadata=dict(row.meta),
-        created_at=row.created_at, updated_at=row.updated_at,
+        id=row.doc_id,
+        source=row.source,
+        title=row.title,
+        text=row.text,
+        content_hash=row.content_hash,
+        version=row.version,
+        tags=list(row.tags),
+        metadata=dict(row.meta),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -219,11 +255,14 @@ class Catalog:
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
+
             def one(q: Any) -> int:
                 return int(conn.execute(q).scalar() or 0)
 
             return {
-                "documents": one(sa.select(sa.func.count()).select_from(documents).where(documents.c.is_latest)),
+                "documents": one(
+                    sa.select(sa.func.count()).select_from(documents).where(documents.c.is_latest)
+                ),
                 "versions": one(sa.select(sa.func.count()).select_from(documents)),
                 "chunks": one(sa.select(sa.func.count()).select_from(chunks)),
                 "latest_chunks": one(
@@ -272,7 +311,9 @@ class Catalog:
                     conn.execute(chunks.insert(), rows[i : i + 2000])
             self._apply_terms(conn, term_delta)
             conn.execute(
-                kb_state.update().where(kb_state.c.id == 1).values(
+                kb_state.update()
+                .where(kb_state.c.id == 1)
+                .values(
                     generation=generation,
                     n_chunks=kb_state.c.n_chunks + chunk_delta,
                     avgdl=avgdl if avgdl is not None else kb_state.c.avgdl,
@@ -289,9 +330,13 @@ class Catalog:
         elif dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
         else:
-            raise UnavailableError(f"catalog dialect {dialect} is not supported", hint="use SQLite or PostgreSQL")
+            raise UnavailableError(
+                f"catalog dialect {dialect} is not supported", hint="use SQLite or PostgreSQL"
+            )
         stmt = insert(term_stats)
-        stmt = stmt.on_conflict_do_update(index_elements=["term"], set_={"df": term_stats.c.df + stmt.excluded.df})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["term"], set_={"df": term_stats.c.df + stmt.excluded.df}
+        )
         for i in range(0, len(items), 5000):
             conn.execute(stmt, items[i : i + 5000])
 
@@ -305,17 +350,36 @@ class Catalog:
 
 def _doc_row(d: Document, generation: int, now: datetime) -> dict[str, Any]:
     return {
-        "doc_id": d.id, "version": d.version, "source": d.source, "title": d.title, "text": d.text,
-        "content_hash": d.content_hash, "tags": list(d.tags), "meta": dict(d.metadata), "is_latest": True,
-        "generation": generation, "created_at": d.created_at or now, "updated_at": now,
+        "doc_id": d.id,
+        "version": d.version,
+        "source": d.source,
+        "title": d.title,
+        "text": d.text,
+        "content_hash": d.content_hash,
+        "tags": list(d.tags),
+        "meta": dict(d.metadata),
+        "is_latest": True,
+        "generation": generation,
+        "created_at": d.created_at or now,
+        "updated_at": now,
     }
 
 
 def _chunk_row(c: Chunk, order: int, sparse_len: int) -> dict[str, Any]:
     return {
-        "id": c.id, "doc_id": c.doc_id, "doc_version": c.doc_version, "ord": order, "title": c.title,
-        "heading_path": list(c.heading_path), "text": c.text, "start_char": c.start, "end_char": c.end,
-        "n_tokens": c.n_tokens, "source": c.source, "tags": list(c.tags), "sparse_len": sparse_len,
+        "id": c.id,
+        "doc_id": c.doc_id,
+        "doc_version": c.doc_version,
+        "ord": order,
+        "title": c.title,
+        "heading_path": list(c.heading_path),
+        "text": c.text,
+        "start_char": c.start,
+        "end_char": c.end,
+        "n_tokens": c.n_tokens,
+        "source": c.source,
+        "tags": list(c.tags),
+        "sparse_len": sparse_len,
     }
 
 

@@ -58,7 +58,8 @@ def sections(text: str, markdown: bool) -> list[Section]:
         return [Section(0, len(text), ())]
     out: list[Section] = []
     stack: list[tuple[int, str]] = []
-    start, path, in_fence, pos, body = 0, (), False, 0, False
+    path: tuple[str, ...] = ()
+    start, in_fence, pos, body = 0, False, 0, False
     for line in text.splitlines(keepends=True):
         if _FENCE.match(line):
             in_fence = not in_fence
@@ -162,3 +163,13 @@ def chunk_document(
                 carried += units[back][2]
             i = back
     return chunks
+
+
+def index_text(chunk: Chunk) -> str:
+    """What gets embedded and BM25-indexed for a chunk: its title and heading path, then its text.
+
+    The header puts the document's subject into every chunk (records and sections often never name
+    it); `Chunk.text` itself stays the exact span shown to models.
+    """
+    header = [h for h in dict.fromkeys([chunk.title, *chunk.heading_path]) if h and h not in chunk.text[:200]]
+    return "\n".join([*header, chunk.text])

@@ -31,6 +31,11 @@ def rrf(dense: list[Hit], sparse: list[Hit], rrf_k: float, k: int) -> list[Fused
     for cid, (d, s) in ranks.items():
         score = sum(1.0 / (rrf_k + r) for r in (d, s) if r is not None)
         fused.append(Fused(hits[cid], score, d, s))
-    fused.sort(key=lambda f: (-f.score, min(r for r in (f.dense_rank, f.sparse_rank) if r is not None),
-                              f.hit.chunk_id))
+    fused.sort(
+        key=lambda f: (
+            -f.score,
+            min(r for r in (f.dense_rank, f.sparse_rank) if r is not None),
+            f.hit.chunk_id,
+        )
+    )
     return fused[:k]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from contextlib import nullcontext
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,8 +26,14 @@ if TYPE_CHECKING:
 
 DENSE, SPARSE = "dense", "sparse"
 API_KEY_ENV = "GROUNDTUNE_QDRANT_API_KEY"
-_PAYLOAD_INDEXES = {"doc_id": "keyword", "source": "keyword", "tags": "keyword",
-                    "gen_added": "integer", "gen_retired": "integer", "gen_deleted": "integer"}
+_PAYLOAD_INDEXES = {
+    "doc_id": "keyword",
+    "source": "keyword",
+    "tags": "keyword",
+    "gen_added": "integer",
+    "gen_retired": "integer",
+    "gen_deleted": "integer",
+}
 
 
 @dataclass(frozen=True)
@@ -59,8 +65,16 @@ def _rank(points: Sequence[Any]) -> list[Hit]:
 class VectorIndex:
     """One collection in a Qdrant local folder or server; thread-safe for concurrent searches."""
 
-    def __init__(self, collection: str, *, path: Path | None = None, url: str | None = None,
-                 mirror: bool = True, _client: Any = None, _lock: Any = None) -> None:
+    def __init__(
+        self,
+        collection: str,
+        *,
+        path: Path | None = None,
+        url: str | None = None,
+        mirror: bool = True,
+        _client: Any = None,
+        _lock: Any = None,
+    ) -> None:
         import os
 
         from qdrant_client import QdrantClient
@@ -91,8 +105,9 @@ class VectorIndex:
 
     def sibling(self, collection: str, mirror: bool = True) -> VectorIndex:
         """Another collection on the same client (local mode allows one client per folder)."""
-        return VectorIndex(collection, path=self.path, url=self.url, mirror=mirror,
-                           _client=self.client, _lock=self._lock)
+        return VectorIndex(
+            collection, path=self.path, url=self.url, mirror=mirror, _client=self.client, _lock=self._lock
+        )
 
     def _start_mirror(self) -> None:
         import numpy as np
@@ -110,8 +125,10 @@ class VectorIndex:
             self._mirror.add_points(
                 [p.payload for p in points],
                 np.asarray([p.vector[DENSE] for p in points], dtype=np.float32),
-                [(p.vector[SPARSE].indices, p.vector[SPARSE].values) if SPARSE in p.vector else ([], [])
-                 for p in points],
+                [
+                    (p.vector[SPARSE].indices, p.vector[SPARSE].values) if SPARSE in p.vector else ([], [])
+                    for p in points
+                ],
             )
             if offset is None:
                 break
@@ -124,7 +141,9 @@ class VectorIndex:
         try:
             return bool(self.client.collection_exists(self.collection))
         except Exception as exc:  # connection errors differ between httpx and grpc
-            raise UnavailableError(f"cannot reach the Qdrant index: {exc}", hint="check --index-url") from None
+            raise UnavailableError(
+                f"cannot reach the Qdrant index: {exc}", hint="check --index-url"
+            ) from None
 
     def create(self, dim: int, *, mirror: bool = True) -> None:
         from qdrant_client import models as qm
@@ -151,8 +170,15 @@ class VectorIndex:
     def count(self) -> int:
         return int(self.client.count(self.collection, exact=True).count)
 
-    def upsert(self, chunks: Sequence[Chunk], dense: np.ndarray, sparse: Sequence[tuple[list[int], list[float]]],
-               generation: int, batch: int = 512, retired: Sequence[bool] | None = None) -> None:
+    def upsert(
+        self,
+        chunks: Sequence[Chunk],
+        dense: np.ndarray,
+        sparse: Sequence[tuple[list[int], list[float]]],
+        generation: int,
+        batch: int = 512,
+        retired: Sequence[bool] | None = None,
+    ) -> None:
         """Write points visible from `generation` on; `retired[i]` marks superseded versions (reindex)."""
         from qdrant_client import models as qm
 
@@ -166,8 +192,10 @@ class VectorIndex:
             points = [
                 qm.PointStruct(
                     id=point_id(chunks[i].id),
-                    vector={DENSE: dense[i].tolist(),
-                            SPARSE: qm.SparseVector(indices=sparse[i][0], values=sparse[i][1])},
+                    vector={
+                        DENSE: dense[i].tolist(),
+                        SPARSE: qm.SparseVector(indices=sparse[i][0], values=sparse[i][1]),
+                    },
                     payload=payloads[k],
                 )
                 for k, i in enumerate(part)
@@ -175,18 +203,22 @@ class VectorIndex:
             with self._lock:
                 self.client.upsert(self.collection, points, wait=True)
                 if self._mirror is not None:
-                    self._mirror.add_points(payloads, dense[part.start : part.stop], [sparse[i] for i in part])
+                    self._mirror.add_points(
+                        payloads, dense[part.start : part.stop], [sparse[i] for i in part]
+                    )
 
     def _set_gen(self, field: str, doc_ids: list[str], generation: int) -> None:
         from qdrant_client import models as qm
 
         if not doc_ids:
             return
-        flt = qm.Filter(must=[
-            qm.FieldCondition(key="doc_id", match=qm.MatchAny(any=doc_ids)),
-            qm.FieldCondition(key="gen_added", range=qm.Range(lt=generation)),
-            qm.FieldCondition(key=field, range=qm.Range(gte=NEVER)),
-        ])
+        flt = qm.Filter(
+            must=[
+                qm.FieldCondition(key="doc_id", match=qm.MatchAny(any=doc_ids)),
+                qm.FieldCondition(key="gen_added", range=qm.Range(lt=generation)),
+                qm.FieldCondition(key=field, range=qm.Range(gte=NEVER)),
+            ]
+        )
         with self._lock:
             self.client.set_payload(self.collection, {field: generation}, points=flt, wait=True)
             if self._mirror is not None:
@@ -205,7 +237,7 @@ class VectorIndex:
         writes that never committed (gen_added > `current`)."""
         from qdrant_client import models as qm
 
-        should = [
+        should: list[Any] = [
             qm.FieldCondition(key="gen_deleted", range=qm.Range(lte=upto)),
             qm.FieldCondition(key="gen_added", range=qm.Range(gt=current)),
         ]
@@ -216,8 +248,14 @@ class VectorIndex:
             if self._mirror is not None:
                 self._mirror.purge(upto, current, keep_versions)
 
-    def search(self, dense: Sequence[np.ndarray | None], sparse: Sequence[tuple[list[int], list[float]] | None],
-               filters: SearchFilters, generation: int, depth: int) -> list[tuple[list[Hit], list[Hit]]]:
+    def search(
+        self,
+        dense: Sequence[np.ndarray | None],
+        sparse: Sequence[tuple[list[int], list[float]] | None],
+        filters: SearchFilters,
+        generation: int,
+        depth: int,
+    ) -> list[tuple[list[Hit], list[Hit]]]:
         """Per query: (dense hits, sparse hits), each best first, at most `depth` long."""
         if self._mirror is not None:
             return self._mirror.search(dense, sparse, filters, generation, depth)
@@ -227,12 +265,20 @@ class VectorIndex:
         requests, slots = [], []
         for qi, (d, s) in enumerate(zip(dense, sparse, strict=True)):
             if d is not None:
-                requests.append(qm.QueryRequest(query=d.tolist(), using=DENSE, filter=flt, limit=depth,
-                                                with_payload=True))
+                requests.append(
+                    qm.QueryRequest(query=d.tolist(), using=DENSE, filter=flt, limit=depth, with_payload=True)
+                )
                 slots.append((qi, 0))
             if s is not None and s[0]:
-                requests.append(qm.QueryRequest(query=qm.SparseVector(indices=s[0], values=s[1]), using=SPARSE,
-                                                filter=flt, limit=depth, with_payload=True))
+                requests.append(
+                    qm.QueryRequest(
+                        query=qm.SparseVector(indices=s[0], values=s[1]),
+                        using=SPARSE,
+                        filter=flt,
+                        limit=depth,
+                        with_payload=True,
+                    )
+                )
                 slots.append((qi, 1))
         out: list[tuple[list[Hit], list[Hit]]] = [([], []) for _ in dense]
         for start in range(0, len(requests), 64):

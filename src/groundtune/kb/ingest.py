@@ -18,7 +18,7 @@ from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import content_hash
 from groundtune.core.schemas import Chunk, Document
 from groundtune.kb import sparse as bm25
-from groundtune.kb.chunker import TokenCounter, chunk_document
+from groundtune.kb.chunker import TokenCounter, chunk_document, index_text
 from groundtune.kb.parsers import RECORD_SUFFIXES, file_doc_id, iter_files, make_document, parse_file
 from groundtune.kb.records import RecordFields, parse_records
 
@@ -62,8 +62,12 @@ def _as_inputs(inputs: Input | Iterable[Input]) -> list[Input]:
     return list(inputs)
 
 
-def collect(inputs: Input | Iterable[Input], fields: RecordFields, tags: Iterable[str],
-            progress: Progress | None = None) -> tuple[list[Document], list[FileError]]:
+def collect(
+    inputs: Input | Iterable[Input],
+    fields: RecordFields,
+    tags: Iterable[str],
+    progress: Progress | None = None,
+) -> tuple[list[Document], list[FileError]]:
     """Parse every input; errors are collected per file (or record), never raised."""
     docs: list[Document] = []
     errors: list[FileError] = []
@@ -78,9 +82,17 @@ def collect(inputs: Input | Iterable[Input], fields: RecordFields, tags: Iterabl
     for n, item in enumerate(files, start=1):
         try:
             if isinstance(item, Document):
-                docs.append(make_document(item.id, item.source, item.title, item.text,
-                                          fmt=str(item.metadata.get("format", "text")),
-                                          tags=[*item.tags, *tags], metadata=dict(item.metadata)))
+                docs.append(
+                    make_document(
+                        item.id,
+                        item.source,
+                        item.title,
+                        item.text,
+                        fmt=str(item.metadata.get("format", "text")),
+                        tags=[*item.tags, *tags],
+                        metadata=dict(item.metadata),
+                    )
+                )
             elif isinstance(item, Mapping):
                 docs.append(_record(dict(item), fields, tags, n))
             elif Path(item).suffix.lower() in RECORD_SUFFIXES:
@@ -97,8 +109,13 @@ def collect(inputs: Input | Iterable[Input], fields: RecordFields, tags: Iterabl
     unique: list[Document] = []
     for doc in docs:
         if doc.id in seen:
-            errors.append(FileError(source=doc.source, message=f"document id {doc.id!r} appears twice in this batch",
-                                    hint="give every record a unique id; the first one was kept"))
+            errors.append(
+                FileError(
+                    source=doc.source,
+                    message=f"document id {doc.id!r} appears twice in this batch",
+                    hint="give every record a unique id; the first one was kept",
+                )
+            )
             continue
         seen[doc.id] = len(unique)
         unique.append(doc)
@@ -108,18 +125,34 @@ def collect(inputs: Input | Iterable[Input], fields: RecordFields, tags: Iterabl
 def _record(row: dict[str, Any], fields: RecordFields, tags: list[str], n: int) -> Document:
     rid, text = row.get(fields.id_field), row.get(fields.text_field)
     if rid is None or not isinstance(text, str) or not text.strip():
-        raise InvalidInputError(f"record {n} needs '{fields.id_field}' and non-empty '{fields.text_field}'",
-                                hint="fix the record or name its fields")
+        raise InvalidInputError(
+            f"record {n} needs '{fields.id_field}' and non-empty '{fields.text_field}'",
+            hint="fix the record or name its fields",
+        )
     used = {fields.id_field, fields.text_field, fields.title_field, fields.tags_field, "source"}
     meta = {k: v for k, v in row.items() if k not in used and isinstance(v, str | int | float | bool)}
     raw = row.get(fields.tags_field) if fields.tags_field else None
     extra = raw if isinstance(raw, list) else [t.strip() for t in str(raw or "").split(";") if t.strip()]
-    return make_document(str(rid), str(row.get("source") or f"record:{rid}"), str(row.get(fields.title_field) or rid),
-                         text, fmt="record", tags=[*tags, *map(str, extra)], metadata=meta)
+    return make_document(
+        str(rid),
+        str(row.get("source") or f"record:{rid}"),
+        str(row.get(fields.title_field) or rid),
+        text,
+        fmt="record",
+        tags=[*tags, *map(str, extra)],
+        metadata=meta,
+    )
 
 
-def add(kb: KnowledgeBase, inputs: Input | Iterable[Input], *, fields: RecordFields | None = None,
-        tags: Iterable[str] = (), progress: Progress | None = None, batch_chunks: int = 2048) -> AddSummary:
+def add(
+    kb: KnowledgeBase,
+    inputs: Input | Iterable[Input],
+    *,
+    fields: RecordFields | None = None,
+    tags: Iterable[str] = (),
+    progress: Progress | None = None,
+    batch_chunks: int = 2048,
+) -> AddSummary:
     """Ingest inputs: unchanged documents are skipped, changed ones become a new version."""
     t0 = time.perf_counter()
     docs, errors = collect(inputs, fields or RecordFields(), tags, progress)
@@ -133,8 +166,9 @@ def add(kb: KnowledgeBase, inputs: Input | Iterable[Input], *, fields: RecordFie
             summary.unchanged.append(doc.id)
             continue
         doc = doc.model_copy(update={"version": prev[0] + 1 if prev else 1})
-        chunks = chunk_document(doc, counter, chunk_tokens=kb.settings.chunk_tokens,
-                                chunk_overlap=kb.settings.chunk_overlap)
+        chunks = chunk_document(
+            doc, counter, chunk_tokens=kb.settings.chunk_tokens, chunk_overlap=kb.settings.chunk_overlap
+        )
         (summary.updated if prev else summary.added).append(doc.id)
         planned.append((doc, chunks))
         if progress:
@@ -192,8 +226,14 @@ def remove(kb: KnowledgeBase, targets: Iterable[str]) -> RemoveSummary:
     return RemoveSummary(removed=ids, missing=missing, generation=gen)
 
 
-def reindex(kb: KnowledgeBase, *, index_url: str | None = None, embedder: str | None = None,
-            progress: Progress | None = None, batch: int = 512) -> dict[str, Any]:
+def reindex(
+    kb: KnowledgeBase,
+    *,
+    index_url: str | None = None,
+    embedder: str | None = None,
+    progress: Progress | None = None,
+    batch: int = 512,
+) -> dict[str, Any]:
     """Rebuild the index from the catalog into a new collection (optionally another backend or
     embedder), recount term statistics, then switch the KB to it and drop the old collection."""
     from groundtune.kb.knowledge_base import open_index
@@ -208,10 +248,15 @@ def reindex(kb: KnowledgeBase, *, index_url: str | None = None, embedder: str | 
         kb._embedder = load_embedder(new_embedder)
     dim = int(kb.embedder.dim)
     collection = f"{settings.id}_{content_hash(str(time.time_ns()), length=8)}"
-    new_settings = settings.model_copy(update={
-        "index_url": target_url, "embedder": new_embedder, "dim": dim, "collection": collection,
-        "purge_lag": settings.purge_lag if target_url == settings.index_url else (1 if target_url else 0),
-    })
+    new_settings = settings.model_copy(
+        update={
+            "index_url": target_url,
+            "embedder": new_embedder,
+            "dim": dim,
+            "collection": collection,
+            "purge_lag": settings.purge_lag if target_url == settings.index_url else (1 if target_url else 0),
+        }
+    )
     same_backend = target_url == settings.index_url
     with kb._write_lock:
         state = kb.catalog.state()
@@ -224,15 +269,16 @@ def reindex(kb: KnowledgeBase, *, index_url: str | None = None, embedder: str | 
         lengths = []
         latest_ids = set(kb.catalog.chunk_ids(True))
         for chunk in kb.chunks(latest_only=True):
-            cnt, n = bm25.term_counts(chunk.text, scheme)
+            cnt, n = bm25.term_counts(index_text(chunk), scheme)
             df.update(cnt.keys())
             lengths.append(n)
         avgdl = max(sum(lengths) / len(lengths), 1.0) if lengths else None
         every = list(kb.chunks(latest_only=not settings.keep_versions))
         for start in range(0, len(every), batch):
             part = every[start : start + batch]
-            vecs = kb.embedder.encode([c.text for c in part], batch_size=32)
-            sparse = [bm25.document_vector(*bm25.term_counts(c.text, scheme), avgdl or 1.0, scheme) for c in part]
+            texts = [index_text(c) for c in part]
+            vecs = kb.embedder.encode(texts, batch_size=32)
+            sparse = [bm25.document_vector(*bm25.term_counts(t, scheme), avgdl or 1.0, scheme) for t in texts]
             index.upsert(part, vecs, sparse, state.generation, retired=[c.id not in latest_ids for c in part])
             if progress:
                 progress("reindex", start + len(part), len(every))
@@ -248,5 +294,10 @@ def reindex(kb: KnowledgeBase, *, index_url: str | None = None, embedder: str | 
         old.drop()
         if not same_backend:
             old.close()
-    return {"collection": collection, "index": target_url or "qdrant local mode", "embedder": new_embedder,
-            "chunks": len(every), "seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        "collection": collection,
+        "index": target_url or "qdrant local mode",
+        "embedder": new_embedder,
+        "chunks": len(every),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }

@@ -20,6 +20,7 @@ from groundtune.core.errors import ConflictError, NotFoundError
 from groundtune.core.schemas import Chunk, Document
 from groundtune.kb import sparse as bm25
 from groundtune.kb.catalog import Catalog, NewVersion
+from groundtune.kb.chunker import index_text
 from groundtune.kb.index import VectorIndex
 from groundtune.kb.settings import KBSettings, load_settings
 
@@ -85,21 +86,27 @@ class KnowledgeBase:
     def get_chunk(self, chunk_id: str) -> Chunk:
         chunk = self.catalog.chunk(chunk_id)
         if chunk is None:
-            raise NotFoundError(f"chunk {chunk_id} is not in knowledge base '{self.name}'",
-                                hint="the document may have been removed; search again")
+            raise NotFoundError(
+                f"chunk {chunk_id} is not in knowledge base '{self.name}'",
+                hint="the document may have been removed; search again",
+            )
         return chunk
 
     def get_document(self, doc_id: str, version: int | None = None) -> Document:
         doc = self.catalog.document(doc_id, version)
         if doc is None:
-            raise NotFoundError(f"document {doc_id}{f' v{version}' if version else ''} is not in '{self.name}'",
-                                hint=f"list documents with `groundtune kb show {self.name} --documents`")
+            raise NotFoundError(
+                f"document {doc_id}{f' v{version}' if version else ''} is not in '{self.name}'",
+                hint=f"list documents with `groundtune kb show {self.name} --documents`",
+            )
         return doc
 
     def documents(self, latest_only: bool = True) -> list[Document]:
         return self.catalog.documents(latest_only)
 
-    def random_chunks(self, n: int, seed: int, exclude_ids: tuple[str, ...] | list[str] | set[str] = ()) -> list[Chunk]:
+    def random_chunks(
+        self, n: int, seed: int, exclude_ids: tuple[str, ...] | list[str] | set[str] = ()
+    ) -> list[Chunk]:
         return self.catalog.random_chunks(n, seed, exclude_ids)
 
     def retriever(self, config: RetrieverConfig | None = None) -> Retriever:
@@ -110,13 +117,23 @@ class KnowledgeBase:
     def info(self) -> dict[str, Any]:
         state = self.catalog.state()
         return {
-            "name": self.name, "id": self.settings.id, "path": str(self.path),
-            "embedder": self.settings.embedder, "dim": self.settings.dim,
-            "chunk_tokens": self.settings.chunk_tokens, "chunk_overlap": self.settings.chunk_overlap,
-            "catalog": "sqlite (local file)" if not self.settings.catalog_url else _redact(self.settings.catalog_url),
-            "index": self.settings.index_url or "qdrant local mode", "collection": self.settings.collection,
-            "generation": state.generation, "avgdl": state.avgdl, "index_points": self.index.count(),
-            "sparse": self.settings.sparse.model_dump(), **self.catalog.counts(),
+            "name": self.name,
+            "id": self.settings.id,
+            "path": str(self.path),
+            "embedder": self.settings.embedder,
+            "dim": self.settings.dim,
+            "chunk_tokens": self.settings.chunk_tokens,
+            "chunk_overlap": self.settings.chunk_overlap,
+            "catalog": "sqlite (local file)"
+            if not self.settings.catalog_url
+            else _redact(self.settings.catalog_url),
+            "index": self.settings.index_url or "qdrant local mode",
+            "collection": self.settings.collection,
+            "generation": state.generation,
+            "avgdl": state.avgdl,
+            "index_points": self.index.count(),
+            "sparse": self.settings.sparse.model_dump(),
+            **self.catalog.counts(),
         }
 
     # ---- readers (searches) and purge safety --------------------------------------------------
@@ -142,21 +159,28 @@ class KnowledgeBase:
             self.index.purge(generation - self.settings.purge_lag, generation, self.settings.keep_versions)
 
     # ---- the write path ----------------------------------------------------------------------
-    def write(self, versions: list[tuple[Document, list[Chunk]]], removed: list[str] | None = None,
-              progress: Progress | None = None) -> int:
+    def write(
+        self,
+        versions: list[tuple[Document, list[Chunk]]],
+        removed: list[str] | None = None,
+        progress: Progress | None = None,
+    ) -> int:
         """Commit new document versions (already chunked, `version` set) and removals as one generation."""
         with self._write_lock:
             state = self.catalog.state()
             gen = state.generation + 1
-            self.index.purge(state.generation - self.settings.purge_lag, state.generation, self.settings.keep_versions)
+            self.index.purge(
+                state.generation - self.settings.purge_lag, state.generation, self.settings.keep_versions
+            )
             scheme = self.settings.sparse
             all_chunks = [c for _, cs in versions for c in cs]
-            counted = [bm25.term_counts(c.text, scheme) for c in all_chunks]
+            texts = [index_text(c) for c in all_chunks]
+            counted = [bm25.term_counts(t, scheme) for t in texts]
             avgdl = state.avgdl
             if avgdl is None and counted:  # frozen at the first ingest; `reindex` measures it again
                 avgdl = max(sum(n for _, n in counted) / len(counted), 1.0)
             sparse_vecs = [bm25.document_vector(cnt, n, avgdl or 1.0, scheme) for cnt, n in counted]
-            dense = self._embed([c.text for c in all_chunks], progress)
+            dense = self._embed(texts, progress)
             if len(all_chunks):
                 self.index.upsert(all_chunks, dense, sparse_vecs, gen)
                 if progress:
@@ -172,13 +196,20 @@ class KnowledgeBase:
                 delta.update(cnt.keys())
             old = self.catalog.chunks_of(list(retired) + removed, latest_only=True)
             for chunk, _ in old:
-                delta.subtract(bm25.term_counts(chunk.text, scheme)[0].keys())
+                delta.subtract(bm25.term_counts(index_text(chunk), scheme)[0].keys())
             new_versions = [
                 NewVersion(doc, cs, [n for _, n in counted[i : i + len(cs)]])
                 for (doc, cs), i in zip(versions, _offsets([len(cs) for _, cs in versions]), strict=True)
             ]
-            self.catalog.commit(gen, new_versions, retired, removed, delta, len(all_chunks) - len(old),
-                                avgdl if state.avgdl is None else None)
+            self.catalog.commit(
+                gen,
+                new_versions,
+                retired,
+                removed,
+                delta,
+                len(all_chunks) - len(old),
+                avgdl if state.avgdl is None else None,
+            )
             self._purge_after_commit(gen)
             return gen
 
@@ -189,8 +220,10 @@ class KnowledgeBase:
             return np.zeros((0, self.settings.dim), dtype=np.float32)
         emb = self.embedder
         if emb.dim != self.settings.dim:
-            raise ConflictError(f"embedder {emb.name} gives {emb.dim}-d vectors, the index holds {self.settings.dim}-d",
-                                hint="reindex with --embedder to switch embedders")
+            raise ConflictError(
+                f"embedder {emb.name} gives {emb.dim}-d vectors, the index holds {self.settings.dim}-d",
+                hint="reindex with --embedder to switch embedders",
+            )
         done = [0]
 
         def step(n: int) -> None:

@@ -35,8 +35,12 @@ class LocalMirror:
         self._gens: dict[str, list[int]] = {"gen_added": [], "gen_retired": [], "gen_deleted": []}
         self._built: dict[str, Any] | None = None
 
-    def add_points(self, payloads: Sequence[dict[str, Any]], dense: np.ndarray,
-                   sparse: Sequence[tuple[list[int], list[float]]]) -> None:
+    def add_points(
+        self,
+        payloads: Sequence[dict[str, Any]],
+        dense: np.ndarray,
+        sparse: Sequence[tuple[list[int], list[float]]],
+    ) -> None:
         with self._lock:
             # An upsert of an existing id replaces it, as in Qdrant.
             new_ids = {p["id"] for p in payloads}
@@ -94,7 +98,9 @@ class LocalMirror:
                 return self._built
             n = len(self._payloads)
             cols: dict[int, int] = {}
-            indptr, indices, data = [0], [], []
+            indptr: list[int] = [0]
+            indices: list[int] = []
+            data: list[float] = []
             for idx, vals in self._sparse:
                 indices.extend(cols.setdefault(int(t), len(cols)) for t in idx)
                 data.extend(vals)
@@ -139,8 +145,14 @@ class LocalMirror:
         hits.sort(key=lambda h: (-h.score, h.chunk_id))
         return hits[:depth]
 
-    def search(self, dense: Sequence[np.ndarray | None], sparse: Sequence[tuple[list[int], list[float]] | None],
-               filters: SearchFilters, generation: int, depth: int) -> list[tuple[list[Hit], list[Hit]]]:
+    def search(
+        self,
+        dense: Sequence[np.ndarray | None],
+        sparse: Sequence[tuple[list[int], list[float]] | None],
+        filters: SearchFilters,
+        generation: int,
+        depth: int,
+    ) -> list[tuple[list[Hit], list[Hit]]]:
         b = self._build()
         n = len(b["ids"])
         mask = self._mask(b, filters, generation) if n else np.zeros(0, dtype=bool)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from groundtune.core.errors import ConflictError
 from groundtune.core.ids import new_id
@@ -24,9 +24,18 @@ from groundtune.kb.sparse import SparseScheme
 from groundtune.models.registry import DEFAULT_EMBEDDER
 
 
-def create(name: str, *, embedder: str = DEFAULT_EMBEDDER, catalog_url: str | None = None,
-           index_url: str | None = None, chunk_tokens: int = 256, chunk_overlap: int = 32,
-           sparse: SparseScheme | None = None, keep_versions: bool = False, home: str | Path | None = None) -> KBSettings:
+def create(
+    name: str,
+    *,
+    embedder: str = DEFAULT_EMBEDDER,
+    catalog_url: str | None = None,
+    index_url: str | None = None,
+    chunk_tokens: int = 256,
+    chunk_overlap: int = 32,
+    sparse: SparseScheme | None = None,
+    keep_versions: bool = False,
+    home: str | Path | None = None,
+) -> KBSettings:
     """Create an empty knowledge base (catalog + index collection) and write its kb.json."""
     from groundtune.kb.catalog import Catalog
     from groundtune.kb.chunker import chunk_document  # noqa: F401  (fail early if chunking deps are broken)
@@ -34,18 +43,31 @@ def create(name: str, *, embedder: str = DEFAULT_EMBEDDER, catalog_url: str | No
 
     path = kb_dir(name, home)
     if (path / SETTINGS_FILE).exists():
-        raise ConflictError(f"knowledge base '{name}' already exists", hint="pick another name or `kb add` to it")
+        raise ConflictError(
+            f"knowledge base '{name}' already exists", hint="pick another name or `kb add` to it"
+        )
     if chunk_tokens < 8 or not 0 <= chunk_overlap < chunk_tokens:
         from groundtune.core.errors import InvalidInputError
 
-        raise InvalidInputError(f"chunk size {chunk_tokens} / overlap {chunk_overlap} is not usable",
-                                hint="use chunk_tokens >= 8 and 0 <= chunk_overlap < chunk_tokens")
+        raise InvalidInputError(
+            f"chunk size {chunk_tokens} / overlap {chunk_overlap} is not usable",
+            hint="use chunk_tokens >= 8 and 0 <= chunk_overlap < chunk_tokens",
+        )
     emb = load_embedder(embedder)
     kb_id = new_id("kb")
     settings = KBSettings(
-        id=kb_id, name=name, embedder=embedder, dim=int(emb.dim), chunk_tokens=chunk_tokens,
-        chunk_overlap=chunk_overlap, catalog_url=catalog_url, index_url=index_url, collection=f"{kb_id}_0",
-        sparse=sparse or SparseScheme(), keep_versions=keep_versions, purge_lag=1 if index_url else 0,
+        id=kb_id,
+        name=name,
+        embedder=embedder,
+        dim=int(emb.dim),
+        chunk_tokens=chunk_tokens,
+        chunk_overlap=chunk_overlap,
+        catalog_url=catalog_url,
+        index_url=index_url,
+        collection=f"{kb_id}_0",
+        sparse=sparse or SparseScheme(),
+        keep_versions=keep_versions,
+        purge_lag=1 if index_url else 0,
     )
     path.mkdir(parents=True, exist_ok=True)
     try:
@@ -55,8 +77,9 @@ def create(name: str, *, embedder: str = DEFAULT_EMBEDDER, catalog_url: str | No
         index = open_index(path, settings)
         try:
             if index.exists():
-                raise ConflictError(f"collection {settings.collection} already exists in the index",
-                                    hint="use another name")
+                raise ConflictError(
+                    f"collection {settings.collection} already exists in the index", hint="use another name"
+                )
             index.create(settings.dim)
         finally:
             index.close()
@@ -67,11 +90,22 @@ def create(name: str, *, embedder: str = DEFAULT_EMBEDDER, catalog_url: str | No
     return settings
 
 
-def add(name: str, inputs: Input | Iterable[Input], *, id_field: str = "id", title_field: str = "title",
-        text_field: str = "text", tags_field: str | None = None, tags: Iterable[str] = (),
-        progress: Progress | None = None, home: str | Path | None = None) -> AddSummary:
+def add(
+    name: str,
+    inputs: Input | Iterable[Input],
+    *,
+    id_field: str = "id",
+    title_field: str = "title",
+    text_field: str = "text",
+    tags_field: str | None = None,
+    tags: Iterable[str] = (),
+    progress: Progress | None = None,
+    home: str | Path | None = None,
+) -> AddSummary:
     """Add files, directories, records (dicts) or `Document`s; returns a summary with per-file errors."""
-    fields = RecordFields(id_field=id_field, title_field=title_field, text_field=text_field, tags_field=tags_field)
+    fields = RecordFields(
+        id_field=id_field, title_field=title_field, text_field=text_field, tags_field=tags_field
+    )
     with KnowledgeBase.open(name, home) as kb:
         return kb.add(inputs, fields=fields, tags=tags, progress=progress)
 
@@ -103,13 +137,29 @@ def show(name: str, *, documents: bool = False, home: str | Path | None = None) 
         return info
 
 
-def search(name: str, query: str | list[str], *, k: int = 5, mode: str = "hybrid", rrf_k: float = 60.0,
-           depth: int = 50, doc_ids: Iterable[str] = (), sources: Iterable[str] = (), tags: Iterable[str] = (),
-           latest_only: bool = True, home: str | Path | None = None) -> list[RetrievedChunk] | list[list[RetrievedChunk]]:
+def search(
+    name: str,
+    query: str | list[str],
+    *,
+    k: int = 5,
+    mode: Literal["dense", "sparse", "hybrid"] = "hybrid",
+    rrf_k: float = 60.0,
+    depth: int = 50,
+    doc_ids: Iterable[str] = (),
+    sources: Iterable[str] = (),
+    tags: Iterable[str] = (),
+    latest_only: bool = True,
+    home: str | Path | None = None,
+) -> list[RetrievedChunk] | list[list[RetrievedChunk]]:
     """Search with THE retriever; a list of queries returns a list of result lists."""
     config = RetrieverConfig(
-        mode=mode, k=k, rrf_k=rrf_k, depth=depth,  # type: ignore[arg-type]
-        filters=SearchFilters(doc_ids=list(doc_ids), sources=list(sources), tags=list(tags), latest_only=latest_only),
+        mode=mode,
+        k=k,
+        rrf_k=rrf_k,
+        depth=depth,
+        filters=SearchFilters(
+            doc_ids=list(doc_ids), sources=list(sources), tags=list(tags), latest_only=latest_only
+        ),
     )
     with KnowledgeBase.open(name, home) as kb:
         retriever = kb.retriever(config)
@@ -118,8 +168,14 @@ def search(name: str, query: str | list[str], *, k: int = 5, mode: str = "hybrid
         return retriever.search_batch(query)
 
 
-def reindex(name: str, *, index_url: str | None = None, embedder: str | None = None,
-            progress: Progress | None = None, home: str | Path | None = None) -> dict[str, Any]:
+def reindex(
+    name: str,
+    *,
+    index_url: str | None = None,
+    embedder: str | None = None,
+    progress: Progress | None = None,
+    home: str | Path | None = None,
+) -> dict[str, Any]:
     """Rebuild the index from the catalog (`index_url="local"` moves a server-backed KB to local mode)."""
     with KnowledgeBase.open(name, home) as kb:
         return kb.reindex(index_url=index_url, embedder=embedder, progress=progress)

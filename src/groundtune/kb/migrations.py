@@ -16,7 +16,8 @@ import sqlalchemy as sa
 def m001_initial(conn: sa.Connection) -> None:
     md = sa.MetaData()
     sa.Table(
-        "documents", md,
+        "documents",
+        md,
         sa.Column("doc_id", sa.String(512), primary_key=True),
         sa.Column("version", sa.Integer, primary_key=True),
         sa.Column("source", sa.Text, nullable=False),
@@ -33,7 +34,8 @@ def m001_initial(conn: sa.Connection) -> None:
         sa.Index("ix_documents_source", "source"),
     )
     sa.Table(
-        "chunks", md,
+        "chunks",
+        md,
         sa.Column("id", sa.String(64), primary_key=True),
         sa.Column("doc_id", sa.String(512), nullable=False),
         sa.Column("doc_version", sa.Integer, nullable=False),
@@ -50,12 +52,14 @@ def m001_initial(conn: sa.Connection) -> None:
         sa.Index("ix_chunks_doc", "doc_id", "doc_version", "ord"),
     )
     sa.Table(
-        "term_stats", md,
+        "term_stats",
+        md,
         sa.Column("term", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("df", sa.Integer, nullable=False),
     )
     state = sa.Table(
-        "kb_state", md,
+        "kb_state",
+        md,
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
         sa.Column("generation", sa.BigInteger, nullable=False),
         sa.Column("n_chunks", sa.BigInteger, nullable=False),
@@ -74,7 +78,8 @@ def migrate(engine: sa.Engine) -> list[str]:
     """Apply the migrations this catalog has not seen yet; returns their names."""
     md = sa.MetaData()
     applied_t = sa.Table(
-        "schema_migrations", md,
+        "schema_migrations",
+        md,
         sa.Column("name", sa.String(128), primary_key=True),
         sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
     )

@@ -158,7 +158,12 @@ def parse_pdf_file(path: Path, tags: Iterable[str] = ()) -> Document:
         )
     title = str(meta_title).strip() if meta_title and str(meta_title).strip() else path.stem
     return make_document(
-        file_doc_id(path), str(path.resolve()), title, text, fmt="pdf", tags=tags,
+        file_doc_id(path),
+        str(path.resolve()),
+        title,
+        text,
+        fmt="pdf",
+        tags=tags,
         metadata={"pages": len(pages)},
     )
 

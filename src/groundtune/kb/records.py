@@ -106,13 +106,20 @@ def parse_records(
         rec_tags = list(tags)
         if fields.tags_field and row.get(fields.tags_field):
             raw = row[fields.tags_field]
-            rec_tags += raw if isinstance(raw, list) else [t.strip() for t in str(raw).split(";") if t.strip()]
+            rec_tags += (
+                raw if isinstance(raw, list) else [t.strip() for t in str(raw).split(";") if t.strip()]
+            )
         used = {fields.id_field, fields.title_field, fields.text_field, fields.tags_field}
         meta = {k: v for k, v in row.items() if k not in used and isinstance(v, str | int | float | bool)}
         docs.append(
             make_document(
-                rid, where, str(title) if title else rid, body, fmt="record",
-                tags=[str(t) for t in rec_tags], metadata=meta,
+                rid,
+                where,
+                str(title) if title else rid,
+                body,
+                fmt="record",
+                tags=[str(t) for t in rec_tags],
+                metadata=meta,
             )
         )
     if not docs and not errors:

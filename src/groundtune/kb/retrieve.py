@@ -36,7 +36,9 @@ class RetrieverConfig(BaseModel):
     mode: Literal["dense", "sparse", "hybrid"] = Field(default="hybrid", description="Which arms rank.")
     k: int = Field(default=5, ge=1, le=1000, description="Results returned per query.")
     rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal-rank fusion constant.")
-    depth: int = Field(default=50, ge=1, le=10000, description="Candidates per arm before fusion (>= k used).")
+    depth: int = Field(
+        default=50, ge=1, le=10000, description="Candidates per arm before fusion (>= k used)."
+    )
     filters: SearchFilters = Field(default_factory=SearchFilters)
     embedder: str | None = Field(default=None, description="None = the knowledge base's embedder.")
     sparse: SparseScheme | None = Field(default=None, description="None = the knowledge base's scheme.")
@@ -68,11 +70,18 @@ class Retriever:
         """The resolved config's hash (embedder and sparse scheme filled in from the KB)."""
         return self.config.hash()
 
-    def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[RetrievedChunk]:
+    def search(
+        self, query: str, k: int | None = None, filters: SearchFilters | None = None
+    ) -> list[RetrievedChunk]:
         return self.search_batch([query], k, filters)[0]
 
-    def search_batch(self, queries: Sequence[str], k: int | None = None, filters: SearchFilters | None = None,
-                     batch_size: int = 256) -> list[list[RetrievedChunk]]:
+    def search_batch(
+        self,
+        queries: Sequence[str],
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        batch_size: int = 256,
+    ) -> list[list[RetrievedChunk]]:
         """Results for every query; queries are embedded `batch_size` at a time."""
         for i, q in enumerate(queries):
             if not isinstance(q, str) or not q.strip():
@@ -105,8 +114,13 @@ class Retriever:
     def _rank(self, dense: list[Hit], sparse: list[Hit], k: int) -> list[RetrievedChunk]:
         if self.config.mode == "hybrid":
             return [
-                RetrievedChunk(chunk=payload_chunk(f.hit.payload), score=f.score, rank=i,
-                               dense_rank=f.dense_rank, sparse_rank=f.sparse_rank)
+                RetrievedChunk(
+                    chunk=payload_chunk(f.hit.payload),
+                    score=f.score,
+                    rank=i,
+                    dense_rank=f.dense_rank,
+                    sparse_rank=f.sparse_rank,
+                )
                 for i, f in enumerate(rrf(dense, sparse, self.config.rrf_k, k), start=1)
             ]
         hits, key = (dense, "dense_rank") if self.config.mode == "dense" else (sparse, "sparse_rank")

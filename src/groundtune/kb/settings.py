@@ -33,14 +33,17 @@ class KBSettings(BaseModel):
     collection: str
     sparse: SparseScheme = Field(default_factory=SparseScheme)
     local_search: Literal["mirror", "qdrant"] = Field(
-        default="mirror", description="Local mode: search an in-memory mirror (fast) or Qdrant's local scorer."
+        default="mirror",
+        description="Local mode: search an in-memory mirror (fast) or Qdrant's local scorer.",
     )
     keep_versions: bool = Field(
         default=False, description="Keep superseded versions searchable with latest_only=False."
     )
     purge_lag: int = Field(
-        default=0, ge=0, description="Generations a retired point outlives its retirement (other processes' "
-        "searches on a server); 0 is exact in local mode, where one process owns the index."
+        default=0,
+        ge=0,
+        description="Generations a retired point outlives its retirement (other processes' "
+        "searches on a server); 0 is exact in local mode, where one process owns the index.",
     )
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
@@ -62,7 +65,9 @@ def load_settings(name: str, home: str | Path | None = None) -> tuple[Path, KBSe
     path = kb_dir(name, home)
     file = path / SETTINGS_FILE
     if not file.exists():
-        raise NotFoundError(f"knowledge base '{name}' does not exist", hint=f"create it: groundtune kb create {name}")
+        raise NotFoundError(
+            f"knowledge base '{name}' does not exist", hint=f"create it: groundtune kb create {name}"
+        )
     return path, KBSettings.model_validate_json(file.read_text())
 
 
