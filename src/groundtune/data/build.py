@@ -17,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from groundtune import __version__
-from groundtune.core.errors import ConflictError, InvalidInputError
+from groundtune.core.errors import ConflictError, GroundtuneError, InvalidInputError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import Chunk, ContextDocument, Example, GroundedAnswer
 from groundtune.data import planning
-from groundtune.data.budget import fit_example
+from groundtune.data.budget import Fitted, fit_example
 from groundtune.data.config import BuildConfig, SourceSpec
 from groundtune.data.report import BuildReport
 from groundtune.data.sources import QAPair, load_qa_file
@@ -30,7 +30,7 @@ from groundtune.data.store import DatasetCard, save_dataset
 from groundtune.data.targets import build_target
 from groundtune.data.tokens import TokenCounter, load_counter
 from groundtune.data.validate import check_example, duplicate_key, has_verified_quote
-from groundtune.grounding import get_format
+from groundtune.grounding import GroundingFormat, get_format
 
 Progress = Callable[[str, int, int], None]
 
@@ -84,32 +84,76 @@ def load_source(spec: SourceSpec, kb: Any, seed: int) -> list[QAPair]:
     return pairs[: spec.limit] if spec.limit else pairs
 
 
-def _example(
+def _render(
     pair: QAPair,
-    documents: list[ContextDocument],
-    target: GroundedAnswer,
-    prompt: str,
-    completion: str,
-    style: str,
+    plan: planning.Plan,
     split: str,
     source_docs: list[str],
-    meta: dict[str, Any],
-) -> Example:
-    return Example(
+    config: BuildConfig,
+    fmt: GroundingFormat,
+    counter: TokenCounter,
+) -> tuple[Example, Fitted] | str:
+    """One planned question as a validated, rendered example, or the reason it is dropped."""
+
+    def target_for(docs: list[ContextDocument]) -> GroundedAnswer:
+        if not any(d.relevant for d in docs):
+            return fmt.refusal_target()
+        return build_target(
+            pair, docs, max_quotes_per_doc=config.max_quotes_per_doc, max_quote_chars=config.max_quote_chars
+        )
+
+    fitted = fit_example(pair.question, plan.candidates, target_for, fmt, counter, config.max_tokens)
+    if fitted is None:
+        return "over_token_budget"
+    meta = {
+        "oracle": plan.oracle,
+        "source": pair.source,
+        "gold_answers": pair.answers,
+        "question_answerable": pair.answerable,
+        "prompt_tokens": fitted.prompt_tokens,
+        "completion_tokens": fitted.completion_tokens,
+        "dropped_distractors": fitted.dropped_distractors,
+        "shortened_documents": fitted.shortened,
+    }
+    target = fitted.target
+    ex = Example(
         id=pair.id,
         question=pair.question,
-        documents=documents,
+        documents=fitted.documents,
         answer="" if target.refusal else pair.answer,
         answerable=not target.refusal,
         target=target,
-        prompt=prompt,
-        completion=completion,
-        style=style,
+        prompt=fitted.prompt,
+        completion=fitted.completion,
+        style=fmt.id,
         gold_evidence=pair.gold_evidence,
         source_doc_ids=source_docs,
         split=split,
         meta=meta,
     )
+    problem = check_example(ex, pair, fitted.completion_tokens)
+    return problem if problem else (ex, fitted)
+
+
+def _load_pairs(config: BuildConfig, kb: Any, report: BuildReport) -> tuple[list[QAPair], dict[str, str]]:
+    """Every source's pairs (first of each id kept) and the split each pinned pair must go to."""
+    pairs: list[QAPair] = []
+    pinned: dict[str, str] = {}
+    seen: set[str] = set()
+    for spec in config.sources:
+        got = load_source(spec, kb, config.seed)
+        report.sources[spec.kind] += len(got)
+        for pair in got:
+            if pair.id in seen:
+                report.drop("duplicate_question_id")
+                continue
+            seen.add(pair.id)
+            pairs.append(pair)
+            if spec.assign != "auto":
+                pinned[pair.id] = spec.assign
+    if not pairs:
+        raise InvalidInputError("the sources hold no questions", hint="check the source paths and limits")
+    return pairs, pinned
 
 
 def build_dataset(
@@ -139,25 +183,7 @@ def build_dataset(
         retriever_hash = retriever.hash()
         retriever_dump = retriever.config.model_dump(mode="json")
         embedder = kb.embedder_name
-        pairs: list[QAPair] = []
-        pinned: dict[str, str] = {}
-        for spec in config.sources:
-            got = load_source(spec, kb, config.seed)
-            report.sources[spec.kind] += len(got)
-            pairs.extend(got)
-            if spec.assign != "auto":
-                pinned.update((p.id, spec.assign) for p in got)
-        seen: set[str] = set()
-        unique = []
-        for pair in pairs:
-            if pair.id in seen:
-                report.drop("duplicate_question_id")
-                continue
-            seen.add(pair.id)
-            unique.append(pair)
-        pairs = unique
-        if not pairs:
-            raise InvalidInputError("the sources hold no questions", hint="check the source paths and limits")
+        pairs, pinned = _load_pairs(config, kb, report)
         report.questions = len(pairs)
         timings["load"] = time.perf_counter() - t0
 
@@ -211,47 +237,11 @@ def build_dataset(
         if plan.dropped:
             report.drop(plan.dropped)
             continue
-
-        def target_for(docs: list[ContextDocument], pair: QAPair = pair) -> GroundedAnswer:
-            if not any(d.relevant for d in docs):
-                return fmt.refusal_target()
-            return build_target(
-                pair,
-                docs,
-                max_quotes_per_doc=config.max_quotes_per_doc,
-                max_quote_chars=config.max_quote_chars,
-            )
-
-        fitted = fit_example(pair.question, plan.candidates, target_for, fmt, counter, config.max_tokens)
-        if fitted is None:
-            report.drop("over_token_budget")
+        made = _render(pair, plan, q_split[pair.id], sources[pair.id], config, fmt, counter)
+        if isinstance(made, str):
+            report.drop(made)
             continue
-        split = q_split[pair.id]
-        meta = {
-            "oracle": plan.oracle,
-            "source": pair.source,
-            "gold_answers": pair.answers,
-            "question_answerable": pair.answerable,
-            "prompt_tokens": fitted.prompt_tokens,
-            "completion_tokens": fitted.completion_tokens,
-            "dropped_distractors": fitted.dropped_distractors,
-            "shortened_documents": fitted.shortened,
-        }
-        ex = _example(
-            pair,
-            fitted.documents,
-            fitted.target,
-            fitted.prompt,
-            fitted.completion,
-            fmt.id,
-            split,
-            sources[pair.id],
-            meta,
-        )
-        problem = check_example(ex, pair, fitted.completion_tokens)
-        if problem:
-            report.drop(problem)
-            continue
+        ex, fitted = made
         key = duplicate_key(ex)
         if key in dupes:
             report.drop("duplicate")
@@ -261,7 +251,7 @@ def build_dataset(
             fitted.prompt_tokens, fitted.completion_tokens, fitted.dropped_distractors, fitted.shortened
         )
         verified[ex.id] = has_verified_quote(ex)
-        splits[split].append(ex)
+        splits[ex.split or "train"].append(ex)
         if i % 200 == 0:
             progress("render", i, len(pairs))
     progress("render", len(pairs), len(pairs))
@@ -274,7 +264,7 @@ def build_dataset(
     }
     report.leakage = leaks(d_split, shown)
     if report.leakage:
-        raise InvalidInputError(  # a bug, not a user error; refuse to store a leaking dataset
+        raise GroundtuneError(  # a bug, not a user error; refuse to store a leaking dataset
             f"split leakage detected: {report.leakage[:3]}", hint="report this; the dataset was not stored"
         )
     timings["total"] = time.perf_counter() - t0
