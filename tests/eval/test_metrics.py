@@ -108,7 +108,7 @@ def test_never_refusing_scores_zero_refusal_f1() -> None:
 
 
 def test_multiple_gold_answers_take_the_best() -> None:
-    ex = example(meta={"answers": ["two years", "24 months"]})
+    ex = example(meta={"gold_answers": ["two years", "24 months"]})
     m = item_metrics(ex, GroundedAnswer(relevant=[2], answer="two years [2]", citations=[2]))
     assert m["exact_match"] == 1.0
     assert token_f1("two years", "24 months") == 0.0

@@ -49,8 +49,10 @@ def token_f1(prediction: str, gold: str) -> float:
 
 
 def gold_answers(example: Example) -> list[str]:
-    """All acceptable gold answers (`meta["answers"]` when a source lists several)."""
-    answers = [a for a in example.meta.get("answers", []) if isinstance(a, str) and a.strip()]
+    """All acceptable gold answers (`meta["gold_answers"]`, as data building records them, when a
+    source lists several; `meta["answers"]` is read too)."""
+    listed = example.meta.get("gold_answers") or example.meta.get("answers") or []
+    answers = [a for a in listed if isinstance(a, str) and a.strip()]
     if example.answer.strip() and example.answer not in answers:
         answers.insert(0, example.answer)
     return answers
