@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from groundtune import kb as kbmod
 from groundtune.kb import RetrieverConfig
 from groundtune.kb.catalog import Catalog
 
@@ -40,3 +41,11 @@ def test_kb_lifecycle_on_postgres(make_kb, docs_dir: Path, postgres_url: str) ->
     assert a.info()["documents"] == 4 and a.info()["latest_chunks"] == a.index.count()
     out = a.reindex()
     assert out["chunks"] == a.index.count()
+    b.close()
+    kbmod.delete("pg-b")
+    assert [s.name for s in kbmod.list_kbs()] == ["pg-a"]
+    with Catalog(postgres_url).engine.connect() as conn:
+        import sqlalchemy as sa
+
+        schemas = {r[0] for r in conn.execute(sa.text("SELECT schema_name FROM information_schema.schemata"))}
+    assert a.settings.id in schemas and b.settings.id not in schemas

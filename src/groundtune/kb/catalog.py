@@ -124,7 +124,7 @@ class Catalog:
     """
 
     def __init__(self, url: str, schema: str | None = None) -> None:
-        self.url = url
+        self.url, self.schema = url, schema
         kwargs: dict[str, Any] = {}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
@@ -143,6 +143,16 @@ class Catalog:
             ) from None
 
     def close(self) -> None:
+        self.engine.dispose()
+
+    def drop(self) -> None:
+        """Delete this catalog's tables (and its schema on PostgreSQL); used when a KB is deleted."""
+        with self.engine.begin() as conn:
+            if self.schema and conn.dialect.name == "postgresql":
+                conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+            else:
+                md.drop_all(conn)
+                conn.execute(sa.text("DROP TABLE IF EXISTS schema_migrations"))
         self.engine.dispose()
 
     # ---- reads -------------------------------------------------------------------------------

@@ -182,8 +182,9 @@ def reindex(
 
 
 def delete(name: str, *, home: str | Path | None = None) -> None:
-    """Delete a knowledge base: its index collection, its folder (local catalog and index) and kb.json."""
+    """Delete a knowledge base: its index collection, its catalog tables, its folder and kb.json."""
     path, settings = load_settings(name, home)
     with KnowledgeBase(path, settings) as kb:
         kb.index.drop()
+        kb.catalog.drop()
     shutil.rmtree(path)
