@@ -179,3 +179,22 @@ def test_random_chunks_reproducible(make_kb, docs_dir: Path) -> None:
     rest = kb.random_chunks(100, seed=1, exclude_ids=[c.id for c in a])
     assert not {c.id for c in rest} & {c.id for c in a}
     assert len(rest) == len(list(kb.chunks())) - 3
+
+
+def test_lost_index_is_rebuilt_from_the_catalog(make_kb, docs_dir: Path) -> None:
+    import shutil
+
+    kb = make_kb("src")
+    kb.add(docs_dir)
+    queries = ["warranty batteries", "office hours"]
+    before = [[h.chunk.id for h in hits] for hits in kb.retriever().search_batch(queries)]
+    kb.close()
+    shutil.rmtree(kb.path / "qdrant")  # the index is gone; the catalog is the source of truth
+    kb = kbmod.open_kb("src")
+    try:
+        assert not kb.index.exists()
+        kb.reindex()
+        after = [[h.chunk.id for h in hits] for hits in kb.retriever().search_batch(queries)]
+        assert after == before
+    finally:
+        kb.close()
