@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from groundtune.core.errors import InvalidInputError, NotFoundError
 from groundtune.infer import GenerationConfig, GenerationRequest
@@ -104,7 +105,10 @@ def test_stream_concatenation_equals_generated_text(engine, make_requests) -> No
     for req in make_requests(max_new_tokens=20) + make_requests(max_new_tokens=20, stop=["w"]):
         expected = engine.generate([req])[0]
         stream = engine.stream(req)
-        deltas = list(stream)
+        deltas = []
+        for delta in stream:
+            assert not torch.is_inference_mode_enabled()  # the caller's torch state is untouched
+            deltas.append(delta)
         assert "".join(deltas) == expected.text
         assert stream.result is not None
         assert stream.result.text == expected.text

@@ -129,7 +129,7 @@ class AdapterSet:
             with self.peft.disable_adapter():
                 yield False
         elif len(wanted) == 1:
-            self.peft.set_adapter(next(iter(wanted)))
+            self.peft.set_adapter(next(iter(wanted)), inference_mode=True)
             yield False
         else:
             yield True

@@ -72,58 +72,48 @@ def run_batch(
     if adapter_names is not None:
         extra["adapter_names"] = adapter_names
     live = list(rows)
-    with torch.inference_mode():
-        out = model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,
-            **extra,
-        )
-        next_pos = positions[:, -1] + 1
-        while True:
-            logits = out.logits[:, -1, :].float()
-            tokens = next_tokens(logits, [r.config for r in live], [r.generator for r in live])
-            keep: list[int] = []
-            for j, (row, token) in enumerate(zip(live, tokens, strict=True)):
-                row.generated += 1
-                stopped = row.tracker.push(token)
-                if stopped or row.generated >= row.config.max_new_tokens:
-                    result = GenerationResult(
-                        text=row.tracker.text,
-                        finish_reason="stop" if stopped else "length",
-                        prompt_tokens=len(row.prompt_ids),
-                        completion_tokens=row.generated,
-                        latency_s=time.perf_counter() - start,
-                    )
-                    yield Event(row.index, row.tracker.delta(final=True), result)
-                else:
-                    keep.append(j)
-                    delta = row.tracker.delta()
-                    if delta:
-                        yield Event(row.index, delta)
-            if not keep:
-                return
-            step = torch.tensor([tokens[j] for j in keep], dtype=torch.long).unsqueeze(1)
-            if len(keep) < len(live):
-                index = torch.tensor(keep, dtype=torch.long)
-                cache.batch_select_indices(index)
-                mask, next_pos = mask[index], next_pos[index]
-                live = [live[j] for j in keep]
-                if adapter_names is not None:
-                    extra["adapter_names"] = [adapter_names[r_index] for r_index in _positions(rows, live)]
-            mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype)], dim=1)
-            out = model(
-                input_ids=step,
-                attention_mask=mask,
-                position_ids=next_pos.unsqueeze(1),
-                past_key_values=cache,
-                use_cache=True,
-                **extra,
-            )
-            next_pos = next_pos + 1
+
+    def forward(**inputs: Any) -> Any:
+        # Inference mode only around the model call: it is thread-local, and this generator yields
+        # to callers that may run other torch code between steps.
+        with torch.inference_mode():
+            return model(past_key_values=cache, use_cache=True, **inputs, **extra).logits[:, -1, :].float()
+
+    logits = forward(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1)
+    next_pos = positions[:, -1] + 1
+    while True:
+        tokens = next_tokens(logits, [r.config for r in live], [r.generator for r in live])
+        keep: list[int] = []
+        for j, (row, token) in enumerate(zip(live, tokens, strict=True)):
+            row.generated += 1
+            stopped = row.tracker.push(token)
+            if stopped or row.generated >= row.config.max_new_tokens:
+                result = GenerationResult(
+                    text=row.tracker.text,
+                    finish_reason="stop" if stopped else "length",
+                    prompt_tokens=len(row.prompt_ids),
+                    completion_tokens=row.generated,
+                    latency_s=time.perf_counter() - start,
+                )
+                yield Event(row.index, row.tracker.delta(final=True), result)
+            else:
+                keep.append(j)
+                delta = row.tracker.delta()
+                if delta:
+                    yield Event(row.index, delta)
+        if not keep:
+            return
+        step = torch.tensor([tokens[j] for j in keep], dtype=torch.long).unsqueeze(1)
+        if len(keep) < len(live):
+            index = torch.tensor(keep, dtype=torch.long)
+            cache.batch_select_indices(index)
+            mask, next_pos = mask[index], next_pos[index]
+            live = [live[j] for j in keep]
+            if adapter_names is not None:
+                extra["adapter_names"] = [adapter_names[i] for i in _positions(rows, live)]
+        mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype)], dim=1)
+        logits = forward(input_ids=step, attention_mask=mask, position_ids=next_pos.unsqueeze(1))
+        next_pos = next_pos + 1
 
 
 def _positions(rows: list[Row], live: list[Row]) -> list[int]:
