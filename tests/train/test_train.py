@@ -148,3 +148,20 @@ def test_cli_run_and_show(tmp_path: Path) -> None:
     assert out.exit_code == 0 and "succeeded" in out.output
     out = runner.invoke(app, ["--home", str(home), "train", "show", "nope"])
     assert out.exit_code == 3 and "no training run" in out.output
+
+
+def test_trackers_are_used_when_installed_and_named_otherwise(tmp_path: Path) -> None:
+    import importlib.util
+
+    from groundtune.core.errors import UnavailableError
+
+    ds = write_dataset(tmp_path / "ds", n_train=4, n_val=2)
+    cfg = tiny_config(ds, max_steps=1, report_to=["tensorboard"], progress=True)
+    if importlib.util.find_spec("tensorboard") is None:
+        with pytest.raises(UnavailableError, match="tensorboard"):
+            train(cfg, home=tmp_path / "home")
+        run = next((tmp_path / "home" / "runs").iterdir())
+        assert json.loads((run / "run.json").read_text())["status"] == "failed"
+    else:
+        result = train(cfg, home=tmp_path / "home")
+        assert (result.run_dir / "tensorboard").is_dir()

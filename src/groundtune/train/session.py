@@ -135,7 +135,7 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
     if config.base_weights == "bf16" or (config.base_weights == "auto" and autocast_dtype is not None):
         base_dtype = torch.bfloat16
 
-    lm = load_lm(config.model, ws.home)
+    lm = load_lm(config.model, ws.home, dtype=base_dtype)  # load straight into the final dtype: lower peak
     ds_dir, card, (train, skipped), val = _load_examples(config, ws, lm)
     n_params = adapter.count_parameters(lm.model)
     config = resolve(config, n_params)
