@@ -9,12 +9,12 @@ import pytest
 import yaml
 
 from groundtune.core.errors import InvalidInputError
+from groundtune.core.recipes import recipes_dir
 from groundtune.train.config import (
     TrainConfig,
     build_config,
     load_config,
     parse_override,
-    recipes_dir,
     resolve,
     size_defaults,
 )
@@ -33,6 +33,12 @@ def test_every_recipe_validates(recipe: Path) -> None:
     cfg = load_config(recipe, {"dataset": "some-dataset"})
     assert cfg.dataset == "some-dataset"
     raw = yaml.safe_load(recipe.read_text())
+    if "train" in raw:  # a full recipe: its data section must validate as a dataset build config too
+        from groundtune.data import load_config as load_data_config
+
+        built = load_data_config(recipe, name="n", kb="k", sources=[{"kind": "qa", "path": "qa.jsonl"}])
+        assert all(getattr(built, key) == value or isinstance(value, dict) for key, value in raw["data"].items())
+        raw = raw["train"]
     # every key the recipe sets survives validation unchanged (no silent renames)
     for key, value in raw.items():
         got = getattr(cfg, key)

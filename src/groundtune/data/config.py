@@ -90,9 +90,9 @@ def load_config(path: str | Path | None = None, **overrides: Any) -> BuildConfig
 
     data: dict[str, Any] = {}
     if path:
-        file = Path(path)
-        if not file.is_file():
-            raise InvalidInputError(f"recipe {file} does not exist", hint="pass the path of a YAML recipe")
+        from groundtune.core.recipes import find_recipe
+
+        file = find_recipe(path)
         loaded = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise InvalidInputError(

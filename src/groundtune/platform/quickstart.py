@@ -166,19 +166,20 @@ def _summary(summary: Any) -> str:
 
 def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgress) -> None:
     from groundtune.data import build_dataset, load_config
-    from groundtune.train.config import find_recipe
 
     if state.get("dataset"):
         say(f"[2/5] dataset '{DATASET}': already built (skipped)")
         return
     config = load_config(
-        find_recipe(RECIPE),
+        RECIPE,
         name=DATASET,
         kb=KB_NAME,
         sources=[
             {"kind": "qa", "path": str(src / "qa_train.jsonl")},
             {"kind": "qa", "path": str(src / "qa_heldout.jsonl"), "assign": "test"},
         ],
+        # Training questions split into train/validation; the held-out questions alone are the test split.
+        splits={"train": 0.9, "validation": 0.1},
         overwrite=True,
     )
     result = build_dataset(config, progress=stage)

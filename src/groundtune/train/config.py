@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from groundtune.core.errors import InvalidInputError
+from groundtune.core.recipes import find_recipe
 
 
 class _Strict(BaseModel):
@@ -202,27 +203,10 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Tr
         raise InvalidInputError(f"{p} is not valid YAML: {exc}", hint="fix the recipe file") from None
     if not isinstance(data, dict):
         raise InvalidInputError(f"{p} must hold a mapping of config fields", hint="see docs/train.md")
+    # A full recipe holds `data:` (dataset building) and `train:` sections; a training recipe is flat.
+    if "train" in data and isinstance(data["train"], dict):
+        data = data["train"]
     return build_config(data, overrides)
-
-
-def recipes_dir() -> Path:
-    """The shipped recipes (package data; the repository's top-level recipes/ holds the same files)."""
-    return Path(__file__).resolve().parent / "recipes"
-
-
-def find_recipe(path: str | Path) -> Path:
-    """A recipe file by path, or by the name of a shipped recipe (`gemma-270m-cpu`)."""
-    p = Path(path).expanduser()
-    if p.is_file():
-        return p
-    shipped = recipes_dir() / f"{Path(str(path)).stem}.yaml"
-    if shipped.is_file():
-        return shipped
-    names = sorted(q.stem for q in recipes_dir().glob("*.yaml"))
-    raise InvalidInputError(
-        f"recipe '{path}' is neither a file nor a shipped recipe",
-        hint=f"pass a YAML path or one of: {', '.join(names)}",
-    )
 
 
 def _deep_copy(data: dict[str, Any]) -> dict[str, Any]:
