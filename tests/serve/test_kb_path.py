@@ -44,3 +44,38 @@ def test_kb_retrieval_path_and_retriever_hash_check(tmp_path: Path, tiny_adapter
         assert [d["index"] for d in retrieved] == list(range(1, len(retrieved) + 1))
     deployment.scheduler.close()
     deployment.kb.close()
+
+
+def test_serving_retrieves_with_the_adapters_training_retriever(tmp_path: Path, tiny_adapter: Path) -> None:
+    from groundtune.kb import RetrieverConfig, open_kb
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(5):
+        (docs / f"d{i}.md").write_text(f"# Part {i}\n\nPart {i} of the Zephyr kettle weighs {i + 1} kilograms.\n")
+    kb.create("parts", embedder="tiny-random-minilm")
+    kb.add("parts", [docs])
+    config = RetrieverConfig(mode="sparse", k=2)
+    with open_kb("parts") as opened:
+        trained_hash = opened.retriever(config).hash()
+    adapter = tmp_path / "trained"
+    shutil.copytree(tiny_adapter, adapter)
+    (adapter / "groundtune-adapter.json").write_text(json.dumps({
+        "grounding_format": "cited", "retriever_hash": trained_hash,
+        "retriever_config": config.model_dump(mode="json"),
+    }))
+    deployment = deployment_for({"trained": adapter}, kb="parts")
+    try:
+        assert deployment.retriever_hash == trained_hash
+        assert not deployment.models()[1].warnings
+        with RunningServer(deployment) as server:
+            r = httpx.post(f"{server.url}/v1/chat/completions", timeout=60, json={
+                "model": "trained", "max_tokens": 4,
+                "messages": [{"role": "user", "content": "How much does part 3 weigh?"}],
+            })
+        ctx = r.json()["choices"][0]["message"]["context"]
+        assert len(ctx["retrieved"]) == 2
+        assert not any("trained with retriever" in w for w in ctx["warnings"])
+    finally:
+        deployment.scheduler.close()
+        deployment.kb.close()

@@ -42,7 +42,6 @@ class Limits:
     max_document_chars: int = 20_000
     max_tokens: int = 1_024
     default_max_tokens: int = 256
-    retrieve_k: int = 4
 
 
 @dataclass
@@ -196,7 +195,7 @@ class Deployment:
                 hint="send `documents: [{title, text}]`, or start the server with --kb",
                 code="no_context",
             )
-        hits = self.retriever.search(question, k=lim.retrieve_k)
+        hits = self.retriever.search(question)  # k and filters as the adapter's training data had them
         docs = [
             ContextDocument(
                 title=h.chunk.title,

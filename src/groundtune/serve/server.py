@@ -72,14 +72,15 @@ def build_deployment(
 
 
 def _retriever_config_from(refs: Any) -> Any:
-    """The retriever settings the adapters' training data was built with (so hashes match)."""
+    """The retriever settings the adapters' training data was built with (so hashes match), else
+    the default recipe's (hybrid, k=4)."""
     from groundtune.kb import RetrieverConfig
 
     for ref in refs:
         config = ref.manifest.get("retriever_config")
         if isinstance(config, dict):
             return RetrieverConfig.model_validate(config)
-    return None
+    return RetrieverConfig(k=4)
 
 
 def _vllm_backend(model: str, refs: dict[str, Any], url: str | None, home: Any) -> Any:

@@ -65,6 +65,8 @@ def card_provenance(card: dict[str, Any]) -> dict[str, Any]:
         "grounding_version": grounding.get("version") or card.get("grounding_version"),
         "grounding": grounding,
         "retriever_hash": card.get("retriever_hash") or (retriever or {}).get("hash"),
+        # The resolved retriever settings, so serving can retrieve exactly as the data was built.
+        "retriever_config": (retriever or {}).get("config"),
     }
 
 
@@ -80,6 +82,7 @@ def adapter_manifest(run: dict[str, Any]) -> dict[str, Any]:
         "grounding_version",
         "grounding",
         "retriever_hash",
+        "retriever_config",
         "dataset",
         "groundtune_version",
         "best_val_loss",
