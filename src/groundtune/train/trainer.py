@@ -150,11 +150,13 @@ def _save(s: Session) -> None:
 def _run(s: Session, callbacks: list[Callback]) -> RunResult:
     cfg, loop, main = s.config, s.loop, s.dist.main
     assert cfg.eval_every is not None and cfg.save_every is not None and cfg.grad_accum is not None
-    trackers = Trackers(cfg.report_to, s.run_dir, s.run_id, cfg.model_dump()) if main else None
+    trackers: Trackers | None = None
     bar = ProgressBar(s.total_steps, loop.step, enabled=cfg.progress and main)
     plans: dict[int, list[Any]] = {}
     started, sup_done, last = time.perf_counter(), 0, {}
     try:
+        if main:
+            trackers = Trackers(cfg.report_to, s.run_dir, s.run_id, cfg.model_dump())
         while loop.step < s.total_steps and not loop.stopped_early:
             epoch, index = divmod(loop.step, s.steps_per_epoch)
             if epoch not in plans:
