@@ -198,3 +198,29 @@ def test_lost_index_is_rebuilt_from_the_catalog(make_kb, docs_dir: Path) -> None
         assert after == before
     finally:
         kb.close()
+
+
+def test_a_write_that_fails_before_commit_stays_invisible_and_is_cleaned_up(make_kb, monkeypatch) -> None:
+    kb = make_kb("crash")
+    kb.add([{"id": "a", "text": "Apples are red or green."}])
+    r = kb.retriever(RetrieverConfig(k=10))
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(kb.catalog, "commit", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        kb.add([{"id": "b", "text": "Bananas are yellow."}, {"id": "a", "text": "Apples are sweet."}])
+    monkeypatch.undo()
+    assert kb.index.count() == 3  # the uncommitted points are in the index ...
+    hits = r.search("apples bananas")
+    assert [(h.chunk.doc_id, h.chunk.doc_version) for h in hits] == [("a", 1)]  # ... but never seen
+    kb.add([{"id": "c", "text": "Cherries are small."}])
+    assert kb.index.count() == 2 and kb.get_document("a").version == 1
+    hits = r.search("apples cherries")  # the failed write's retirement of a v1 was undone
+    assert sorted((h.chunk.doc_id, h.chunk.doc_version) for h in hits) == [("a", 1), ("c", 1)]
+    mirror, kb.index._mirror = kb.index._mirror, None
+    try:
+        assert [h.chunk.id for h in r.search("apples cherries")] == [h.chunk.id for h in hits]
+    finally:
+        kb.index._mirror = mirror

@@ -233,8 +233,8 @@ class VectorIndex:
         self._set_gen("gen_deleted", doc_ids, generation)
 
     def purge(self, upto: int, current: int, keep_versions: bool) -> None:
-        """Physically delete points no search at generation >= `upto` can see, and orphans of
-        writes that never committed (gen_added > `current`)."""
+        """Physically delete points no search at generation >= `upto` can see and orphans of writes
+        that never committed (gen_added > `current`), and undo such writes' retirements."""
         from qdrant_client import models as qm
 
         should: list[Any] = [
@@ -245,6 +245,10 @@ class VectorIndex:
             should.append(qm.FieldCondition(key="gen_retired", range=qm.Range(lte=upto)))
         with self._lock:
             self.client.delete(self.collection, qm.FilterSelector(filter=qm.Filter(should=should)), wait=True)
+            # Undo retirements and deletions stamped by a write that never committed.
+            for field in ("gen_retired", "gen_deleted"):
+                stale = qm.Filter(must=[qm.FieldCondition(key=field, range=qm.Range(gt=current, lt=NEVER))])
+                self.client.set_payload(self.collection, {field: NEVER}, points=stale, wait=True)
             if self._mirror is not None:
                 self._mirror.purge(upto, current, keep_versions)
 

@@ -60,6 +60,7 @@ class KnowledgeBase:
         self._epoch = 0
         self._tokens = itertools.count()
         self._cond = threading.Condition()
+        self._purge_pending = True  # the first write cleans up after any earlier crashed one
 
     @classmethod
     def open(cls, name: str, home: str | Path | None = None) -> KnowledgeBase:
@@ -150,13 +151,15 @@ class KnowledgeBase:
                 del self._readers[token]
                 self._cond.notify_all()
 
-    def _purge_after_commit(self, generation: int) -> None:
+    def _purge_after_commit(self, generation: int) -> bool:
+        """Purge once in-process searches that began before the commit are done; False if skipped."""
         with self._cond:
             self._epoch += 1
             epoch = self._epoch
             drained = self._cond.wait_for(lambda: all(e >= epoch for e in self._readers.values()), timeout=30)
-        if drained:  # else a later write purges
+        if drained:  # else the next write purges
             self.index.purge(generation - self.settings.purge_lag, generation, self.settings.keep_versions)
+        return bool(drained)
 
     # ---- the write path ----------------------------------------------------------------------
     def write(
@@ -169,9 +172,11 @@ class KnowledgeBase:
         with self._write_lock:
             state = self.catalog.state()
             gen = state.generation + 1
-            self.index.purge(
-                state.generation - self.settings.purge_lag, state.generation, self.settings.keep_versions
-            )
+            if self._purge_pending:  # leftovers of a skipped purge, or orphans of a write that crashed
+                self.index.purge(
+                    state.generation - self.settings.purge_lag, state.generation, self.settings.keep_versions
+                )
+            self._purge_pending = True  # until this write has committed and cleaned up after itself
             scheme = self.settings.sparse
             all_chunks = [c for _, cs in versions for c in cs]
             texts = [index_text(c) for c in all_chunks]
@@ -210,7 +215,11 @@ class KnowledgeBase:
                 len(all_chunks) - len(old),
                 avgdl if state.avgdl is None else None,
             )
-            self._purge_after_commit(gen)
+            # A pure addition leaves nothing to purge (a filtered delete scans every point in local mode).
+            if retired or removed or self.settings.purge_lag:
+                self._purge_pending = not self._purge_after_commit(gen)
+            else:
+                self._purge_pending = False
             return gen
 
     def _embed(self, texts: list[str], progress: Progress | None) -> Any:

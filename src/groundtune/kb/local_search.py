@@ -81,8 +81,16 @@ class LocalMirror:
             self._built = None
 
     def purge(self, upto: int, current: int, keep_versions: bool) -> None:
+        from groundtune.kb.filters import NEVER
+
         with self._lock:
             g = self._gens
+            for field in ("gen_retired", "gen_deleted"):
+                for i, v in enumerate(g[field]):
+                    if current < v < NEVER:
+                        g[field][i] = NEVER
+                        self._payloads[i][field] = NEVER
+                        self._built = None
             keep = [
                 not (d <= upto or a > current or (not keep_versions and r <= upto))
                 for a, r, d in zip(g["gen_added"], g["gen_retired"], g["gen_deleted"], strict=True)
