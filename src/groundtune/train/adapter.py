@@ -83,10 +83,12 @@ def _lean_forward(self: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torc
     PEFT's own forward casts x to the (fp32) LoRA dtype and then multiplies the full output by the
     scaling; on a CPU those copies cost more than the LoRA matmuls. Same maths, same parameters.
     """
-    if self.disable_adapters or self.merged or kwargs.get("adapter_names") is not None:
+    active = self.active_adapters
+    plain = len(active) == 1 and active[0] in self.lora_A and active[0] not in self.lora_variant
+    if not plain or self.disable_adapters or self.merged or kwargs.get("adapter_names") is not None:
         return self._peft_forward(x, *args, **kwargs)
     result = self.base_layer(x, *args, **kwargs)
-    name = self.active_adapters[0]
+    name = active[0]
     a = self.lora_A[name].weight
     b = self.lora_B[name].weight * self.scaling[name]
     low = torch.nn.functional.linear(self.lora_dropout[name](x), a)
