@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from groundtune.infer.stops import TextTracker, split_stops
 from groundtune.models.tiny import tiny_tokenizer
+
+_TOK = tiny_tokenizer()
 
 
 def _feed(tracker: TextTracker, text: str) -> tuple[bool, list[str]]:
@@ -62,3 +67,21 @@ def test_multibyte_characters_are_not_streamed_half_decoded() -> None:
     assert not stopped
     assert all("\ufffd" not in d for d in deltas)
     assert "".join(deltas) == "café ☕ 日本"
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.text(alphabet="ab \nxé☕", max_size=40),
+    st.lists(st.text(alphabet="ab \nxé", min_size=1, max_size=4), max_size=3),
+)
+def test_stream_equals_text_cut_before_the_first_completed_stop(text: str, stops: list[str]) -> None:
+    tracker = TextTracker(_TOK, set(), stops)
+    stopped, deltas = _feed(tracker, text)
+    out = tracker.text
+    assert "".join(deltas) == out
+    assert text.startswith(out)
+    assert not any(s in out for s in stops)  # no stop survives in the text
+    if stopped:
+        assert any(text[len(out) :].startswith(s) for s in stops)  # cut right before a stop
+    else:
+        assert out == text and not any(s in text for s in stops)
