@@ -87,8 +87,16 @@ def run_quickstart(
     stage: StageProgress = _noop_stage,
     eval_progress: Any = None,
     train_overrides: dict[str, Any] | None = None,
+    model: str = "gemma-3-270m",
+    embedder: str = "minilm-l6",
+    eval_limit: int | None = None,
+    max_new_tokens: int = 128,
 ) -> QuickstartResult:
-    """Run (or resume) the whole quickstart and return what it produced."""
+    """Run (or resume) the whole quickstart and return what it produced.
+
+    `model`/`embedder` swap the embedded defaults (the tests use the tiny models); `eval_limit`
+    scores only the first held-out questions.
+    """
     src = Path(examples or examples_dir())
     if not (src / "docs").is_dir():
         raise NotFoundError(f"no sample knowledge base at {src}", hint="run from a groundtune source checkout")
@@ -101,26 +109,26 @@ def run_quickstart(
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
-    docs = _kb_step(src, root, home, say, stage)
+    docs = _kb_step(src, root, home, say, stage, embedder)
     seconds["kb"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    _data_step(src, state, home, say, stage)
+    _data_step(src, state, home, say, stage, model)
     seconds["data"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    adapter = _train_step(state, home, say, train_overrides or {})
+    adapter = _train_step(state, home, say, {"model": model, **(train_overrides or {})})
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    eval_run, table = _eval_step(state, home, say, eval_progress)
+    eval_run, table = _eval_step(state, home, say, eval_progress, model, eval_limit, max_new_tokens)
     seconds["eval"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    update = _update_step(src, docs, adapter, home, say)
+    update = _update_step(src, docs, adapter, home, say, model, max_new_tokens)
     seconds["update"] = time.perf_counter() - t
 
-    command = f"groundtune serve --adapter {ADAPTER}={adapter} --kb {KB_NAME}"
+    command = f"groundtune serve --model {model} --adapter {ADAPTER}={adapter} --kb {KB_NAME}"
     return QuickstartResult(KB_NAME, DATASET, adapter, eval_run, table, update, command, seconds)
 
 
@@ -134,7 +142,7 @@ def _forget(ws: Any, root: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def _kb_step(src: Path, root: Path, home: Any, say: Say, stage: StageProgress) -> Path:
+def _kb_step(src: Path, root: Path, home: Any, say: Say, stage: StageProgress, embedder: str) -> Path:
     """Copy the sample documents into the workspace (so updates can change them) and ingest them."""
     from groundtune import kb
 
@@ -146,7 +154,7 @@ def _kb_step(src: Path, root: Path, home: Any, say: Say, stage: StageProgress) -
             if not target.exists() or target.read_bytes() != file.read_bytes():
                 shutil.copy2(file, target)
     if not any(s.name == KB_NAME for s in kb.list_kbs(home)):
-        kb.create(KB_NAME, home=home)
+        kb.create(KB_NAME, embedder=embedder, home=home)
     summary = kb.add(KB_NAME, [docs], progress=stage, home=home)
     say(f"[1/5] knowledge base '{KB_NAME}': {_summary(summary)}")
     return docs
@@ -164,7 +172,7 @@ def _summary(summary: Any) -> str:
     return ", ".join(parts) or str(data)
 
 
-def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgress) -> None:
+def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgress, model: str) -> None:
     from groundtune.data import build_dataset, load_config
 
     if state.get("dataset"):
@@ -174,6 +182,7 @@ def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgre
         RECIPE,
         name=DATASET,
         kb=KB_NAME,
+        lm=model,
         sources=[
             {"kind": "qa", "path": str(src / "qa_train.jsonl")},
             {"kind": "qa", "path": str(src / "qa_heldout.jsonl"), "assign": "test"},
@@ -205,7 +214,9 @@ def _train_step(state: _State, home: Any, say: Say, overrides: dict[str, Any]) -
     return result.registered_adapter
 
 
-def _eval_step(state: _State, home: Any, say: Say, progress: Any) -> tuple[Path, dict[str, dict[str, float | None]]]:
+def _eval_step(
+    state: _State, home: Any, say: Say, progress: Any, model: str, limit: int | None, max_new_tokens: int
+) -> tuple[Path, dict[str, dict[str, float | None]]]:
     from groundtune.eval.run import run, show
 
     done = state.get("eval_run")
@@ -214,8 +225,8 @@ def _eval_step(state: _State, home: Any, say: Say, progress: Any) -> tuple[Path,
         run_dir = Path(done)
     else:
         run_dir = run(
-            [f"dataset:{DATASET}:test"], adapters=[ADAPTER], shots=2, include_zero_shot=False,
-            home=home, progress=progress,
+            [f"dataset:{DATASET}:test"], model=model, adapters=[ADAPTER], shots=2, include_zero_shot=False,
+            limit=limit, max_new_tokens=max_new_tokens, home=home, progress=progress,
         )
         state.set("eval_run", str(run_dir))
     suite = next(iter(show(run_dir)["suites"].values()))
@@ -223,7 +234,9 @@ def _eval_step(state: _State, home: Any, say: Say, progress: Any) -> tuple[Path,
     return run_dir, suite
 
 
-def _update_step(src: Path, docs: Path, adapter: Path, home: Any, say: Say) -> list[dict[str, str]]:
+def _update_step(
+    src: Path, docs: Path, adapter: Path, home: Any, say: Say, model: str, max_new_tokens: int
+) -> list[dict[str, str]]:
     """Ask each update question, replace the document with its new version, ask again."""
     from groundtune.serve.schemas import ChatCompletionRequest
     from groundtune.serve.server import build_deployment
@@ -232,12 +245,12 @@ def _update_step(src: Path, docs: Path, adapter: Path, home: Any, say: Say) -> l
     if not updates_file.is_file():
         return []
     items = [json.loads(line) for line in updates_file.read_text().splitlines() if line.strip()]
-    deployment = build_deployment(adapters={ADAPTER: str(adapter)}, kb=KB_NAME, home=home)
+    deployment = build_deployment(model, adapters={ADAPTER: str(adapter)}, kb=KB_NAME, home=home)
     rows = []
     try:
         def ask(question: str) -> str:
             req = ChatCompletionRequest.model_validate(
-                {"model": ADAPTER, "messages": [{"role": "user", "content": question}], "max_tokens": 96}
+                {"model": ADAPTER, "messages": [{"role": "user", "content": question}], "max_tokens": max_new_tokens}
             )
             return deployment.complete(req).choices[0].message.content
 

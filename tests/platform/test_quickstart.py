@@ -1,0 +1,56 @@
+"""The quickstart pipeline end to end on the tiny models: every step runs, records its result, is
+skipped on a second run, and `fresh` starts over. (`make quickstart` runs it on Gemma 3 270M.)"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from groundtune import kb
+from groundtune.data import load_dataset
+from groundtune.platform.quickstart import examples_dir, run_quickstart
+
+TINY = dict(
+    model="tiny-random-gemma3",
+    embedder="tiny-random-minilm",
+    train_overrides={"max_steps": 2, "progress": False, "eval_every": 2, "save_every": 2},
+    eval_limit=4,
+    max_new_tokens=8,
+)
+
+
+def test_quickstart_runs_every_step_then_skips_them() -> None:
+    said: list[str] = []
+    result = run_quickstart(say=said.append, **TINY)
+    home = Path(os.environ["GROUNDTUNE_HOME"])
+
+    info = kb.show("quickstart")
+    assert info["documents"] == 40
+    splits = load_dataset("quickstart")
+    heldout = [json.loads(line) for line in (examples_dir() / "qa_heldout.jsonl").read_text().splitlines() if line]
+    assert len(splits["test"]) == len(heldout)  # the held-out questions, and only they, are the test split
+    assert {ex.question for ex in splits["test"]} == {q["question"] for q in heldout}
+    assert len(splits["train"]) > 200 and splits["validation"]
+
+    assert (result.adapter / "adapter_config.json").is_file()
+    assert (result.eval_run / "report.html").is_file()
+    assert set(result.table) == {"base-2shot", "quickstart"}
+    assert result.table["quickstart"]["n_items"] == 4
+    assert len(result.update) == 3 and all({"before", "after"} <= set(row) for row in result.update)
+    assert f"--adapter quickstart={result.adapter}" in result.serve_command and "--kb quickstart" in result.serve_command
+    state = json.loads((home / "quickstart" / "state.json").read_text())
+    assert set(state) == {"dataset", "adapter", "eval_run"}
+    # The update step replaced three documents with their new versions, without retraining.
+    docs = kb.show("quickstart", documents=True)["document_list"]
+    assert sorted(d["version"] for d in docs).count(2) == 3
+
+    said.clear()
+    again = run_quickstart(say=said.append, **TINY)
+    assert sum("skipped" in line for line in said) == 3
+    assert again.eval_run == result.eval_run and again.adapter == result.adapter
+
+    said.clear()
+    fresh = run_quickstart(say=said.append, fresh=True, **TINY)
+    assert not any("skipped" in line for line in said)
+    assert fresh.eval_run != result.eval_run
