@@ -48,3 +48,34 @@ def test_full_queue_is_refused_and_bad_requests_fail_in_the_caller(engine, make_
     scheduler.close()
     with pytest.raises(UnavailableError):
         scheduler.submit(make_requests()[0])
+
+
+def test_cancelled_rows_leave_the_batch_without_disturbing_others(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
+    reqs = make_requests(max_new_tokens=12)
+    expected = [r.text for r in engine.generate(reqs)]
+    steps = {"n": 0}
+
+    def cancel_second(index: int) -> bool:
+        steps["n"] += 1
+        return index == 1 and steps["n"] > 6  # give up after a few steps
+
+    results = {e.index: e.result for e in engine.events(reqs, cancel_second) if e.result is not None}
+    assert sorted(results) == [0, 2, 3]
+    assert [results[i].text for i in (0, 2, 3)] == [expected[i] for i in (0, 2, 3)]
+
+
+def test_cancelled_futures_and_closed_streams_do_not_break_the_scheduler(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
+    reqs = make_requests(max_new_tokens=30)
+    expected = engine.generate(reqs)
+    with BatchScheduler(engine, gather_s=0.3) as scheduler:
+        doomed = scheduler.submit(reqs[0])
+        stream = scheduler.stream(reqs[1], timeout_s=60)
+        kept = scheduler.submit(reqs[2])
+        assert doomed.cancel()
+        for _ in stream:
+            break  # the client went away after the first delta
+        stream.close()
+        assert kept.result(timeout=60).text == expected[2].text
+        assert doomed.cancelled()
+        again = scheduler.submit(reqs[3])
+        assert again.result(timeout=60).text == expected[3].text

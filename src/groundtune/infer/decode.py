@@ -10,7 +10,7 @@ shapes. It knows nothing about adapters beyond passing `adapter_names`, nor abou
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,10 +58,16 @@ def _left_pad(rows: list[Row], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]
 
 
 def run_batch(
-    model: Any, config: Any, rows: list[Row], pad_id: int, adapter_names: list[str] | None
+    model: Any,
+    config: Any,
+    rows: list[Row],
+    pad_id: int,
+    adapter_names: list[str] | None,
+    cancelled: Callable[[int], bool] | None = None,
 ) -> Iterator[Event]:
     """Generate for `rows` together. `adapter_names` (one per row) is passed to every forward call of
-    a mixed-adapter batch; None otherwise. `config` is the base model's config (for the cache)."""
+    a mixed-adapter batch; None otherwise. `config` is the base model's config (for the cache).
+    A row whose `cancelled(index)` turns true leaves the batch silently at the next step."""
     from transformers import DynamicCache
 
     start = time.perf_counter()
@@ -85,6 +91,8 @@ def run_batch(
         tokens = next_tokens(logits, [r.config for r in live], [r.generator for r in live])
         keep: list[int] = []
         for j, (row, token) in enumerate(zip(live, tokens, strict=True)):
+            if cancelled is not None and cancelled(row.index):
+                continue
             row.generated += 1
             stopped = row.tracker.push(token)
             if stopped or row.generated >= row.config.max_new_tokens:

@@ -12,7 +12,7 @@ grounding format does) nor parse answers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -174,18 +174,23 @@ class Engine:
         if batch:
             yield batch
 
-    def events(self, requests: list[GenerationRequest]) -> Iterator[Event]:
+    def events(
+        self, requests: list[GenerationRequest], cancelled: Callable[[int], bool] | None = None
+    ) -> Iterator[Event]:
         """Generate for `requests`, yielding text deltas and finished results as they happen;
-        `Event.index` is the request's position in `requests`. Bad requests fail before any work."""
-        return self._run(self._rows(requests))
+        `Event.index` is the request's position in `requests`. Bad requests fail before any work.
+        A request whose `cancelled(index)` turns true stops generating and gets no result."""
+        return self._run(self._rows(requests), cancelled)
 
-    def _run(self, rows: list[Row]) -> Iterator[Event]:
+    def _run(self, rows: list[Row], cancelled: Callable[[int], bool] | None) -> Iterator[Event]:
         for batch in self._batches(rows):
             with self._lock:
                 adapters = [r.adapter for r in batch]
                 with self._adapters.route(adapters) as mixed:
                     names = self._adapters.names_for(adapters) if mixed else None
-                    yield from run_batch(self._adapters.model, self._config, batch, self._pad_id, names)
+                    yield from run_batch(
+                        self._adapters.model, self._config, batch, self._pad_id, names, cancelled
+                    )
 
     def generate(
         self, requests: list[GenerationRequest], progress: Progress | None = None

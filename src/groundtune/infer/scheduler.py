@@ -4,8 +4,8 @@ A single worker thread takes whatever is waiting (up to the engine's batch size,
 gathering pause) and runs it as one `Engine.events` call, so eight clients asking at once share
 decode steps instead of queueing one by one. Callers get a `Future` (`submit`) or a live iterator of
 text deltas (`stream`). A bounded queue refuses work with `RateLimitError` (HTTP 429) when full.
-Requests wait for the running batch to finish (no joining a batch mid-flight). It knows nothing
-about HTTP, prompts or retrieval.
+Requests wait for the running batch to finish (no joining a batch mid-flight); a cancelled future or
+a closed stream leaves its batch at the next step. It knows nothing about HTTP, prompts or retrieval.
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ class _Job:
     request: GenerationRequest
     future: Future[GenerationResult] = field(default_factory=Future)
     deltas: queue.Queue[Any] | None = None  # set for streamed jobs
+    abandoned: threading.Event = field(default_factory=threading.Event)
+
+    def cancelled(self) -> bool:
+        """The caller gave up (future cancelled, stream closed): stop spending decode steps on it."""
+        return self.future.cancelled() or self.abandoned.is_set()
 
 
 class ScheduledStream:
@@ -42,19 +47,27 @@ class ScheduledStream:
     def __iter__(self) -> Iterator[str]:
         assert self._job.deltas is not None
         deadline = None if self._timeout_s is None else time.monotonic() + self._timeout_s
-        while True:
-            wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            try:
-                item = self._job.deltas.get(timeout=wait)
-            except queue.Empty:
-                raise DeadlineError(
-                    f"generation did not finish within {self._timeout_s}s",
-                    hint="raise the timeout or lower max_tokens",
-                ) from None
-            if item is _DONE:
-                break
-            yield item
-        self.result = self._job.future.result()
+        try:
+            while True:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    item = self._job.deltas.get(timeout=wait)
+                except queue.Empty:
+                    raise DeadlineError(
+                        f"generation did not finish within {self._timeout_s}s",
+                        hint="raise the timeout or lower max_tokens",
+                    ) from None
+                if item is _DONE:
+                    break
+                yield item
+            self.result = self._job.future.result()
+        finally:
+            if self.result is None:  # timed out, failed or closed early: free its batch row
+                self._job.abandoned.set()
+
+    def close(self) -> None:
+        """Stop this request's generation (a client went away)."""
+        self._job.abandoned.set()
 
 
 class BatchScheduler:
@@ -135,12 +148,14 @@ class BatchScheduler:
     def _run(self, jobs: list[_Job]) -> None:
         self.batches.append(len(jobs))
         try:
-            for event in self.engine.events([j.request for j in jobs]):
+            events = self.engine.events([j.request for j in jobs], lambda i: jobs[i].cancelled())
+            for event in events:
                 job = jobs[event.index]
                 if event.delta and job.deltas is not None:
                     job.deltas.put(event.delta)
                 if event.result is not None:
-                    job.future.set_result(event.result)
+                    if not job.future.done():  # a caller may have cancelled it meanwhile
+                        job.future.set_result(event.result)
                     if job.deltas is not None:
                         job.deltas.put(_DONE)
         except Exception as exc:  # one failing batch must not kill the worker
@@ -150,6 +165,7 @@ class BatchScheduler:
 
     @staticmethod
     def _fail(job: _Job, exc: BaseException) -> None:
-        job.future.set_exception(exc)
+        if not job.future.done():
+            job.future.set_exception(exc)
         if job.deltas is not None:
             job.deltas.put(_DONE)
