@@ -86,18 +86,25 @@ def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
 
 @contextlib.contextmanager
 def stage_bars() -> Iterator[Callable[[str, int, int], None]]:
-    """One rich bar per stage, driven by library callbacks of the form `(stage, done, total)`."""
-    with progress_bars() as factory:
-        bars: dict[str, tuple[Callable[[int], None], list[int]]] = {}
+    """Rich bars driven by library callbacks `(stage, done, total)` (kb ingest, data build, quickstart).
+
+    Each stage gets its own bar, live only until the stage completes, so a stage that draws its own
+    progress (training) can run in between.
+    """
+    bars: dict[str, tuple[Any, Any]] = {}
+    try:
 
         def update(stage: str, done: int, total: int) -> None:
-            if total <= 0:
-                return
             if stage not in bars:
-                bars[stage] = (factory(stage, total), [0])
-            advance, seen = bars[stage]
-            if done > seen[0]:
-                advance(done - seen[0])
-                seen[0] = done
+                bar = _bar()
+                bar.start()
+                bars[stage] = (bar, bar.add_task(stage, total=max(total, 1)))
+            bar, task = bars[stage]
+            bar.update(task, completed=done, total=max(total, 1))
+            if done >= total:
+                bar.stop()
 
         yield update
+    finally:
+        for bar, _ in bars.values():
+            bar.stop()

@@ -9,7 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from groundtune.cli.app import console, handle_errors
+from groundtune.cli.app import console, handle_errors, stage_bars
 
 app = typer.Typer(
     help="Grounded training data: build, show, export and preview datasets.", no_args_is_help=True
@@ -89,8 +89,6 @@ def build_cmd(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a stored dataset of the same name."),
 ) -> None:
     """Build a grounded dataset from QA sources with THE retriever of a knowledge base."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-
     from groundtune.data import build_dataset, load_config
 
     sources = _sources(
@@ -120,21 +118,7 @@ def build_cmd(
         max_tokens=max_tokens,
         overwrite=overwrite or None,
     )
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
-
+    with stage_bars() as progress:
         result = build_dataset(config, progress=progress)
     _print_report(result.card.name, result.report)
     console.print(f"[green]saved:[/] {result.path}")

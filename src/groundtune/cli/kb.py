@@ -4,41 +4,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, cast
+from typing import cast
 
 import typer
 from rich.table import Table
 
-from groundtune.cli.app import console, err_console, handle_errors
+from groundtune.cli.app import console, err_console, handle_errors, stage_bars
 
 app = typer.Typer(
     help="Knowledge bases: ingest documents, search them, keep them up to date.", no_args_is_help=True
 )
-
-
-@contextmanager
-def _bars() -> Iterator[Any]:
-    """A rich progress display with one bar per phase (parse, chunk, embed, index, reindex)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-    with Progress(
-        TextColumn("{task.description:>8}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err_console,
-        transient=False,
-    ) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
-
-        yield update
 
 
 @app.command("create")
@@ -90,7 +65,7 @@ def add_cmd(
     """Ingest files; unchanged files are skipped, changed ones become a new version."""
     from groundtune import kb
 
-    with _bars() as bar:
+    with stage_bars() as bar:
         s = kb.add(
             name,
             paths,
@@ -235,7 +210,7 @@ def reindex_cmd(
     """Rebuild the index from the catalog (same or another backend)."""
     from groundtune import kb
 
-    with _bars() as bar:
+    with stage_bars() as bar:
         out = kb.reindex(name, index_url=index_url, embedder=embedder, progress=bar)
     console.print(f"[green]reindexed[/] {out['chunks']} chunks into {out['index']} ({out['seconds']}s)")
 
