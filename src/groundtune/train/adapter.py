@@ -59,7 +59,12 @@ def add_lora(model: Any, config: TrainConfig, base_name: str) -> Any:
     from peft import LoraConfig, get_peft_model
 
     assert config.lora.r is not None and config.lora.alpha is not None, "resolve() the config first"
+    layers = None
+    if config.lora.top_layers is not None:
+        n_layers = int(model.config.num_hidden_layers)
+        layers = list(range(max(0, n_layers - config.lora.top_layers), n_layers))
     lora = LoraConfig(
+        layers_to_transform=layers,
         task_type="CAUSAL_LM",
         r=config.lora.r,
         lora_alpha=config.lora.alpha,  # type: ignore[arg-type]  # PEFT annotates int, uses float

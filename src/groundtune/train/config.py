@@ -30,6 +30,12 @@ class LoraSettings(_Strict):
     target_modules: list[str] | Literal["all-linear"] = Field(
         default="all-linear", description="Module names to adapt, or `all-linear`."
     )
+    top_layers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Adapt only the top N decoder layers (None: all). Backpropagation then stops below "
+        "them, which makes CPU training much cheaper.",
+    )
 
 
 class DistributedSettings(_Strict):
