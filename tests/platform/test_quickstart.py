@@ -54,3 +54,19 @@ def test_quickstart_runs_every_step_then_skips_them() -> None:
     fresh = run_quickstart(say=said.append, fresh=True, **TINY)
     assert not any("skipped" in line for line in said)
     assert fresh.eval_run != result.eval_run
+
+
+def test_quickstart_command_prints_the_capability_table_and_serve_command() -> None:
+    from typer.testing import CliRunner
+
+    from groundtune.cli.main import app
+
+    result = CliRunner().invoke(app, [
+        "quickstart", "--model", "tiny-random-gemma3", "--embedder", "tiny-random-minilm",
+        "--max-steps", "1", "--eval-limit", "2",
+    ])
+    assert result.exit_code == 0, result.output
+    for label in ("relevance F1", "quote validity", "answer F1", "citation precision", "refusal F1", "false refusals"):
+        assert label in result.output
+    assert "before the update" in result.output and "after the update" in result.output
+    assert "groundtune serve --model tiny-random-gemma3 --adapter quickstart=" in result.output.replace("\n", "")

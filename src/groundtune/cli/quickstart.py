@@ -13,12 +13,19 @@ def quickstart_cmd(
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier results and start over."),
     serve: bool = typer.Option(False, "--serve", help="Finish by serving the adapter with the knowledge base."),
     port: int = typer.Option(8000, "--port", help="Port for --serve."),
+    model: str = typer.Option("gemma-3-270m", "--model", help="Base model to tune (registry name, path or hub id)."),
+    embedder: str = typer.Option("minilm-l6", "--embedder", help="Embedder of the sample knowledge base."),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Cap training steps (default: the recipe's epoch)."),
+    eval_limit: int | None = typer.Option(None, "--eval-limit", min=1, help="Score only the first N held-out questions."),
 ) -> None:
     """Build a KB, build grounded data, fine-tune Gemma 3 270M, prove the lift, show serving."""
     from groundtune.platform.quickstart import TABLE, run_quickstart
 
     with stage_bars() as stage, progress_bars() as bars:
-        result = run_quickstart(fresh=fresh, say=console.print, stage=stage, eval_progress=bars)
+        result = run_quickstart(
+            fresh=fresh, say=console.print, stage=stage, eval_progress=bars, model=model, embedder=embedder,
+            train_overrides={"max_steps": max_steps} if max_steps else None, eval_limit=eval_limit,
+        )
 
     systems = list(result.table)
     base = next(s for s in systems if s.startswith("base"))
@@ -41,5 +48,5 @@ def quickstart_cmd(
         from groundtune.serve.server import build_deployment
         from groundtune.serve.server import serve as run_server
 
-        deployment = build_deployment(adapters={"quickstart": str(result.adapter)}, kb=result.kb)
+        deployment = build_deployment(model, adapters={"quickstart": str(result.adapter)}, kb=result.kb)
         run_server(deployment, port=port)
