@@ -89,3 +89,32 @@ def test_bm25_scores_match_bm25s() -> None:
         toks = bm25s.tokenize([query], stopwords="en", show_progress=False, return_ids=False)
         theirs = retriever.get_scores(toks[0])
         np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_counts_unaffected_by_a_query_encoded_mid_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A search embeds queries with padding and truncation on the tokenizer the chunker counts with.
+    # Replay the interleaving that raced under load: the query's encode lands between the
+    # counter's "no padding, no truncation" set-up and its encode, on the embedder's tokenizer.
+    emb = load_embedder("tiny-random-minilm")
+    text = "\n\n".join(" ".join(f"Fact {i} about the flip document." for i in range(40)) for _ in range(3))
+    doc = _doc(f"Version 3. {text}", fmt="text")
+    counter = TokenCounter(emb.tokenizer)
+    expected = chunk_document(doc, counter, chunk_tokens=64, chunk_overlap=8)
+    shared = emb.tokenizer
+    setup = shared.set_truncation_and_padding
+    inside = [False]
+
+    def set_then_query(*args, **kwargs):
+        setup(*args, **kwargs)
+        if not inside[0]:
+            inside[0] = True
+            try:
+                emb.encode(["flip document marker", "a longer query about the flip document"])
+            finally:
+                inside[0] = False
+
+    monkeypatch.setattr(shared, "set_truncation_and_padding", set_then_query)
+    # The replay is real: the shared tokenizer now pads a plain call (1 token padded to 3).
+    assert [len(x) for x in shared(["a", "a b c"], add_special_tokens=False)["input_ids"]] == [3, 3]
+    got = chunk_document(doc, TokenCounter(emb.tokenizer), chunk_tokens=64, chunk_overlap=8)
+    assert [(c.start, c.end, c.n_tokens) for c in got] == [(c.start, c.end, c.n_tokens) for c in expected]
