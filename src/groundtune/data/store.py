@@ -55,9 +55,9 @@ class DatasetCard(BaseModel):
     config: dict[str, Any] = Field(default_factory=dict)
 
 
-def dataset_dir(name_or_path: str | Path) -> Path:
+def dataset_dir(name_or_path: str | Path, home: str | Path | None = None) -> Path:
     """A dataset folder by workspace name or by path; NotFoundError when neither exists."""
-    named = get_workspace().datasets / str(name_or_path)
+    named = get_workspace(home).datasets / str(name_or_path)
     path = named if named.is_dir() else Path(name_or_path).expanduser()
     if not (path / "train.jsonl").is_file():
         raise NotFoundError(
@@ -67,9 +67,9 @@ def dataset_dir(name_or_path: str | Path) -> Path:
     return path.resolve()
 
 
-def list_datasets() -> list[str]:
+def list_datasets(home: str | Path | None = None) -> list[str]:
     """Names of the datasets in the workspace."""
-    root = get_workspace().datasets
+    root = get_workspace(home).datasets
     return sorted(p.name for p in root.iterdir() if (p / "card.json").is_file())
 
 
@@ -88,22 +88,22 @@ def read_examples(path: Path) -> list[Example]:
     return examples
 
 
-def load_dataset(name_or_path: str | Path) -> dict[str, list[Example]]:
+def load_dataset(name_or_path: str | Path, home: str | Path | None = None) -> dict[str, list[Example]]:
     """{split: examples} of a stored dataset (splits whose file is absent are left out)."""
-    root = dataset_dir(name_or_path)
+    root = dataset_dir(name_or_path, home)
     return {s: read_examples(root / f"{s}.jsonl") for s in SPLIT_FILES if (root / f"{s}.jsonl").is_file()}
 
 
-def load_card(name_or_path: str | Path) -> DatasetCard:
+def load_card(name_or_path: str | Path, home: str | Path | None = None) -> DatasetCard:
     """The card of a stored dataset."""
-    path = dataset_dir(name_or_path) / "card.json"
+    path = dataset_dir(name_or_path, home) / "card.json"
     if not path.is_file():
         raise NotFoundError(f"{path} is missing", hint="rebuild the dataset with `groundtune data build`")
     return DatasetCard.model_validate_json(path.read_text(encoding="utf-8"))
 
 
-def load_report(name_or_path: str | Path) -> dict[str, Any]:
-    path = dataset_dir(name_or_path) / "report.json"
+def load_report(name_or_path: str | Path, home: str | Path | None = None) -> dict[str, Any]:
+    path = dataset_dir(name_or_path, home) / "report.json"
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 

@@ -39,7 +39,7 @@ def load_items(suite: str, *, limit: int | None, data_dir: Path | None, seed: in
 
         _, _, rest = suite.partition(":")
         name, _, split = rest.partition(":")
-        splits = load_dataset(name)
+        splits = load_dataset(name, home)
         split = split or "test"
         if not splits.get(split):
             raise NotFoundError(f"dataset '{name}' has no '{split}' examples", hint="use :test or :validation")

@@ -104,6 +104,11 @@ def build_requests(
             f"a system asks for {shots_needed} shots but {len(demonstrations)} demonstrations were given",
             hint="pass more demonstrations or fewer shots",
         )
+    if shots_needed:
+        # Every system decodes alike, so all stop where a few-shot reply ends (a tuned model never
+        # writes that separator; a base model continuing the pattern would start the next section).
+        stop = [*config.stop, *(s for s in fmt.few_shot_stop if s not in config.stop)]
+        config = config.model_copy(update={"stop": stop})
     out: dict[str, list[GenerationRequest]] = {}
     for system in systems:
         demos = list(demonstrations[: system.shots])

@@ -51,6 +51,9 @@ class GroundingFormat(ABC):
         """The user turn: instruction, numbered titled documents, question."""
         return f"{self.instruction}\n\n{self.render_task(question, documents)}"
 
+    few_shot_stop: tuple[str, ...] = ("\n### ",)
+    """Where a few-shot reply ends: a model that goes on writes the next `### ...` section."""
+
     def few_shot_prompt(
         self,
         question: str,

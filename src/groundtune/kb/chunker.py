@@ -8,16 +8,14 @@ Every chunk records the document id and version, title, heading path and its cha
 
 from __future__ import annotations
 
-import copy
 import re
-import threading
-import weakref
 from dataclasses import dataclass
 from typing import Any
 
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import content_hash
 from groundtune.core.schemas import Chunk, Document
+from groundtune.models.embedder import counting_copy
 
 _HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -32,31 +30,11 @@ class Section:
     path: tuple[str, ...]
 
 
-_PRIVATE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-_PRIVATE_LOCK = threading.Lock()
-
-
-def _private_copy(tokenizer: Any) -> Any:
-    """A copy of `tokenizer` used only for counting (made once per tokenizer).
-
-    A fast tokenizer keeps padding and truncation as state on its shared Rust backend: each call
-    sets them, then encodes. The embedder encodes queries with padding and truncation on the same
-    tokenizer, so a search during an ingest could switch them on between the chunker's set and its
-    encode, and paragraphs were counted padded or cut to max_length (a version chunked differently).
-    Every caller of the copy asks for no padding and no truncation, so sharing it is safe.
-    """
-    with _PRIVATE_LOCK:
-        private = _PRIVATE.get(tokenizer)
-        if private is None:
-            private = _PRIVATE[tokenizer] = copy.deepcopy(tokenizer)
-        return private
-
-
 class TokenCounter:
     """Counts and cuts text with a Hugging Face (fast) tokenizer, without special tokens."""
 
     def __init__(self, tokenizer: Any) -> None:
-        self.tokenizer = _private_copy(tokenizer)
+        self.tokenizer = counting_copy(tokenizer)
 
     def count(self, texts: list[str]) -> list[int]:
         if not texts:

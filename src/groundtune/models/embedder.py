@@ -6,11 +6,33 @@ all-MiniLM-L6-v2), so any sentence-transformers model directory works without th
 
 from __future__ import annotations
 
+import copy
 import json
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_PRIVATE: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+_PRIVATE_LOCK = threading.Lock()
+
+
+def counting_copy(tokenizer: Any) -> Any:
+    """A copy of `tokenizer` used only for counting (made once per tokenizer).
+
+    A fast tokenizer keeps padding and truncation as state on its shared Rust backend: each call
+    sets them, then encodes. `Embedder.encode` encodes queries with padding and truncation on the same
+    tokenizer, so a search during an ingest could switch them on between a counter's set and its
+    encode, and paragraphs were counted padded or cut to max_length (a version chunked differently).
+    Every caller of the copy asks for no padding and no truncation, so sharing it is safe.
+    """
+    with _PRIVATE_LOCK:
+        private = _PRIVATE.get(tokenizer)
+        if private is None:
+            private = _PRIVATE[tokenizer] = copy.deepcopy(tokenizer)
+        return private
 
 
 class Embedder:
@@ -56,7 +78,7 @@ class Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Tokens of `text` without special tokens (what the chunker budgets)."""
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+        return len(counting_copy(self.tokenizer)(text, add_special_tokens=False)["input_ids"])
 
     def encode(self, texts: list[str], batch_size: int = 64, progress: Any = None) -> np.ndarray:
         """Embed `texts` (longest-first batches to limit padding); returns shape (len(texts), dim).

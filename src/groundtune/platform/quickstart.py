@@ -129,6 +129,7 @@ def run_quickstart(
     seconds["update"] = time.perf_counter() - t
 
     command = f"groundtune serve --model {model} --adapter {ADAPTER}={adapter} --kb {KB_NAME}"
+    state.set("last_run", {"seconds": seconds, "table": table, "update": update})
     return QuickstartResult(KB_NAME, DATASET, adapter, eval_run, table, update, command, seconds)
 
 
@@ -210,6 +211,8 @@ def _train_step(state: _State, home: Any, say: Say, overrides: dict[str, Any]) -
         f"[3/5] adapter '{ADAPTER}': {result.steps} steps, train loss {result.train_loss:.3f}, "
         f"validation loss {result.best_val_loss or float('nan'):.3f}"
     )
+    state.set("train", {"run_dir": str(result.run_dir), "steps": result.steps, "train_loss": result.train_loss,
+                        "best_val_loss": result.best_val_loss})
     state.set("adapter", str(result.registered_adapter))
     return result.registered_adapter
 
