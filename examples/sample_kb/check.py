@@ -4,8 +4,9 @@ Verifies what the quickstart relies on: the document counts per format and their
 PDFs carry the text of their sources; the train / held-out partition in `partition.json`; that every
 gold evidence sentence is a verbatim span of its document's visible text as the knowledge base
 parses it (whitespace-normalised); that every answer is inside its evidence; that no answerable
-question is answered by a sentence of another document; that unanswerable questions carry no
-answer; and that each update changes the answer of its question. It does not judge whether the
+question is answered by a sentence of another document; that unanswerable questions (held-out, and
+in training so that the model learns to refuse) carry no answer and repeat no question asked
+elsewhere; and that each update changes the answer of its question. It does not judge whether the
 questions are good ones; read them for that.
 
 Run from the repository root:  .venv/bin/python examples/sample_kb/check.py
@@ -25,7 +26,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 EXPECTED_FORMATS = {".md": 26, ".html": 9, ".pdf": 5}
 WORDS = (150, 350)
-TRAIN_QUESTIONS, TRAIN_PER_DOC = (240, 300), (6, 10)
+TRAIN_QUESTIONS, TRAIN_UNANSWERABLE, TRAIN_PER_DOC = (240, 300), (40, 60), (6, 10)
 HELDOUT_ANSWERABLE, HELDOUT_UNANSWERABLE, HELDOUT_PER_DOC = 44, 16, (4, 5)
 MAX_ANSWER_WORDS = 6
 QA_FIELDS = {"id", "question", "answers", "gold_evidence", "doc", "answerable"}
@@ -267,18 +268,29 @@ def check_qa(rep: Report, train: list[str], heldout: list[str]) -> None:
     if rep.problems:
         return
     corpus = Corpus.read(rep.root)
-    if not TRAIN_QUESTIONS[0] <= len(train_rows) <= TRAIN_QUESTIONS[1]:
-        rep.fail(f"qa_train: {len(train_rows)} questions, expected {TRAIN_QUESTIONS[0]}-{TRAIN_QUESTIONS[1]}")
-    for row in train_rows:
+    train_answerable = [r for r in train_rows if r["answerable"] is not False]
+    train_unanswerable = [r for r in train_rows if r["answerable"] is False]
+    if not TRAIN_QUESTIONS[0] <= len(train_answerable) <= TRAIN_QUESTIONS[1]:
+        rep.fail(
+            f"qa_train: {len(train_answerable)} answerable questions, "
+            f"expected {TRAIN_QUESTIONS[0]}-{TRAIN_QUESTIONS[1]}"
+        )
+    if not TRAIN_UNANSWERABLE[0] <= len(train_unanswerable) <= TRAIN_UNANSWERABLE[1]:
+        rep.fail(
+            f"qa_train: {len(train_unanswerable)} unanswerable questions, "
+            f"expected {TRAIN_UNANSWERABLE[0]}-{TRAIN_UNANSWERABLE[1]}"
+        )
+    for row in train_answerable:
         check_answerable(rep, row, "qa_train", train, corpus)
-    per_doc = Counter(r["doc"] for r in train_rows)
+    per_doc = Counter(r["doc"] for r in train_answerable)
     for name in train:
         if not TRAIN_PER_DOC[0] <= per_doc[name] <= TRAIN_PER_DOC[1]:
             rep.fail(f"qa_train: {per_doc[name]} questions on {name}, expected {TRAIN_PER_DOC[0]}-{TRAIN_PER_DOC[1]}")
     answerable = [r for r in held_rows if r["answerable"]]
     unanswerable = [r for r in held_rows if not r["answerable"]]
     rep.counts["questions"] = {
-        "train": len(train_rows), "heldout_answerable": len(answerable), "heldout_unanswerable": len(unanswerable),
+        "train_answerable": len(train_answerable), "train_unanswerable": len(train_unanswerable),
+        "heldout_answerable": len(answerable), "heldout_unanswerable": len(unanswerable),
     }
     if len(answerable) != HELDOUT_ANSWERABLE or len(unanswerable) != HELDOUT_UNANSWERABLE:
         rep.fail(
@@ -294,10 +306,19 @@ def check_qa(rep: Report, train: list[str], heldout: list[str]) -> None:
     for row in unanswerable:
         if row["answers"] != [] or row["gold_evidence"] != [] or row["doc"] is not None:
             rep.fail(f"qa_heldout {row['id']}: an unanswerable question needs answers=[], gold_evidence=[], doc=null")
-    asked = {norm(r["question"]).casefold() for r in [*train_rows, *answerable]}
+    asked = {norm(r["question"]).casefold() for r in [*train_answerable, *answerable]}
     for row in unanswerable:
         if norm(row["question"]).casefold() in asked:
             rep.fail(f"qa_heldout {row['id']}: the same question is also asked as answerable")
+    held_out = {norm(r["question"]).casefold() for r in held_rows}
+    for row in train_unanswerable:
+        if row["answers"] != [] or row["gold_evidence"] != [] or row["doc"] is not None:
+            rep.fail(f"qa_train {row['id']}: an unanswerable question needs answers=[], gold_evidence=[], doc=null")
+        question = norm(row["question"]).casefold()
+        if question in held_out:
+            rep.fail(f"qa_train {row['id']}: the same question is asked in qa_heldout")
+        elif question in asked:
+            rep.fail(f"qa_train {row['id']}: the same question is also asked as answerable")
 
 
 def check_updates(rep: Report, heldout: list[str]) -> None:

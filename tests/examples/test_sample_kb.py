@@ -45,7 +45,8 @@ def test_shipped_sample_kb_passes_every_check() -> None:
     assert report.counts["documents"] == {"md": 26, "html": 9, "pdf": 5}
     assert report.counts["partition"] == {"train": 30, "heldout": 10}
     questions = report.counts["questions"]
-    assert 240 <= questions["train"] <= 300
+    assert 240 <= questions["train_answerable"] <= 300
+    assert 40 <= questions["train_unanswerable"] <= 60
     assert (questions["heldout_answerable"], questions["heldout_unanswerable"]) == (44, 16)
     assert report.counts["updates"] == 3
 
@@ -73,6 +74,14 @@ def _unanswerable_with_answer(root: Path) -> None:
     rows = _rows(root / "qa_heldout.jsonl")
     rows[-1]["answers"] = ["£6"]
     _write_rows(root / "qa_heldout.jsonl", rows)
+
+
+def _train_unanswerable_repeats_heldout(root: Path) -> None:
+    rows = _rows(root / "qa_train.jsonl")
+    held = next(r for r in _rows(root / "qa_heldout.jsonl") if not r["answerable"])
+    unanswerable = next(r for r in rows if not r["answerable"])
+    unanswerable["question"] = "  " + held["question"].upper()
+    _write_rows(root / "qa_train.jsonl", rows)
 
 
 def _update_changes_nothing(root: Path) -> None:
@@ -105,6 +114,7 @@ def _rival_document_answers(root: Path) -> None:
         (_answer_outside_evidence, "is not in its evidence sentence"),
         (_train_question_on_heldout_doc, "not in this set's document group"),
         (_unanswerable_with_answer, "unanswerable question needs answers=[]"),
+        (_train_unanswerable_repeats_heldout, "the same question is asked in qa_heldout"),
         (_update_changes_nothing, "unchanged in the other version"),
         (_document_too_long, "gala.md:"),
         (_pdf_out_of_date, "out of date with pdf_src"),
