@@ -82,12 +82,12 @@ def main() -> None:
     if proc.returncode != 0:
         raise SystemExit(f"make quickstart failed with exit code {proc.returncode} (workspace kept: {home})")
 
+    state = json.loads((home / "quickstart" / "state.json").read_text())
     # A second run must be fast: every step is skipped.
     start = time.perf_counter()
     again = subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     rerun = time.perf_counter() - start
 
-    state = json.loads((home / "quickstart" / "state.json").read_text())
     last = state["last_run"]
     table = last["table"]
     systems = list(table)

@@ -40,14 +40,16 @@ def test_quickstart_runs_every_step_then_skips_them() -> None:
     assert len(result.update) == 3 and all({"before", "after"} <= set(row) for row in result.update)
     assert f"--adapter quickstart={result.adapter}" in result.serve_command and "--kb quickstart" in result.serve_command
     state = json.loads((home / "quickstart" / "state.json").read_text())
-    assert set(state) == {"dataset", "adapter", "eval_run"}
+    assert set(state) == {"dataset", "train", "adapter", "eval_run", "update", "last_run"}
+    assert state["last_run"]["table"] == result.table and set(state["last_run"]["seconds"]) >= {"train", "eval"}
     # The update step replaced three documents with their new versions, without retraining.
     docs = kb.show("quickstart", documents=True)["document_list"]
     assert sorted(d["version"] for d in docs).count(2) == 3
 
     said.clear()
     again = run_quickstart(say=said.append, **TINY)
-    assert sum("skipped" in line for line in said) == 3
+    assert sum("skipped" in line for line in said) == 4  # dataset, adapter, evaluation, update
+    assert again.update == result.update
     assert again.eval_run == result.eval_run and again.adapter == result.adapter
 
     said.clear()

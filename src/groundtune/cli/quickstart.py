@@ -33,8 +33,12 @@ def quickstart_cmd(
     for label, key, higher in TABLE:
         values = [result.table[s].get(key) for s in systems]
         b, t = result.table[base].get(key), result.table[systems[-1]].get(key)
-        better = None if b is None or t is None else (t > b if higher else t < b)
-        mark = "–" if better is None else ("[green]yes[/]" if better else "[red]no[/]")
+        if b is None or t is None:
+            mark = "–"
+        elif abs(t - b) < 1e-9:
+            mark = "tie"
+        else:
+            mark = "[green]yes[/]" if (t > b if higher else t < b) else "[red]no[/]"
         table.add_row(label, *("–" if v is None else f"{v:.3f}" for v in values), mark)
     console.print(table)
     console.print(f"report: {result.eval_run / 'report.html'}")
