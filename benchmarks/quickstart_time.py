@@ -28,22 +28,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from train_throughput import matmul_peak_gflops  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 BAR_SECONDS = 15 * 60
-
-
-def matmul_gflops(n: int = 2048, reps: int = 8) -> float:
-    """bf16 matmul rate of this machine right now (a calibration measured in the same run)."""
-    import torch
-
-    a = torch.randn(n, n, dtype=torch.bfloat16)
-    b = torch.randn(n, n, dtype=torch.bfloat16)
-    a @ b
-    start = time.perf_counter()
-    for _ in range(reps):
-        a @ b
-    return 2 * n**3 * reps / (time.perf_counter() - start) / 1e9
 
 
 def default_models_dir() -> Path:
@@ -68,7 +57,7 @@ def main() -> None:
         subprocess.run([str(groundtune), "models", "pull", "gemma-3-270m"], check=True)
         pull_s = time.perf_counter() - start
 
-    gflops_before = matmul_gflops()
+    gflops_before = matmul_peak_gflops()
     load_before = os.getloadavg()
     home = Path(tempfile.mkdtemp(prefix="gt-quickstart-"))
     (home / "models").symlink_to(default_models_dir(), target_is_directory=True)
@@ -91,15 +80,12 @@ def main() -> None:
     last = state["last_run"]
     table = last["table"]
     systems = list(table)
-    base = next(s for s in systems if s.startswith("base"))
-    tuned = systems[-1]
-    from groundtune.platform.quickstart import TABLE
+    from groundtune.platform.quickstart import compare
 
-    capabilities: dict[str, Any] = {}
-    for label, key, higher in TABLE:
-        b, t = table[base].get(key), table[tuned].get(key)
-        better = None if b is None or t is None else (t > b if higher else t < b)
-        capabilities[label] = {"base": b, "tuned": t, "higher_is_better": higher, "tuned_better": better}
+    capabilities: dict[str, Any] = {
+        label: {"base": b, "tuned": t, "verdict": verdict, "tuned_better": None if verdict is None else verdict == "yes"}
+        for label, b, t, verdict in compare(table)
+    }
     result = {
         "benchmark": "quickstart_time",
         "command": " ".join(command),
@@ -109,7 +95,7 @@ def main() -> None:
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),
             "bf16_matmul_gflops_before": gflops_before,
-            "bf16_matmul_gflops_after": matmul_gflops(),
+            "bf16_matmul_gflops_after": matmul_peak_gflops(),
         },
         "model_pull_seconds": pull_s,
         "wall_seconds": wall,
@@ -129,7 +115,7 @@ def main() -> None:
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps({"wall_seconds": round(wall), "steps": last["seconds"], "bars": result["bars"]}, indent=2))
     for label, c in capabilities.items():
-        print(f"  {label:20s} base {c['base']}  tuned {c['tuned']}  better {c['tuned_better']}")
+        print(f"  {label:20s} base {c['base']}  tuned {c['tuned']}  tuned better: {c['verdict']}")
     if args.keep:
         print(f"workspace kept: {home}")
     else:

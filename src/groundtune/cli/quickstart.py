@@ -19,7 +19,7 @@ def quickstart_cmd(
     eval_limit: int | None = typer.Option(None, "--eval-limit", min=1, help="Score only the first N held-out questions."),
 ) -> None:
     """Build a KB, build grounded data, fine-tune Gemma 3 270M, prove the lift, show serving."""
-    from groundtune.platform.quickstart import TABLE, run_quickstart
+    from groundtune.platform.quickstart import TABLE, compare, run_quickstart
 
     with stage_bars() as stage, progress_bars() as bars:
         result = run_quickstart(
@@ -28,18 +28,11 @@ def quickstart_cmd(
         )
 
     systems = list(result.table)
-    base = next(s for s in systems if s.startswith("base"))
     table = Table("capability", *systems, "tuned better?", title="held-out questions (base few-shot vs tuned)")
-    for label, key, higher in TABLE:
+    marks = {None: "–", "tie": "tie", "yes": "[green]yes[/]", "no": "[red]no[/]"}
+    for (label, key, _), (_, _, _, verdict) in zip(TABLE, compare(result.table), strict=True):
         values = [result.table[s].get(key) for s in systems]
-        b, t = result.table[base].get(key), result.table[systems[-1]].get(key)
-        if b is None or t is None:
-            mark = "–"
-        elif abs(t - b) < 1e-9:
-            mark = "tie"
-        else:
-            mark = "[green]yes[/]" if (t > b if higher else t < b) else "[red]no[/]"
-        table.add_row(label, *("–" if v is None else f"{v:.3f}" for v in values), mark)
+        table.add_row(label, *("–" if v is None else f"{v:.3f}" for v in values), marks[verdict])
     console.print(table)
     console.print(f"report: {result.eval_run / 'report.html'}")
     for row in result.update:

@@ -42,6 +42,26 @@ TABLE = [
 # of four, to fit the quickstart's 15-minute budget on a 2-core CPU. `train_overrides` go on top.
 QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
 
+
+
+def compare(table: dict[str, dict[str, float | None]]) -> list[tuple[str, float | None, float | None, str | None]]:
+    """(capability, base, tuned, verdict) for each row of the printed table; verdict is "yes" when
+    the tuned adapter is better, "no" when worse, "tie" when equal, None when a figure is missing."""
+    systems = list(table)
+    base = next(s for s in systems if s.startswith("base"))
+    rows: list[tuple[str, float | None, float | None, str | None]] = []
+    for label, key, higher in TABLE:
+        b, t = table[base].get(key), table[systems[-1]].get(key)
+        if b is None or t is None:
+            verdict = None
+        elif abs(t - b) < 1e-9:
+            verdict = "tie"
+        else:
+            verdict = "yes" if (t > b if higher else t < b) else "no"
+        rows.append((label, b, t, verdict))
+    return rows
+
+
 Say = Callable[[str], None]
 StageProgress = Callable[[str, int, int], None]
 
