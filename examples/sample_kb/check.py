@@ -303,17 +303,16 @@ def check_qa(rep: Report, train: list[str], heldout: list[str]) -> None:
     for name in heldout:
         if not HELDOUT_PER_DOC[0] <= per_doc[name] <= HELDOUT_PER_DOC[1]:
             rep.fail(f"qa_heldout: {per_doc[name]} questions on {name}, expected {HELDOUT_PER_DOC[0]}-{HELDOUT_PER_DOC[1]}")
-    for row in unanswerable:
-        if row["answers"] != [] or row["gold_evidence"] != [] or row["doc"] is not None:
-            rep.fail(f"qa_heldout {row['id']}: an unanswerable question needs answers=[], gold_evidence=[], doc=null")
+    for where, rows in (("qa_heldout", unanswerable), ("qa_train", train_unanswerable)):
+        for row in rows:
+            if row["answers"] != [] or row["gold_evidence"] != [] or row["doc"] is not None:
+                rep.fail(f"{where} {row['id']}: an unanswerable question needs answers=[], gold_evidence=[], doc=null")
     asked = {norm(r["question"]).casefold() for r in [*train_answerable, *answerable]}
     for row in unanswerable:
         if norm(row["question"]).casefold() in asked:
             rep.fail(f"qa_heldout {row['id']}: the same question is also asked as answerable")
     held_out = {norm(r["question"]).casefold() for r in held_rows}
     for row in train_unanswerable:
-        if row["answers"] != [] or row["gold_evidence"] != [] or row["doc"] is not None:
-            rep.fail(f"qa_train {row['id']}: an unanswerable question needs answers=[], gold_evidence=[], doc=null")
         question = norm(row["question"]).casefold()
         if question in held_out:
             rep.fail(f"qa_train {row['id']}: the same question is asked in qa_heldout")
