@@ -26,6 +26,13 @@ def test_same_seed_same_splits() -> None:
     assert assign_splits(docs, FRACTIONS, 3) != assign_splits(docs, FRACTIONS, 4)
 
 
+def test_splits_do_not_depend_on_document_ids() -> None:
+    # File document ids hash the file's path: the same files copied elsewhere get other ids.
+    here = {f"q{i}": [f"doc_a{i // 3}"] for i in range(30)}
+    there = {q: [d.replace("doc_a", f"doc_{99 - int(d[5:])}z") for d in ds] for q, ds in here.items()}
+    assert assign_splits(here, FRACTIONS, 2)[0] == assign_splits(there, FRACTIONS, 2)[0]
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.dictionaries(

@@ -2,7 +2,8 @@
 document of the validation or test split appears in training, not even as a distractor.
 
 Questions that share a document are grouped (union-find), groups are shuffled with the seed and
-dealt to splits by the requested fractions. Only ids are handled here.
+dealt to splits by the requested fractions. Only ids are handled here; the result depends on the
+question ids and the seed, not on how documents are named.
 """
 
 from __future__ import annotations
@@ -65,7 +66,9 @@ def assign_splits(
         for qid in members:
             if pinned.get(qid, split) == split:
                 q_split[qid] = split
-    free.sort()
+    # Order groups by their first question id, not by their union-find root (often a document id,
+    # which hashes a file path): the same questions give the same splits wherever the files live.
+    free.sort(key=lambda key: min(groups[key]))
     random.Random(seed).shuffle(free)
     total_q = sum(len(groups[k]) for k in free)
     share = {s: max(float(fractions.get(s, 0.0)), 0.0) for s in SPLITS}
