@@ -41,6 +41,56 @@ def test_fused_cross_entropy_matches_reference(
     assert torch.allclose(fused_grad, h.grad, atol=1e-5 if dtype == torch.float32 else 2e-2)
 
 
+def test_row_weights_weigh_loss_and_gradient() -> None:
+    g = torch.Generator().manual_seed(1)
+    h = torch.randn(12, 8, generator=g, requires_grad=True)
+    w = torch.randn(30, 8, generator=g)
+    y = torch.randint(0, 30, (12,), generator=g)
+    rows = torch.tensor([1.0, 5.0] * 6)
+    loss, _ = linear_cross_entropy(h, w, y, row_weights=rows)
+    loss.backward()
+    fused_grad, h.grad = h.grad.clone(), None
+    ref = (torch.nn.functional.cross_entropy(h @ w.t(), y, reduction="none") * rows).sum()
+    ref.backward()
+    assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
+    assert torch.allclose(fused_grad, h.grad, atol=1e-5)
+
+
+def test_decision_tokens_get_the_decision_weight() -> None:
+    from groundtune.core.schemas import GroundedAnswer, Quote
+    from groundtune.grounding import get_format
+
+    lm = load_lm("tiny-random-gemma3")
+    fmt = get_format("cited")
+    answer = GroundedAnswer(relevant=[2], quotes=[Quote(doc=2, text="it lasts two years")], answer="Two years [2].", citations=[2])
+    examples = make_examples(2)
+    examples[0] = examples[0].model_copy(update={"completion": fmt.render_target(answer)})
+    examples[1] = examples[1].model_copy(update={"completion": fmt.render_target(fmt.refusal_target())})
+    toks, _ = tokenize_examples(
+        examples, lm.tokenizer, lm.layout, 512, decision_spans=fmt.decision_spans, decision_weight=4.0
+    )
+    for ex, tok in zip(examples, toks, strict=True):
+        assert tok.weights is not None and len(tok.weights) == tok.n_supervised
+        target = tok.input_ids[tok.n_prompt :]
+        heavy = lm.tokenizer.decode([t for t, w in zip(target, tok.weights, strict=True) if w == 4.0])
+        light = lm.tokenizer.decode([t for t, w in zip(target, tok.weights, strict=True) if w == 1.0])
+        assert tok.weight == pytest.approx(tok.n_supervised + 3.0 * sum(w == 4.0 for w in tok.weights))
+        if ex is examples[0]:
+            assert heavy.replace(" ", "").count("[2]") == 3 and "two years" in light and "Quote" in light
+        else:
+            assert "none" in heavy and "do not contain" in heavy and "Relevant" in light
+    unweighted, _ = tokenize_examples(examples, lm.tokenizer, lm.layout, 512)
+    assert [t.input_ids for t in unweighted] == [t.input_ids for t in toks]
+    assert all(t.weights is None and t.weight == t.n_supervised for t in unweighted)
+
+    batch = collate(toks, lm.tokenizer.pad_token_id)
+    module = SupervisedLM(lm.model.requires_grad_(False), torch.float32)
+    loss, _, n, weight = module(**batch)
+    plain, *_ = module(**{k: v for k, v in batch.items() if k != "weights"})
+    assert weight == sum(t.weight for t in toks) > n
+    assert loss.item() > plain.item()
+
+
 def test_a_trainable_head_is_refused() -> None:
     with pytest.raises(ValueError, match="frozen"):
         linear_cross_entropy(torch.randn(2, 4), torch.randn(5, 4, requires_grad=True), torch.tensor([0, 1]))
@@ -54,7 +104,7 @@ def test_supervised_lm_equals_full_logits_completion_only_loss(softcap: float | 
     toks, _ = tokenize_examples(make_examples(3), lm.tokenizer, lm.layout, 512)
     batch = collate(toks, lm.tokenizer.pad_token_id)
     module = SupervisedLM(lm.model, torch.float32)
-    loss, correct, n = module(**batch)
+    loss, correct, n, weight = module(**batch)
 
     labels = batch["input_ids"].clone()
     labels[batch["attention_mask"] == 0] = -100
@@ -64,7 +114,7 @@ def test_supervised_lm_equals_full_logits_completion_only_loss(softcap: float | 
     ref = torch.nn.functional.cross_entropy(
         out.logits[:, :-1].reshape(-1, out.logits.shape[-1]), labels[:, 1:].reshape(-1), reduction="sum"
     )
-    assert n == sum(e.n_supervised for e in toks) == int((labels[:, 1:] != -100).sum())
+    assert n == weight == sum(e.n_supervised for e in toks) == int((labels[:, 1:] != -100).sum())
     assert loss.item() == pytest.approx(ref.item(), rel=1e-5)
     hits = (out.logits[:, :-1].argmax(-1) == labels[:, 1:]) & (labels[:, 1:] != -100)
     assert int(correct) == int(hits.sum())

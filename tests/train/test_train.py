@@ -165,3 +165,18 @@ def test_trackers_are_used_when_installed_and_named_otherwise(tmp_path: Path) ->
     else:
         result = train(cfg, home=tmp_path / "home")
         assert (result.run_dir / "tensorboard").is_dir()
+
+
+def test_decision_weight_reweighs_the_loss_and_needs_a_grounding_style(tmp_path: Path) -> None:
+    ds = write_dataset(tmp_path / "ds", n_train=8, n_val=2)
+    first_loss = {}
+    for weight in (1.0, 6.0):
+        result = train(tiny_config(ds, max_steps=1, decision_weight=weight), home=tmp_path / f"h{weight}")
+        rows = [json.loads(line) for line in (result.run_dir / "metrics.jsonl").read_text().splitlines()]
+        first_loss[weight] = next(r["loss"] for r in rows if "loss" in r)
+    # Same batch and weights before the first update: only the weighting of the mean differs.
+    assert first_loss[6.0] != pytest.approx(first_loss[1.0], rel=1e-3)
+    bare = write_dataset(tmp_path / "bare", n_train=8, n_val=2, card={"name": "bare"})
+    with pytest.raises(InvalidInputError, match="grounding style"):
+        train(tiny_config(bare, max_steps=1, decision_weight=4.0), home=tmp_path / "h-bare")
+    train(tiny_config(bare, max_steps=1), home=tmp_path / "h-bare")  # unweighted needs no style

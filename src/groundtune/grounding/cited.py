@@ -22,6 +22,7 @@ REFUSAL = "The documents do not contain the answer."
 # A field label at the start of a line, tolerating markdown decoration (`**Answer:**`, `- Quote 2:`).
 _LABEL = re.compile(r"^[\s*#>_-]*(relevant|quotes?|answer)\b[\s*_:]*(.*)$", re.IGNORECASE)
 _QUOTE_HEAD = re.compile(r"^(?:\[\s*(\d+)\s*\]|(\d+))?[\s*_]*:?[\s*_]*(.*)$")
+_RELEVANT_VALUE = re.compile(r"^Relevant: (.+)$", re.MULTILINE)
 _NONE = re.compile(r"^\W*(none|no|n/a|nothing)\b", re.IGNORECASE)
 
 
@@ -51,6 +52,14 @@ class CitedFormat(GroundingFormat):
         answer = append_missing_citations(target.answer.strip(), target.citations)
         lines.append(f"Answer: {answer}")
         return "\n".join(lines)
+
+    def decision_spans(self, completion: str) -> list[tuple[int, int]]:
+        """The shared spans plus the whole `Relevant:` value, where `none` is the refusal decision."""
+        spans = super().decision_spans(completion)
+        relevant = _RELEVANT_VALUE.search(completion)
+        if relevant:
+            spans.append(relevant.span(1))
+        return sorted(spans)
 
     def parse(self, text: str, documents: Sequence[ContextDocument] | None = None) -> GroundedAnswer:
         violations: list[str] = []

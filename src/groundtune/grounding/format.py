@@ -15,7 +15,7 @@ from typing import Any
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import stable_hash
 from groundtune.core.schemas import ContextDocument, Example, GroundedAnswer
-from groundtune.grounding.citations import cite
+from groundtune.grounding.citations import MARKER, cite
 from groundtune.grounding.quotes import contains_answer, normalize_whitespace
 
 DEFAULT_STYLE = "cited"
@@ -95,6 +95,16 @@ class GroundingFormat(ABC):
     def refusal_target(self) -> GroundedAnswer:
         """The target for a context that does not answer the question."""
         return GroundedAnswer(relevant=[], quotes=[], answer=self.refusal, citations=[], refusal=True)
+
+    def decision_spans(self, completion: str) -> list[tuple[int, int]]:
+        """Character spans of a rendered target that carry its decisions: every `[n]` document marker
+        (which document it names) and the refusal sentence (whether it answers at all). They are a
+        few tokens of a long reply; training can weight them (train config `decision_weight`)."""
+        spans = [m.span() for m in MARKER.finditer(completion)]
+        start = completion.find(self.refusal)
+        if start >= 0:
+            spans.append((start, start + len(self.refusal)))
+        return sorted(spans)
 
     def render_example(self, example: Example) -> tuple[str, str]:
         """(prompt, completion) of an example: the user turn and the assistant turn contents."""

@@ -25,7 +25,8 @@ class Step:
     """The micro-batches (lists of example indices) of one optimizer step, across all ranks."""
 
     micro_batches: list[list[int]]
-    n_supervised: int  # supervised tokens in the whole step: the loss is their mean
+    n_supervised: int  # supervised tokens in the whole step
+    weight: float  # their summed weights: the loss is the weighted mean over them
 
     def for_rank(self, rank: int, world: int) -> list[list[int]]:
         return self.micro_batches[rank::world]
@@ -60,8 +61,8 @@ def plan_epoch(
         group = batches[start : start + micro_per_step]
         if len(group) < min_micro:
             break
-        n_sup = sum(examples[i].n_supervised for mb in group for i in mb)
-        steps.append(Step(group, n_sup))
+        members = [examples[i] for mb in group for i in mb]
+        steps.append(Step(group, sum(e.n_supervised for e in members), sum(e.weight for e in members)))
     return steps
 
 
@@ -73,7 +74,8 @@ def steps_per_epoch(n_examples: int, batch_size: int, micro_per_step: int, min_m
 
 def collate(examples: list[TokenizedExample], pad_id: int, multiple: int = 8) -> dict[str, Any]:
     """Right-padded `input_ids`/`attention_mask` plus the flat positions whose NEXT token is supervised
-    (`positions` index the flattened (batch*time) hidden states) and those next tokens (`targets`)."""
+    (`positions` index the flattened (batch*time) hidden states), those next tokens (`targets`) and,
+    when some example has token weights, their `weights`."""
     import torch
 
     longest = max(len(e.input_ids) for e in examples)
@@ -82,6 +84,7 @@ def collate(examples: list[TokenizedExample], pad_id: int, multiple: int = 8) ->
     mask = torch.zeros((len(examples), width), dtype=torch.long)
     positions: list[int] = []
     targets: list[int] = []
+    weights: list[float] = []
     for row, ex in enumerate(examples):
         n = len(ex.input_ids)
         ids[row, :n] = torch.tensor(ex.input_ids, dtype=torch.long)
@@ -89,9 +92,13 @@ def collate(examples: list[TokenizedExample], pad_id: int, multiple: int = 8) ->
         # hidden state at t predicts token t+1: supervise t+1 in [n_prompt, n)
         positions.extend(row * width + t for t in range(ex.n_prompt - 1, n - 1))
         targets.extend(ex.input_ids[ex.n_prompt : n])
-    return {
+        weights.extend(ex.weights if ex.weights is not None else [1.0] * (n - ex.n_prompt))
+    batch = {
         "input_ids": ids,
         "attention_mask": mask,
         "positions": torch.tensor(positions, dtype=torch.long),
         "targets": torch.tensor(targets, dtype=torch.long),
     }
+    if any(ex.weights is not None for ex in examples):
+        batch["weights"] = torch.tensor(weights, dtype=torch.float32)
+    return batch

@@ -84,6 +84,12 @@ class TrainConfig(_Strict):
     warmup_ratio: float = Field(default=0.05, ge=0, lt=1, description="Warm-up share of all steps.")
     warmup_steps: int | None = Field(default=None, ge=0, description="Overrides warmup_ratio when set.")
     max_grad_norm: float | None = Field(default=1.0, gt=0)
+    decision_weight: float = Field(
+        default=1.0,
+        ge=1.0,
+        description="Loss weight of the target tokens that carry decisions (document numbers, `Relevant: "
+        "none`, the refusal sentence: the grounding format's decision spans); other tokens weigh 1.",
+    )
     gradient_checkpointing: bool | None = Field(default=None, description="None: on for models >= 1B.")
     eval_every: int | None = Field(default=None, ge=1, description="Validate every N steps (None: 4x/run).")
     eval_batch_size: int | None = Field(default=None, ge=1)

@@ -2,13 +2,15 @@
 
 Reads `<dir>/train.jsonl` and `validation.jsonl` (one `Example` per line) and `card.json`; wraps each
 example's rendered `prompt`/`completion` with the model's `PromptLayout` and tokenizes them. Only
-completion tokens are supervised. It does not render prompts (the grounding format did that) and
-does not batch (see `batching`).
+completion tokens are supervised; tokens that overlap the grounding format's decision spans (which
+documents, whether to refuse) can weigh more. It does not render prompts (the grounding format did
+that) and does not batch (see `batching`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +27,16 @@ class TokenizedExample:
     id: str
     input_ids: list[int]
     n_prompt: int
+    weights: tuple[float, ...] | None = None  # one per supervised token; None: all 1
 
     @property
     def n_supervised(self) -> int:
         return len(self.input_ids) - self.n_prompt
+
+    @property
+    def weight(self) -> float:
+        """What this example adds to the loss's denominator: its supervised tokens, weighted."""
+        return float(sum(self.weights)) if self.weights is not None else float(self.n_supervised)
 
 
 def resolve_dataset_dir(dataset: str, ws: Workspace) -> Path:
@@ -66,10 +74,23 @@ def read_card(dataset_dir: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+Spans = Callable[[str], list[tuple[int, int]]]
+
+
 def tokenize_examples(
-    examples: list[Example], tokenizer: Any, layout: Any, max_length: int
+    examples: list[Example],
+    tokenizer: Any,
+    layout: Any,
+    max_length: int,
+    *,
+    decision_spans: Spans | None = None,
+    decision_weight: float = 1.0,
 ) -> tuple[list[TokenizedExample], int]:
-    """(kept examples, number skipped for being longer than `max_length` or having no target)."""
+    """(kept examples, number skipped for being longer than `max_length` or having no target).
+
+    With `decision_spans` (the grounding format's) and `decision_weight` != 1, completion tokens
+    overlapping a span get that weight (needs a fast tokenizer for character offsets).
+    """
     if not examples:
         return [], 0
     prompts = [layout.prompt(ex.prompt) for ex in examples]
@@ -80,12 +101,26 @@ def tokenize_examples(
                 f"example '{ex.id}' has an empty prompt or completion",
                 hint="render examples with the grounding format before training (groundtune data build)",
             )
+    weighted = decision_spans is not None and decision_weight != 1.0
+    if weighted and not getattr(tokenizer, "is_fast", False):
+        raise InvalidInputError(
+            "decision_weight needs a fast tokenizer (character offsets of the target's tokens)",
+            hint="set decision_weight: 1.0 for this model",
+        )
     p_ids = tokenizer(prompts, add_special_tokens=True)["input_ids"]
-    c_ids = tokenizer(completions, add_special_tokens=False)["input_ids"]
+    c_enc = tokenizer(completions, add_special_tokens=False, return_offsets_mapping=weighted)
     kept, skipped = [], 0
-    for ex, p, c in zip(examples, p_ids, c_ids, strict=True):
+    for i, (ex, p, c) in enumerate(zip(examples, p_ids, c_enc["input_ids"], strict=True)):
         if len(p) + len(c) > max_length or not c:
             skipped += 1
             continue
-        kept.append(TokenizedExample(ex.id, list(p) + list(c), len(p)))
+        weights = None
+        if weighted:
+            assert decision_spans is not None
+            spans = decision_spans(ex.completion)  # the completion is the start of the wrapped text
+            weights = tuple(
+                decision_weight if any(a < end and start < b for a, b in spans) else 1.0
+                for start, end in c_enc["offset_mapping"][i]
+            )
+        kept.append(TokenizedExample(ex.id, list(p) + list(c), len(p), weights))
     return kept, skipped

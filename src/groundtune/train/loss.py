@@ -19,10 +19,11 @@ _CHUNK_ELEMENTS = 1 << 25
 
 
 class _LinearCrossEntropy(torch.autograd.Function):
-    """sum_i CE(softcap(h_i W^T + b), y_i) and the count of argmax hits; W and b are frozen.
+    """Per-row CE(softcap(h_i W^T + b), y_i) and the count of argmax hits; W and b are frozen.
 
     The gradient w.r.t. h is computed chunk by chunk in forward (softmax - onehot, through the cap's
-    derivative, times W) and scaled by the incoming gradient in backward.
+    derivative, times W) and scaled row by row by the incoming gradient in backward (so a weighted
+    sum of the row losses costs nothing extra).
     """
 
     @staticmethod
@@ -40,7 +41,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         w = weight.to(compute_dtype)
         need_grad = ctx.needs_input_grad[0]
         grad = torch.empty_like(hidden, dtype=torch.float32) if need_grad else None
-        loss = torch.zeros((), dtype=torch.float32, device=hidden.device)
+        losses = torch.empty(n, dtype=torch.float32, device=hidden.device)
         correct = torch.zeros((), dtype=torch.long, device=hidden.device)
         for s in range(0, n, chunk):
             h = hidden[s : s + chunk].to(compute_dtype)
@@ -53,7 +54,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
                 logits = tanh * softcap
             lse = torch.logsumexp(logits, dim=-1)
             picked = logits.gather(1, y[:, None]).squeeze(1)
-            loss += (lse - picked).sum()
+            losses[s : s + chunk] = lse - picked
             correct += (logits.argmax(dim=-1) == y).sum()
             if grad is not None:
                 probs = logits.sub_(lse[:, None]).exp_()
@@ -64,12 +65,12 @@ class _LinearCrossEntropy(torch.autograd.Function):
         ctx.save_for_backward(grad if grad is not None else torch.empty(0))
         ctx.hidden_dtype = hidden.dtype
         ctx.mark_non_differentiable(correct)
-        return loss, correct
+        return losses, correct
 
     @staticmethod
-    def backward(ctx: Any, grad_loss: torch.Tensor, _grad_correct: Any) -> tuple[Any, ...]:
+    def backward(ctx: Any, grad_losses: torch.Tensor, _grad_correct: Any) -> tuple[Any, ...]:
         (grad,) = ctx.saved_tensors
-        return (grad * grad_loss).to(ctx.hidden_dtype), None, None, None, None, None
+        return (grad * grad_losses[:, None]).to(ctx.hidden_dtype), None, None, None, None, None
 
 
 def linear_cross_entropy(
@@ -80,22 +81,24 @@ def linear_cross_entropy(
     bias: torch.Tensor | None = None,
     softcap: float | None = None,
     compute_dtype: torch.dtype | None = None,
+    row_weights: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(summed token cross-entropy, number of correct argmax predictions) over rows of `hidden`."""
+    """(token cross-entropy summed over rows of `hidden`, each row times its `row_weights` entry
+    when given, and the number of correct argmax predictions)."""
     if weight.requires_grad:
         raise ValueError("the LM head must be frozen (LoRA never trains it)")
     dtype = compute_dtype or weight.dtype
     with torch.autocast(hidden.device.type, enabled=False):
-        out: tuple[torch.Tensor, torch.Tensor] = _LinearCrossEntropy.apply(
-            hidden, weight, bias, targets, softcap, dtype
-        )
-    return out
+        losses, correct = _LinearCrossEntropy.apply(hidden, weight, bias, targets, softcap, dtype)
+        total = losses.sum() if row_weights is None else (losses * row_weights.float()).sum()
+    return total, correct
 
 
 class SupervisedLM(nn.Module):
     """Wraps a transformers causal LM (LoRA layers injected in place): forward returns
-    (loss sum, correct predictions, supervised tokens). One module does the whole computation, so
-    DDP can wrap it as usual.
+    (weighted loss sum, correct predictions, supervised tokens, weight sum); the loss is their ratio.
+    Each supervised token counts its `weights` entry times (1 when not given). One module does the
+    whole computation, so DDP can wrap it as usual.
     """
 
     def __init__(self, causal_lm: Any, compute_dtype: torch.dtype) -> None:
@@ -113,7 +116,8 @@ class SupervisedLM(nn.Module):
         attention_mask: torch.Tensor,
         positions: torch.Tensor,
         targets: torch.Tensor,
-    ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        weights: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor, int, float]:
         out = self.body(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
         hidden = out.last_hidden_state
         rows = hidden.reshape(-1, hidden.shape[-1]).index_select(0, positions)
@@ -124,5 +128,7 @@ class SupervisedLM(nn.Module):
             bias=self.head.bias,
             softcap=self.softcap,
             compute_dtype=self.compute_dtype,
+            row_weights=weights,
         )
-        return loss, correct, int(targets.numel())
+        n = int(targets.numel())
+        return loss, correct, n, float(weights.sum()) if weights is not None else float(n)

@@ -18,6 +18,7 @@ import groundtune
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id, stable_hash
 from groundtune.core.workspace import Workspace
+from groundtune.grounding import get_format
 from groundtune.models.registry import load_lm
 from groundtune.train import adapter, checkpoint, distributed
 from groundtune.train.batching import steps_per_epoch
@@ -92,7 +93,12 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
 def _load_examples(config: TrainConfig, ws: Workspace, lm: Any) -> tuple[Path, dict[str, Any], Any, Any]:
     ds_dir = resolve_dataset_dir(config.dataset, ws)
     card = read_card(ds_dir)
-    train, skipped = tokenize_examples(read_split(ds_dir / "train.jsonl"), lm.tokenizer, lm.layout, config.max_length)
+    weighting = _decision_weighting(config, card, ds_dir)
+
+    def tokenize(path: Path) -> tuple[list[TokenizedExample], int]:
+        return tokenize_examples(read_split(path), lm.tokenizer, lm.layout, config.max_length, **weighting)
+
+    train, skipped = tokenize(ds_dir / "train.jsonl")
     if not train:
         raise InvalidInputError(
             f"no usable training examples in {ds_dir} ({skipped} longer than max_length={config.max_length})",
@@ -101,7 +107,7 @@ def _load_examples(config: TrainConfig, ws: Workspace, lm: Any) -> tuple[Path, d
     val_path = ds_dir / "validation.jsonl"
     val: list[TokenizedExample] = []
     if val_path.is_file():
-        val, _ = tokenize_examples(read_split(val_path), lm.tokenizer, lm.layout, config.max_length)
+        val, _ = tokenize(val_path)
     if config.max_eval_examples is not None:
         val = val[: config.max_eval_examples]
     if config.early_stopping_patience is not None and not val:
@@ -110,6 +116,19 @@ def _load_examples(config: TrainConfig, ws: Workspace, lm: Any) -> tuple[Path, d
             hint="add validation.jsonl or drop early_stopping_patience",
         )
     return ds_dir, card, (train, skipped), val
+
+
+def _decision_weighting(config: TrainConfig, card: dict[str, Any], ds_dir: Path) -> dict[str, Any]:
+    """tokenize_examples' weighting arguments: the dataset's grounding format finds the decisions."""
+    if config.decision_weight == 1.0:
+        return {}
+    style = (card.get("grounding") or {}).get("style")
+    if not style:
+        raise InvalidInputError(
+            f"decision_weight is {config.decision_weight} but {ds_dir} records no grounding style",
+            hint="build the dataset with `groundtune data build` (its card names the style) or set decision_weight: 1.0",
+        )
+    return {"decision_spans": get_format(style).decision_spans, "decision_weight": config.decision_weight}
 
 
 def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None = None) -> Session:

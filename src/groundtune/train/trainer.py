@@ -93,14 +93,14 @@ def _train_step(s: Session, step: int, plan: Any) -> dict[str, float]:
     """One optimizer step on this rank's share of `plan`; returns global sums for logging."""
     config, dist = s.config, s.dist
     micro = plan.for_rank(dist.rank, dist.world)
-    scale = dist.world / plan.n_supervised  # DDP averages over ranks: undo it, then mean per token
+    scale = dist.world / plan.weight  # DDP averages over ranks: undo it, then (weighted) mean per token
     loss_sum = correct = tokens = 0.0
     for k, indices in enumerate(micro):
         batch = {n: t.to(s.device) for n, t in collate([s.train[i] for i in indices], s.pad_id).items()}
         torch.manual_seed(_micro_seed(config.seed, step, dist.rank + k * dist.world))
         with distributed.no_sync(s.wrapped, skip=k < len(micro) - 1):
             with torch.autocast(s.device.type, dtype=s.autocast_dtype or torch.float32, enabled=s.autocast_dtype is not None):
-                loss, hits, _ = s.wrapped(**batch)
+                loss, hits, _, _ = s.wrapped(**batch)
             (loss * scale).backward()
         loss_sum += float(loss.detach())
         correct += float(hits)
@@ -164,14 +164,15 @@ def _run(s: Session, callbacks: list[Callback]) -> RunResult:
             t0 = time.perf_counter()
             out = _train_step(s, loop.step, plans[epoch][index])
             loop.step += 1
-            loop.supervised_tokens += plans[epoch][index].n_supervised
+            plan = plans[epoch][index]
+            loop.supervised_tokens += plan.n_supervised
             dt = time.perf_counter() - t0
-            sup_done += plans[epoch][index].n_supervised
-            n_sup = plans[epoch][index].n_supervised
+            sup_done += plan.n_supervised
+            n_sup = plan.n_supervised
             row: dict[str, Any] = {
                 "step": loop.step,
                 "epoch": round(loop.step / s.steps_per_epoch, 4),
-                "loss": out["loss_sum"] / n_sup,
+                "loss": out["loss_sum"] / plan.weight,
                 "token_accuracy": out["correct"] / n_sup,
                 "lr": s.scheduler.get_last_lr()[0],
                 "grad_norm": out["grad_norm"],
