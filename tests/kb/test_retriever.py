@@ -62,6 +62,11 @@ def test_rrf_formula_and_tie_break() -> None:
     assert [f.hit.chunk_id for f in fused] == ["b", "a", "c"]
     assert fused[0].score == pytest.approx(1 / 12 + 1 / 11)
     assert (fused[0].dense_rank, fused[0].sparse_rank) == (2, 1) and fused[2].dense_rank is None
+    # Equal scores and equal best ranks: the dense arm's order decides, not the ids.
+    x, y, z = (Hit(i, 0.0, {}) for i in ("z9", "a1", "m5"))
+    for first, second in ((x, y), (y, x)):
+        tied = rrf([first, z, second], [second, z, first], rrf_k=10, k=3)
+        assert [f.hit.chunk_id for f in tied] == [first.chunk_id, second.chunk_id, "m5"]
 
 
 def test_hybrid_is_rrf_of_the_two_arms(kb) -> None:

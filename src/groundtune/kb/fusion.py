@@ -1,7 +1,9 @@
 """Reciprocal-rank fusion of the dense and sparse result lists: score = Σ 1 / (rrf_k + rank).
 
 Done in groundtune rather than in Qdrant so that every backend fuses identically and each fused
-result keeps its per-arm ranks. Ties break on the better single-arm rank, then on chunk id.
+result keeps its per-arm ranks. Ties break on the better single-arm rank, then on the dense rank
+(so two chunks ranked 1st and 3rd by opposite arms keep one order whatever their ids, which hash
+file paths), then on chunk id.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ def rrf(dense: list[Hit], sparse: list[Hit], rrf_k: float, k: int) -> list[Fused
         key=lambda f: (
             -f.score,
             min(r for r in (f.dense_rank, f.sparse_rank) if r is not None),
+            f.dense_rank if f.dense_rank is not None else len(dense) + 1,
             f.hit.chunk_id,
         )
     )
