@@ -112,3 +112,22 @@ def test_multiple_gold_answers_take_the_best() -> None:
     m = item_metrics(ex, GroundedAnswer(relevant=[2], answer="two years [2]", citations=[2]))
     assert m["exact_match"] == 1.0
     assert token_f1("two years", "24 months") == 0.0
+
+
+def test_a_reply_that_judges_nothing_earns_no_relevance_credit() -> None:
+    from groundtune.grounding import get_format
+
+    fmt = get_format("cited")
+    unans = example(answerable=False)
+    stated = fmt.parse("Relevant: none\nAnswer: It is not said.", unans.documents)
+    assert item_metrics(unans, stated)["relevance_f1"] == 1.0  # "none" stated, and right
+    # A base model echoing its instruction (which quotes the refusal sentence) neither refuses nor
+    # says which documents are relevant.
+    echo = fmt.parse(fmt.instruction, unans.documents)
+    assert not echo.refusal and "no_structure" not in echo.violations
+    m = item_metrics(unans, echo)
+    assert m["relevance_f1"] == 0.0 and m["relevance_exact"] == 0.0 and m["missed_refusal"] == 1.0
+    free = fmt.parse("I think it is 24 months.", unans.documents)
+    assert item_metrics(unans, free)["relevance_f1"] == 0.0
+    refusal = fmt.parse(f"Answer: {fmt.refusal}", unans.documents)  # no Relevant line, but it refuses
+    assert refusal.refusal and item_metrics(unans, refusal)["relevance_f1"] == 1.0

@@ -81,3 +81,13 @@ def test_unknown_style_is_a_clear_error() -> None:
 
 def test_styles_listed() -> None:
     assert styles() == ["cited", "raft-cot", "answer-only"]
+
+
+@pytest.mark.parametrize("style", styles())
+def test_echoing_the_instruction_is_not_a_refusal(style: str) -> None:
+    fmt = get_format(style)
+    assert fmt.is_refusal(fmt.refusal) and fmt.is_refusal(f"Sorry: {fmt.refusal.lower()} [2]")
+    assert not fmt.is_refusal(fmt.instruction)  # it quotes the refusal sentence as an instruction
+    assert not fmt.parse(fmt.instruction).refusal
+    assert not fmt.parse(f"Answer: {fmt.instruction}").refusal
+    assert fmt.is_refusal(f"{fmt.instruction}\n{fmt.refusal}")  # echo, then a refusal of its own

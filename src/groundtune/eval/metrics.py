@@ -90,11 +90,21 @@ def evidence_recall(pred: GroundedAnswer, evidence: Sequence[str]) -> float | No
     return sum(scores) / len(scores) if scores else None
 
 
+_NO_JUDGEMENT = {"missing_relevant", "no_structure", "empty"}
+
+
+def judged_relevance(pred: GroundedAnswer) -> bool:
+    """Whether the reply says which documents are relevant: it names some, states none, or refuses.
+    A reply without any relevance statement (an echoed prompt, free text) has judged nothing, so it
+    earns no relevance credit, not even on items where no document is relevant."""
+    return bool(pred.relevant) or pred.refusal or not (_NO_JUDGEMENT & set(pred.violations))
+
+
 def item_metrics(example: Example, pred: GroundedAnswer) -> dict[str, float | None]:
     """Every per-item metric; None where the metric does not apply to this item."""
     gold = gold_relevant(example)
     rel = set(pred.relevant)
-    rel_p, rel_r, rel_f = _prf(rel, gold)
+    rel_p, rel_r, rel_f = _prf(rel, gold) if judged_relevance(pred) else (0.0, 0.0, 0.0)
     valid = verify_quotes(pred, example.documents)
     answerable = example.answerable
     answered = answerable and not pred.refusal
@@ -103,7 +113,7 @@ def item_metrics(example: Example, pred: GroundedAnswer) -> dict[str, float | No
         "relevance_precision": rel_p,
         "relevance_recall": rel_r,
         "relevance_f1": rel_f,
-        "relevance_exact": float(rel == gold),
+        "relevance_exact": float(rel == gold and judged_relevance(pred)),
         # "names the gold document": on answerable items, is some gold document in the Relevant set?
         "relevance_gold_named": float(bool(rel & gold)) if answerable and gold else None,
         "quote_validity": sum(valid) / len(valid) if valid else None,

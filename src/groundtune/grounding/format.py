@@ -16,7 +16,7 @@ from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import stable_hash
 from groundtune.core.schemas import ContextDocument, Example, GroundedAnswer
 from groundtune.grounding.citations import MARKER, cite
-from groundtune.grounding.quotes import contains_answer, normalize_whitespace
+from groundtune.grounding.quotes import contains_answer, normalize_answer, normalize_whitespace
 
 DEFAULT_STYLE = "cited"
 NO_DOCUMENTS = "(no documents)"
@@ -89,8 +89,16 @@ class GroundingFormat(ABC):
     # -- helpers ----------------------------------------------------------------------------------
 
     def is_refusal(self, text: str) -> bool:
-        """Whether `text` says this style's refusal sentence (case, punctuation and spacing aside)."""
-        return contains_answer(text, self.refusal)
+        """Whether `text` says this style's refusal sentence (case, punctuation and spacing aside).
+
+        A reply that merely repeats the instruction (which quotes the sentence: `...reply "Answer: The
+        documents do not contain the answer."`) does not refuse; base models often echo their prompt.
+        """
+        norm, sentence = f" {normalize_answer(text)} ", normalize_answer(self.refusal)
+        lead = normalize_answer(self.instruction.split(self.refusal)[0]).split()[-6:]
+        if lead:
+            norm = norm.replace(f" {' '.join(lead)} {sentence} ", " ")
+        return contains_answer(norm, self.refusal)
 
     def refusal_target(self) -> GroundedAnswer:
         """The target for a context that does not answer the question."""
