@@ -172,3 +172,25 @@ def _check_style(qa: Path, style: str) -> None:
         assert parsed.citations == ex.target.citations
         if style == "raft-cot" and not ex.target.refusal:
             assert "##begin_quote##" in ex.completion and parsed.quotes == ex.target.quotes
+
+
+def test_contrast_twins_differ_only_by_the_evidence(corpus_kb: tuple[str, Path]) -> None:
+    _, qa = corpus_kb
+    counter = load_counter("tiny-random-gemma3")
+    plain = build_dataset(config(qa, name="plain"), counter=counter)
+    result = build_dataset(config(qa, name="contrast", contrast_fraction=1.0), counter=counter)
+    by_id = {ex.id: ex for exs in result.splits.values() for ex in exs}
+    twins = [ex for ex in by_id.values() if ex.meta["contrast_of"]]
+    oracle_train = [ex for ex in result.splits["train"] if ex.meta["oracle"] and not ex.meta["contrast_of"]]
+    assert twins and len(twins) == len(oracle_train)  # fraction 1: every oracle training question
+    for twin in twins:
+        original = by_id[twin.meta["contrast_of"]]
+        assert twin.id == original.id + "~contrast" and twin.split == original.split == "train"
+        assert twin.question == original.question and original.target.answer and not original.target.refusal
+        assert twin.target.refusal and not twin.answerable and not any(d.relevant for d in twin.documents)
+        assert not {d.doc_id for d in twin.documents} & set(original.source_doc_ids)
+    # The rest of the dataset is the one built without twins.
+    assert {ex.id: ex.prompt for exs in plain.splits.values() for ex in exs} == {
+        i: ex.prompt for i, ex in by_id.items() if not ex.meta["contrast_of"]
+    }
+    assert result.report["leakage"] == []

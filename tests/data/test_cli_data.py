@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 
 from groundtune import kb as kb_api
 from groundtune.cli.main import app
+from groundtune.core.workspace import get_workspace
 from groundtune.data import write_qa_file
 from groundtune.data.synthetic import make_synthetic_qa
 
@@ -40,6 +41,8 @@ def test_data_commands(tmp_path: Path) -> None:
             str(recipe),
             "-p",
             "0.9",
+            "--contrast-fraction",
+            "0.5",
             "--seed",
             "5",
         ],
@@ -51,6 +54,8 @@ def test_data_commands(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "ds1" in res.output
     res = runner.invoke(app, ["data", "show", "ds1"])
     assert res.exit_code == 0 and "k=3" in res.output and "P=0.9" in res.output
+    card = json.loads((get_workspace().datasets / "ds1" / "card.json").read_text())
+    assert card["config"]["contrast_fraction"] == 0.5
 
     out = tmp_path / "exp"
     res = runner.invoke(app, ["data", "export", "ds1", "--out", str(out), "--format", "chat"])

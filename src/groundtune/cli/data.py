@@ -73,6 +73,9 @@ def build_cmd(
     style: str | None = typer.Option(None, "--style", help="cited (default), raft-cot or answer-only."),
     k: int | None = typer.Option(None, "-k", "--k", help="Documents per example (default 4)."),
     oracle_fraction: float | None = typer.Option(None, "-p", "--oracle-fraction", help="P (default 0.8)."),
+    contrast_fraction: float | None = typer.Option(
+        None, "--contrast-fraction", help="Share of oracle training questions also shown without evidence."
+    ),
     candidates: int | None = typer.Option(
         None, "--candidates", help="Retriever hits per question (default 20)."
     ),
@@ -111,6 +114,7 @@ def build_cmd(
         style=style,
         k=k,
         oracle_fraction=oracle_fraction,
+        contrast_fraction=contrast_fraction,
         candidates=candidates,
         random_distractors=random_distractors,
         seed=seed,

@@ -87,6 +87,7 @@ def load_source(spec: SourceSpec, kb: Any, seed: int) -> list[QAPair]:
 def _render(
     pair: QAPair,
     plan: planning.Plan,
+    example_id: str,
     split: str,
     source_docs: list[str],
     config: BuildConfig,
@@ -107,6 +108,7 @@ def _render(
         return "over_token_budget"
     meta = {
         "oracle": plan.oracle,
+        "contrast_of": pair.id if example_id != pair.id else None,
         "source": pair.source,
         "gold_answers": pair.answers,
         "question_answerable": pair.answerable,
@@ -117,7 +119,7 @@ def _render(
     }
     target = fitted.target
     ex = Example(
-        id=pair.id,
+        id=example_id,
         question=pair.question,
         documents=fitted.documents,
         answer="" if target.refusal else pair.answer,
@@ -211,8 +213,9 @@ def build_dataset(
         pairs = [p for p in pairs if p.id in q_split]
         banned = forbidden_docs(d_split)
         pool = RandomPool(kb, config.seed)
-        plans = {
-            p.id: planning.plan_context(
+
+        def plan(p: QAPair, oracle: bool | None = None) -> planning.Plan:
+            return planning.plan_context(
                 p,
                 hits[p.id],
                 relevant[p.id],
@@ -223,21 +226,27 @@ def build_dataset(
                 seed=config.seed,
                 forbidden_docs=banned[q_split[p.id]],
                 random_pool=pool,
+                oracle=oracle,
             )
-            for p in pairs
-        }
+
+        # (question, plan, example id): each question once, then its contrast twin when drawn.
+        plans: list[tuple[QAPair, planning.Plan, str]] = []
+        for p in pairs:
+            first = plan(p)
+            plans.append((p, first, p.id))
+            if planning.wants_contrast(p, first, q_split[p.id], config.contrast_fraction, config.seed):
+                plans.append((p, plan(p, oracle=False), p.id + planning.CONTRAST_SUFFIX))
         timings["plan"] = time.perf_counter() - t
 
     t = time.perf_counter()
     splits: dict[str, list[Example]] = {"train": [], "validation": [], "test": []}
     verified: dict[str, bool] = {}
     dupes: set[Any] = set()
-    for i, pair in enumerate(pairs):
-        plan = plans[pair.id]
-        if plan.dropped:
-            report.drop(plan.dropped)
+    for i, (pair, planned, example_id) in enumerate(plans):
+        if planned.dropped:
+            report.drop(planned.dropped)
             continue
-        made = _render(pair, plan, q_split[pair.id], sources[pair.id], config, fmt, counter)
+        made = _render(pair, planned, example_id, q_split[pair.id], sources[pair.id], config, fmt, counter)
         if isinstance(made, str):
             report.drop(made)
             continue
@@ -253,8 +262,8 @@ def build_dataset(
         verified[ex.id] = has_verified_quote(ex)
         splits[ex.split or "train"].append(ex)
         if i % 200 == 0:
-            progress("render", i, len(pairs))
-    progress("render", len(pairs), len(pairs))
+            progress("render", i, len(plans))
+    progress("render", len(plans), len(plans))
     timings["render_validate"] = time.perf_counter() - t
 
     shown = {

@@ -58,6 +58,14 @@ class BuildConfig(BaseModel):
         le=1.0,
         description="P: share of answerable questions shown their relevant chunk.",
     )
+    contrast_fraction: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of the answerable training questions shown their relevant chunk that also get a "
+        "twin example without it (hard negatives only, refusal target): the two contexts differ only by "
+        "the evidence.",
+    )
     candidates: int = Field(default=20, ge=1, le=200, description="Retriever hits considered per question.")
     random_distractors: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Share of distractor slots filled with random chunks."

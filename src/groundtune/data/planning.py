@@ -65,6 +65,18 @@ class Plan:
         return [c.to_document() for c in self.candidates]
 
 
+CONTRAST_SUFFIX = "~contrast"
+"""Appended to a question id for its contrast twin (the same question without its evidence)."""
+
+
+def wants_contrast(pair: QAPair, plan: Plan, split: str, fraction: float, seed: int) -> bool:
+    """Whether this question also gets a contrast twin: answerable, shown its evidence, in training,
+    and drawn with probability `fraction`."""
+    if not fraction or split != "train" or plan.dropped or not plan.oracle:
+        return False
+    return example_rng(seed, f"{pair.id}{CONTRAST_SUFFIX}").random() < fraction
+
+
 def example_rng(seed: int, key: str) -> random.Random:
     """A generator private to one example: results do not depend on processing order."""
     return random.Random(f"{seed}:{key}")
@@ -180,15 +192,20 @@ def plan_context(
     seed: int,
     forbidden_docs: set[str],
     random_pool: Any,
+    oracle: bool | None = None,
 ) -> Plan:
     """Choose and order the k documents of one question's context (see the module docstring).
 
-    `random_pool(n, exclude_ids, rng)` returns up to n random chunks of the knowledge base.
+    `random_pool(n, exclude_ids, rng)` returns up to n random chunks of the knowledge base. `oracle`
+    decides whether the relevant chunks are shown instead of the `oracle_fraction` draw (a contrast
+    twin is planned with `oracle=False`, from its own random stream).
     """
-    rng = example_rng(seed, pair.id)
+    rng = example_rng(seed, pair.id if oracle is None else f"{pair.id}{CONTRAST_SUFFIX}")
     if pair.answerable and not relevant:
         return Plan(pair, dropped="no_relevant_chunk")
-    oracle = pair.answerable and rng.random() < oracle_fraction
+    if oracle is None:
+        oracle = pair.answerable and rng.random() < oracle_fraction
+    oracle = pair.answerable and oracle
     allowed_relevant = [c for c in relevant if c.chunk.doc_id not in forbidden_docs]
     oracle = oracle and bool(allowed_relevant)
     chosen: list[Candidate] = list(allowed_relevant[:max_relevant]) if oracle else []
