@@ -1,0 +1,106 @@
+"""Does an adapter tell refusal items from answerable ones, or does it refuse by habit?
+
+For every example of a dataset split, the margin log p(" none") - log p(" [") of the token right after
+`Relevant:` (the cited style's refusal decision: `Relevant: none` vs `Relevant: [n]`) is ranked
+against the target: AUC 1.0 = every refusal item scores above every answerable one, 0.5 = chance.
+The named baseline is the base model (no adapter) on the same prompts, in the same run. A refusal
+rate that moves while the AUC stays near 0.5 is a prior, not a reading of the documents (issue 9).
+
+    .venv/bin/python benchmarks/refusal_signal.py --home WORKSPACE --dataset quickstart \\
+        --adapter quickstart [--adapter other] [--split test]
+
+Writes benchmarks/results/refusal_signal.json (or --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results" / "refusal_signal.json"
+
+
+def auc(positive: list[float], negative: list[float]) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    pairs = [(p > n) + 0.5 * (p == n) for p in positive for n in negative]
+    return sum(pairs) / len(pairs)
+
+
+def margins(model: Any, tokenizer: Any, layout: Any, prompts: list[str]) -> list[float]:
+    """log p(" none") - log p(" [") after `Relevant:` for each user prompt."""
+    import torch
+
+    none_id = tokenizer(" none", add_special_tokens=False)["input_ids"][0]
+    open_id = tokenizer(" [", add_special_tokens=False)["input_ids"][0]
+    out = []
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        for prompt in prompts:
+            ids = tokenizer(layout.prompt(prompt) + "Relevant:", return_tensors="pt")["input_ids"]
+            logp = torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), dim=-1)
+            out.append(float(logp[none_id] - logp[open_id]))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--home", type=Path, required=True, help="workspace holding the dataset and adapters")
+    parser.add_argument("--dataset", default="quickstart")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--adapter", action="append", default=[], help="adapter name or folder (repeatable)")
+    parser.add_argument("--model", default="gemma-3-270m")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    from peft import PeftModel
+
+    from groundtune.core.adapters import resolve_adapter
+    from groundtune.data import load_dataset
+    from groundtune.models import load_lm
+
+    examples = load_dataset(args.dataset, home=args.home)[args.split]
+    refuse = [ex.target.refusal for ex in examples]
+    prompts = [ex.prompt for ex in examples]
+    lm = load_lm(args.model, home=args.home)
+    systems: dict[str, Any] = {}
+
+    def score(name: str, model: Any) -> None:
+        t = time.perf_counter()
+        m = margins(model.eval(), lm.tokenizer, lm.layout, prompts)
+        pos = [s for s, y in zip(m, refuse, strict=True) if y]
+        neg = [s for s, y in zip(m, refuse, strict=True) if not y]
+        systems[name] = {
+            "auc": auc(pos, neg),
+            "mean_margin_refusal_items": sum(pos) / len(pos),
+            "mean_margin_answerable_items": sum(neg) / len(neg),
+            "would_refuse_share": sum(s > 0 for s in m) / len(m),
+            "seconds": time.perf_counter() - t,
+        }
+        print(name, json.dumps({k: round(v, 3) for k, v in systems[name].items()}), flush=True)
+
+    score("base", lm.model)
+    for adapter in args.adapter:
+        ref = resolve_adapter(adapter, args.home)
+        peft_model = PeftModel.from_pretrained(lm.model, str(ref.path))
+        score(ref.name, peft_model)
+        peft_model.unload()  # the base weights back, without this adapter's layers
+    result = {
+        "benchmark": "refusal_signal",
+        "baseline": "base",
+        "workspace": str(args.home),
+        "dataset": args.dataset,
+        "split": args.split,
+        "items": len(examples),
+        "refusal_items": sum(refuse),
+        "systems": systems,
+        "auc_vs_baseline": {n: s["auc"] - systems["base"]["auc"] for n, s in systems.items() if n != "base"},
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
