@@ -74,7 +74,9 @@ def wants_contrast(pair: QAPair, plan: Plan, split: str, fraction: float, seed: 
     and drawn with probability `fraction`."""
     if not fraction or split != "train" or plan.dropped or not plan.oracle:
         return False
-    return example_rng(seed, f"{pair.id}{CONTRAST_SUFFIX}").random() < fraction
+    # Its own stream: the twin's plan draws from `<id>~contrast`, whose first number would otherwise
+    # be known to be below `fraction` for every twin.
+    return example_rng(seed, f"{pair.id}{CONTRAST_SUFFIX}:draw").random() < fraction
 
 
 def example_rng(seed: int, key: str) -> random.Random:
@@ -205,7 +207,8 @@ def plan_context(
         return Plan(pair, dropped="no_relevant_chunk")
     if oracle is None:
         oracle = pair.answerable and rng.random() < oracle_fraction
-    oracle = pair.answerable and oracle
+    else:
+        oracle = pair.answerable and oracle
     allowed_relevant = [c for c in relevant if c.chunk.doc_id not in forbidden_docs]
     oracle = oracle and bool(allowed_relevant)
     chosen: list[Candidate] = list(allowed_relevant[:max_relevant]) if oracle else []
