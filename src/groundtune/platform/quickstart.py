@@ -43,7 +43,6 @@ TABLE = [
 QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
 
 
-
 def compare(table: dict[str, dict[str, float | None]]) -> list[tuple[str, float | None, float | None, str | None]]:
     """(capability, base, tuned, verdict) for each row of the printed table; verdict is "yes" when
     the tuned adapter is better, "no" when worse, "tie" when equal, None when a figure is missing."""

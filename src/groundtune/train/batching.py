@@ -84,6 +84,7 @@ def collate(examples: list[TokenizedExample], pad_id: int, multiple: int = 8) ->
     mask = torch.zeros((len(examples), width), dtype=torch.long)
     positions: list[int] = []
     targets: list[int] = []
+    weighted = any(ex.weights is not None for ex in examples)
     weights: list[float] = []
     for row, ex in enumerate(examples):
         n = len(ex.input_ids)
@@ -92,13 +93,14 @@ def collate(examples: list[TokenizedExample], pad_id: int, multiple: int = 8) ->
         # hidden state at t predicts token t+1: supervise t+1 in [n_prompt, n)
         positions.extend(row * width + t for t in range(ex.n_prompt - 1, n - 1))
         targets.extend(ex.input_ids[ex.n_prompt : n])
-        weights.extend(ex.weights if ex.weights is not None else [1.0] * (n - ex.n_prompt))
+        if weighted:
+            weights.extend(ex.weights if ex.weights is not None else [1.0] * (n - ex.n_prompt))
     batch = {
         "input_ids": ids,
         "attention_mask": mask,
         "positions": torch.tensor(positions, dtype=torch.long),
         "targets": torch.tensor(targets, dtype=torch.long),
     }
-    if any(ex.weights is not None for ex in examples):
+    if weighted:
         batch["weights"] = torch.tensor(weights, dtype=torch.float32)
     return batch

@@ -161,10 +161,10 @@ def _run(s: Session, callbacks: list[Callback]) -> RunResult:
             epoch, index = divmod(loop.step, s.steps_per_epoch)
             if epoch not in plans:
                 plans = {epoch: plan_epoch(s.train, cfg.batch_size or 1, s.micro_per_step, cfg.seed, epoch, min_micro=s.dist.world)}
-            t0 = time.perf_counter()
-            out = _train_step(s, loop.step, plans[epoch][index])
-            loop.step += 1
             plan = plans[epoch][index]
+            t0 = time.perf_counter()
+            out = _train_step(s, loop.step, plan)
+            loop.step += 1
             loop.supervised_tokens += plan.n_supervised
             dt = time.perf_counter() - t0
             sup_done += plan.n_supervised
