@@ -130,3 +130,21 @@ def test_bad_requests_fail_before_any_work_with_a_hint(engine) -> None:  # type:
 
 def test_empty_request_list(engine) -> None:  # type: ignore[no-untyped-def]
     assert engine.generate([]) == []
+
+
+def test_each_generated_token_reports_its_entropy_and_text_end(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
+    """The entropies are those of the model's own next-token distributions (checked against a plain
+    forward pass over prompt + generated tokens), and token ends walk through the text."""
+    req = make_requests(max_new_tokens=10)[2]
+    (res,) = engine.generate([req])
+    assert len(res.token_entropy) == len(res.token_ends) == res.completion_tokens
+    assert res.token_ends == sorted(res.token_ends) and res.token_ends[-1] == len(res.text)
+    prompt = engine.tokenizer(engine.layout.prompt(req.prompt))["input_ids"]
+    generated = engine.tokenizer(res.text, add_special_tokens=False)["input_ids"]
+    ids = torch.tensor([prompt + generated[: res.completion_tokens]])
+    with torch.no_grad():
+        logits = engine.lm.model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float()
+    logp = torch.log_softmax(logits, dim=-1)
+    expected = (-(logp.exp() * logp).sum(-1)).tolist()
+    n = min(len(expected), len(res.token_entropy))
+    assert n >= 3 and res.token_entropy[:n] == pytest.approx(expected[:n], rel=1e-3, abs=1e-4)

@@ -28,7 +28,12 @@ def test_streaming_through_the_scheduler(engine, make_requests) -> None:  # type
         stream = scheduler.stream(req, timeout_s=60)
         other = scheduler.submit(make_requests(max_new_tokens=5)[0])
         assert "".join(stream) == expected.text
-        assert stream.result == expected.model_copy(update={"latency_s": stream.result.latency_s})
+        # equal up to timing and float rounding of the entropies (the streamed row shared its batch)
+        got = stream.result
+        assert got.model_copy(update={"latency_s": 0, "token_entropy": []}) == expected.model_copy(
+            update={"latency_s": 0, "token_entropy": []}
+        )
+        assert got.token_entropy == pytest.approx(expected.token_entropy, rel=1e-3, abs=1e-4)
         assert other.result(timeout=60).completion_tokens == 5
 
 

@@ -36,6 +36,12 @@ def test_quickstart_runs_every_step_then_skips_them() -> None:
     assert (result.adapter / "adapter_config.json").is_file()
     assert (result.eval_run / "report.html").is_file()
     assert set(result.table) == {"base-2shot", "quickstart"}
+    # both systems abstain with thresholds calibrated on the validation split, within the budget
+    calibrated = json.loads((result.eval_run / "report.json").read_text())["abstention"]
+    assert set(calibrated) == {"base-2shot", "quickstart"}
+    assert all(a["max_false_refusal"] == 0.1 and a["false_refusal"] <= 0.1 for a in calibrated.values())
+    manifest = json.loads((result.adapter / "groundtune-adapter.json").read_text())
+    assert manifest["abstention"]["threshold"] == calibrated["quickstart"]["threshold"]
     assert result.table["quickstart"]["n_items"] == 4
     assert len(result.update) == 3 and all({"before", "after"} <= set(row) for row in result.update)
     assert f"--adapter quickstart={result.adapter}" in result.serve_command and "--kb quickstart" in result.serve_command

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 import openai
@@ -173,10 +174,43 @@ def test_citations_carry_sources_and_verified_quotes() -> None:
     prepared = Prepared("chatcmpl_x", "m", fmt, docs, GenerationRequest(prompt="p"), "hash1")
     deployment = Deployment(backend=None, base_name="m", limits=Limits())
     reply = 'Relevant: [1]\nQuote [1]: "The warranty lasts 24 months"\nQuote [2]: "made up"\nAnswer: 24 months [1].'
-    message = deployment.message(prepared, reply)
+    message = deployment.message(prepared, _result(reply))
     assert message.content == "24 months [1]."
     (citation,) = message.context.citations
     assert (citation.document_id, citation.chunk_id, citation.source, citation.score) == ("d1", "c1", "w.md", 0.9)
     assert citation.quote == "The warranty lasts 24 months" and citation.quote_verified
-    refusal = deployment.message(prepared, f"Relevant: none\nAnswer: {fmt.refusal}")
+    refusal = deployment.message(prepared, _result(f"Relevant: none\nAnswer: {fmt.refusal}"))
     assert refusal.context.refusal and refusal.content == fmt.refusal and not refusal.context.citations
+
+
+def _result(text: str, entropy: float | None = None) -> Any:
+    """A finished generation of `text`, one token per character, each with `entropy` when given."""
+    from groundtune.infer.request import GenerationResult
+
+    scores = [entropy] * len(text) if entropy is not None else []
+    ends = list(range(1, len(text) + 1)) if entropy is not None else []
+    return GenerationResult(
+        text=text, finish_reason="stop", prompt_tokens=1, completion_tokens=len(text),
+        latency_s=0.0, token_entropy=scores, token_ends=ends,
+    )
+
+
+def test_adapter_with_calibrated_abstention_refuses_unsure_answers(tmp_path: Path) -> None:
+    """An adapter whose manifest carries an abstention threshold turns an answer the model was unsure
+    of into the refusal, says why, and keeps sure answers; the base model never abstains."""
+    from groundtune.core.adapters import AdapterRef
+    from groundtune.infer.request import GenerationRequest
+    from groundtune.serve.deployment import Deployment, Prepared
+
+    docs = [ContextDocument(title="Warranty", text="The warranty lasts 24 months.", doc_id="d1", chunk_id="c1")]
+    fmt = get_format("cited")
+    ref = AdapterRef("tuned", tmp_path, {"abstention": {"threshold": 0.5}})
+    deployment = Deployment(backend=None, base_name="m", adapters={"tuned": ref}, limits=Limits())
+    reply = 'Relevant: [1]\nQuote [1]: "The warranty lasts 24 months."\nAnswer: 24 months [1].'
+    for model, entropy, refuses in (("tuned", 0.9, True), ("tuned", 0.1, False), ("m", 0.9, False)):
+        prepared = Prepared("chatcmpl_x", model, fmt, docs, GenerationRequest(prompt="p"), None)
+        message = deployment.message(prepared, _result(reply, entropy))
+        assert message.context.refusal is refuses
+        assert message.context.uncertainty == pytest.approx(entropy)
+        assert message.content == (fmt.refusal if refuses else "24 months [1].")
+        assert any("unsure" in w for w in message.context.warnings) is refuses

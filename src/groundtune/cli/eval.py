@@ -52,6 +52,11 @@ def run_cmd(
     judge_url: str | None = typer.Option(None, "--judge-url", help="OpenAI-compatible endpoint of a judge model (off by default)."),
     judge_model: str = typer.Option("default", "--judge-model", help="Judge model name at --judge-url."),
     judge_api_key: str | None = typer.Option(None, "--judge-api-key", envvar="GROUNDTUNE_JUDGE_API_KEY"),
+    abstain: float | None = typer.Option(
+        None, "--abstain", min=0.0, max=0.99,
+        help="Calibrate each system's abstention on the dataset's validation split, refusing at most this share "
+        "of answerable items (e.g. 0.1); adapters keep their threshold for serving.",
+    ),
 ) -> None:
     """Run base zero-shot, base few-shot and each adapter on identical prompts; write JSON + HTML."""
     from groundtune.eval.run import run, show
@@ -64,7 +69,7 @@ def run_cmd(
     with progress_bars() as bars:
         run_dir = run(
             suite, model=model, adapters=adapter, shots=shots, limit=limit, sweeps=sweeps, style=style,
-            max_new_tokens=max_tokens, data_dir=data_dir, judge=judge, progress=bars,
+            max_new_tokens=max_tokens, data_dir=data_dir, judge=judge, progress=bars, abstain=abstain,
         )
     print_report(show(run_dir))
     console.print(f"[green]report:[/] {run_dir / 'report.html'}  (run id {run_dir.name})")

@@ -34,6 +34,12 @@ class AdapterRef:
     def retriever_hash(self) -> str | None:
         return self.manifest.get("retriever_hash")
 
+    @property
+    def abstention_threshold(self) -> float | None:
+        """Refusal threshold on answer uncertainty, once an evaluation calibrated it (`eval run --abstain`)."""
+        value = (self.manifest.get("abstention") or {}).get("threshold")
+        return float(value) if value is not None else None
+
 
 def resolve_adapter(ref: str | Path, home: str | Path | None = None, name: str | None = None) -> AdapterRef:
     """`ref` is a registered adapter name, an adapter folder, or a training run folder (its `adapter/`)."""

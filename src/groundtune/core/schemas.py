@@ -127,3 +127,5 @@ class EvalRecord(_Model):
     latency_s: float = 0.0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    uncertainty: float | None = None  # mean entropy (nats) over the answer's tokens, when known
+    raw_output: str | None = None  # the model's own reply when abstention replaced it by a refusal

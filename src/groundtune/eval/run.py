@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune import __version__
-from groundtune.core.adapters import resolve_adapter
+from groundtune.core.adapters import ADAPTER_MANIFEST, resolve_adapter
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, Example
@@ -29,6 +29,7 @@ from groundtune.eval.report import write_report
 from groundtune.eval.runner import ProgressFactory, System, default_systems, pick_demonstrations, run_systems
 from groundtune.eval.suites import load_suite
 from groundtune.grounding import get_format
+from groundtune.grounding.abstention import Abstention, calibrate
 from groundtune.infer.request import Backend, GenerationConfig
 
 
@@ -82,10 +83,17 @@ def run(
     seed: int = 0,
     home: str | Path | None = None,
     progress: ProgressFactory | None = None,
+    abstain: float | None = None,
 ) -> Path:
-    """Evaluate base (zero- and few-shot) and each adapter on every suite; returns the run folder."""
+    """Evaluate base (zero- and few-shot) and each adapter on every suite; returns the run folder.
+
+    `abstain` (a budget of refused answerable items, e.g. 0.1) first calibrates each system's
+    abstention threshold on the dataset's validation split, then scores every suite with it, and
+    records each adapter's threshold in its manifest, so that serving the adapter abstains alike."""
     if not suites:
         raise InvalidInputError("no suite given", hint="pass --suite dataset:NAME or a benchmark suite name")
+    if abstain is not None and not 0.0 <= abstain < 1.0:
+        raise InvalidInputError(f"abstain budget {abstain} is outside [0, 1)", hint="use e.g. 0.1 (refuse at most 10% of answerable items)")
     refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
     fmt = get_format(_style_for(refs, style))
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
@@ -109,17 +117,25 @@ def run(
         "decoding": config.model_dump(),
         "suites": {},
         "sweeps": {},
+        "abstention": {},
     }
-    (run_dir / "eval.json").write_text(json.dumps({k: v for k, v in report.items() if k not in ("suites", "sweeps")}, indent=2, default=str))
+    (run_dir / "eval.json").write_text(json.dumps({k: v for k, v in report.items() if k not in ("suites", "sweeps", "abstention")}, indent=2, default=str))
     first_items: list[Example] = []
     first_demos: list[Example] = []
+    thresholds: dict[str, float | None] = {}
     for suite in suites:
         items, pool = load_items(suite, limit=limit, data_dir=data_dir, seed=seed, home=home)
         first_items = first_items or items
         demos = pick_demonstrations(pool, shots, seed=seed) if shots else []
         first_demos = first_demos or demos
+        if abstain is not None and not thresholds:
+            calibrated = calibrate_systems(suite, systems, backend, fmt, config, demos, abstain, home=home, progress=progress)
+            report["abstention"] = {name: a.model_dump() for name, a in calibrated.items()}
+            thresholds = {name: a.threshold for name, a in calibrated.items()}
+            for name, ref in refs.items():
+                record_abstention(ref.path, calibrated[name], suite)
         labelled = (lambda name, total, s=suite: progress(f"{s} · {name}", total)) if progress else None
-        results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, judge=judge)
+        results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, judge=judge, thresholds=thresholds)
         folder = run_dir / "records" / suite.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)
         for result in results:
@@ -130,6 +146,52 @@ def run(
         report["sweeps"] = run_sweeps(first_items, systems, backend, fmt, config, demos=first_demos, seed=seed, progress=progress)
     write_report(run_dir, report)
     return run_dir
+
+
+def calibrate_systems(
+    suite: str,
+    systems: Sequence[System],
+    backend: Backend,
+    fmt: Any,
+    config: GenerationConfig,
+    demos: Sequence[Example],
+    budget: float,
+    *,
+    home: Any,
+    progress: ProgressFactory | None = None,
+) -> dict[str, Abstention]:
+    """Each system's abstention threshold, from its replies to the validation split of `suite`'s dataset."""
+    if not suite.startswith("dataset:"):
+        raise InvalidInputError(
+            f"abstention is calibrated on a dataset's validation split, and {suite!r} is not a dataset suite",
+            hint="put a dataset:NAME suite first, or drop --abstain",
+        )
+    name = suite.split(":")[1]
+    items, _ = load_items(f"dataset:{name}:validation", limit=None, data_dir=None, seed=0, home=home)
+    targets = [not ex.answerable for ex in items]
+    if all(targets) or not any(targets):
+        raise InvalidInputError(
+            f"dataset '{name}' validation split needs both answerable and refusal items to calibrate abstention",
+            hint="rebuild the dataset with unanswerable questions (or fewer oracle documents), or drop --abstain",
+        )
+    labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
+    results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled)
+    return {
+        r.system.name: calibrate(
+            [rec.uncertainty for rec in r.records], [rec.parsed.refusal for rec in r.records], targets, budget
+        )
+        for r in results
+    }
+
+
+def record_abstention(adapter: Path, abstention: Abstention, suite: str) -> None:
+    """Write the calibrated threshold into the adapter's manifest (atomically), for serving to read."""
+    path = adapter / ADAPTER_MANIFEST
+    manifest = json.loads(path.read_text()) if path.is_file() else {}
+    manifest["abstention"] = {**abstention.model_dump(), "calibrated_on": suite}
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(path)
 
 
 def run_sweeps(

@@ -3,13 +3,14 @@
 A `System` is the base model (optionally with few-shot demonstrations) or the base plus one adapter.
 For every item the task part of the prompt is rendered once by the grounding format and shared by
 all systems; few-shot systems prepend demonstrations rendered by that same format. Every request
-carries the same `GenerationConfig`. Scoring is `eval.metrics`; this module only orchestrates.
+carries the same `GenerationConfig` (and, when calibrated, each system its own abstention threshold).
+Scoring is `eval.metrics`; this module only orchestrates.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +19,7 @@ from groundtune.core.errors import InvalidInputError
 from groundtune.core.schemas import EvalRecord, Example
 from groundtune.eval.metrics import aggregate, item_metrics
 from groundtune.grounding import GroundingFormat
+from groundtune.grounding.abstention import abstain, answer_uncertainty
 from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest
 
 
@@ -144,16 +146,21 @@ def run_systems(
     demonstrations: Sequence[Example] = (),
     progress: ProgressFactory | None = None,
     judge: Backend | None = None,
+    thresholds: Mapping[str, float | None] | None = None,
 ) -> list[SystemResult]:
-    """Generate, parse and score every item for every system (and grade them when a judge is given)."""
+    """Generate, parse and score every item for every system (and grade them when a judge is given).
+    `thresholds` (per system name) turn replies the model was too unsure of into refusals."""
     requests = build_requests(items, systems, fmt, config, demonstrations)
     results = []
     for system in systems:
         advance = progress(system.name, len(items)) if progress else None
         outputs = backend.generate(requests[system.name], progress=advance)
+        threshold = (thresholds or {}).get(system.name)
         records, scored = [], []
         for ex, req, out in zip(items, requests[system.name], outputs, strict=True):
-            parsed = fmt.parse(out.text, ex.documents)
+            uncertainty = answer_uncertainty(fmt, out.text, out.token_entropy, out.token_ends)
+            text = abstain(fmt, out.text, uncertainty, threshold)
+            parsed = fmt.parse(text, ex.documents)
             metrics = item_metrics(ex, parsed)
             scored.append((ex, metrics))
             records.append(
@@ -161,12 +168,14 @@ def run_systems(
                     example_id=ex.id,
                     model=system.name,
                     prompt=req.prompt,
-                    output=out.text,
+                    output=text,
                     parsed=parsed,
                     metrics=metrics,
                     latency_s=out.latency_s,
                     prompt_tokens=out.prompt_tokens,
                     completion_tokens=out.completion_tokens,
+                    uncertainty=uncertainty,
+                    raw_output=out.text if text != out.text else None,
                 )
             )
         if judge is not None:

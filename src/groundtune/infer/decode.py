@@ -1,6 +1,7 @@
 """One batch of generation: left-padded prefill that computes logits for the last position only,
 then one-token decode steps over a KV cache, dropping each row from the batch (and its cache) as
-soon as it stops, so long answers do not pay for finished short ones.
+soon as it stops, so long answers do not pay for finished short ones. Every generated token keeps
+the entropy of the distribution it came from and where its text ends (what abstention reads).
 
 Yields an `Event` whenever a row produces stream-safe text or finishes. Rows are independent: a
 row's tokens depend only on its own prompt, settings and seed, up to float rounding between batch
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -32,6 +33,8 @@ class Row:
     tracker: TextTracker
     generator: torch.Generator | None = None
     generated: int = 0
+    entropies: list[float] = field(default_factory=list)
+    ends: list[int] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.generator = make_generator(self.config)
@@ -89,12 +92,15 @@ def run_batch(
     next_pos = positions[:, -1] + 1
     while True:
         tokens = next_tokens(logits, [r.config for r in live], [r.generator for r in live])
+        entropies = _entropy(logits).tolist()
         keep: list[int] = []
         for j, (row, token) in enumerate(zip(live, tokens, strict=True)):
             if cancelled is not None and cancelled(row.index):
                 continue
             row.generated += 1
             stopped = row.tracker.push(token)
+            row.entropies.append(entropies[j])
+            row.ends.append(len(row.tracker.text))
             if stopped or row.generated >= row.config.max_new_tokens:
                 result = GenerationResult(
                     text=row.tracker.text,
@@ -102,6 +108,8 @@ def run_batch(
                     prompt_tokens=len(row.prompt_ids),
                     completion_tokens=row.generated,
                     latency_s=time.perf_counter() - start,
+                    token_entropy=row.entropies,
+                    token_ends=[min(end, len(row.tracker.text)) for end in row.ends],
                 )
                 yield Event(row.index, row.tracker.delta(final=True), result)
             else:
@@ -122,6 +130,12 @@ def run_batch(
         mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype)], dim=1)
         logits = forward(input_ids=step, attention_mask=mask, position_ids=next_pos.unsqueeze(1))
         next_pos = next_pos + 1
+
+
+def _entropy(logits: torch.Tensor) -> torch.Tensor:
+    """Entropy in nats of each row's next-token distribution (the model's own, before sampling)."""
+    logp = torch.log_softmax(logits, dim=-1)
+    return -(logp.exp() * logp).sum(dim=-1)
 
 
 def _positions(rows: list[Row], live: list[Row]) -> list[int]:

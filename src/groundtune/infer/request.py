@@ -52,13 +52,20 @@ FinishReason = Literal["stop", "length"]
 
 
 class GenerationResult(BaseModel):
-    """The completion of one request. `latency_s` runs from the start of its batch to its last token."""
+    """The completion of one request. `latency_s` runs from the start of its batch to its last token.
+    Backends that cannot see the model's distribution leave `token_entropy` and `token_ends` empty."""
 
     text: str
     finish_reason: FinishReason
     prompt_tokens: int
     completion_tokens: int
     latency_s: float
+    token_entropy: list[float] = Field(
+        default_factory=list, description="Entropy (nats) of the model's distribution at each generated token."
+    )
+    token_ends: list[int] = Field(
+        default_factory=list, description="Where each generated token's text ends in `text` (characters)."
+    )
 
 
 Progress = Callable[[int], None]

@@ -3,7 +3,8 @@
 1. knowledge base from the sample documents (Markdown, HTML, PDF);
 2. grounded dataset with the default recipe (training questions; held-out questions -> test split);
 3. LoRA adapter on Gemma 3 270M;
-4. base (few-shot) vs tuned on the held-out questions: capability table + HTML report;
+4. base (few-shot) vs tuned on the held-out questions, each abstaining when unsure with a threshold
+   calibrated on the validation split: capability table + HTML report;
 5. knowledge update without retraining: a document changes, the adapter answers from the new version;
 6. the command that serves the adapter with the knowledge base.
 
@@ -24,6 +25,7 @@ from typing import Any
 
 from groundtune.core.errors import NotFoundError
 from groundtune.core.workspace import get_workspace
+from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL
 
 KB_NAME = "quickstart"
 DATASET = "quickstart"
@@ -41,6 +43,9 @@ TABLE = [
 # The default recipe's training section as it is (one epoch), with one validation at the end instead
 # of four, to fit the quickstart's 15-minute budget on a 2-core CPU. `train_overrides` go on top.
 QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
+# Both systems abstain when unsure, each with a threshold calibrated on the validation split that
+# refuses at most this share of answerable questions there (grounding/abstention.py).
+ABSTAIN = DEFAULT_MAX_FALSE_REFUSAL
 
 
 def compare(table: dict[str, dict[str, float | None]]) -> list[tuple[str, float | None, float | None, str | None]]:
@@ -252,11 +257,19 @@ def _eval_step(
     else:
         run_dir = run(
             [f"dataset:{DATASET}:test"], model=model, adapters=[ADAPTER], shots=2, include_zero_shot=False,
-            limit=limit, max_new_tokens=max_new_tokens, home=home, progress=progress,
+            limit=limit, max_new_tokens=max_new_tokens, home=home, progress=progress, abstain=ABSTAIN,
         )
         state.set("eval_run", str(run_dir))
-    suite = next(iter(show(run_dir)["suites"].values()))
+    report = show(run_dir)
+    suite = next(iter(report["suites"].values()))
     say(f"[4/5] evaluation on held-out questions: report {run_dir / 'report.html'}")
+    for name, a in report.get("abstention", {}).items():
+        threshold = "never" if a["threshold"] is None else f"at uncertainty >= {a['threshold']:.3f}"
+        recall = "–" if a["refusal_recall"] is None else f"{a['refusal_recall']:.0%}"
+        say(
+            f"      {name} abstains {threshold} (validation: refuses {a['false_refusal']:.0%} of answerable "
+            f"and {recall} of refusal questions)"
+        )
     return run_dir, suite
 
 

@@ -19,6 +19,7 @@ from groundtune.core.errors import ConflictError, DeadlineError, InvalidInputErr
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding import GroundingFormat, get_format, is_verbatim
+from groundtune.grounding.abstention import abstain, answer_uncertainty
 from groundtune.infer.request import GenerationConfig, GenerationRequest, GenerationResult
 from groundtune.serve.schemas import (
     AssistantMessage,
@@ -235,11 +236,23 @@ class Deployment:
         assert stream.result is not None
         yield "", stream.result
 
-    def message(self, prepared: Prepared, text: str) -> AssistantMessage:
-        """The assistant message: user-facing answer with [n] markers, and the grounding context."""
+    def message(self, prepared: Prepared, result: GenerationResult) -> AssistantMessage:
+        """The assistant message: user-facing answer with [n] markers, and the grounding context. An
+        adapter with a calibrated abstention threshold refuses when it was too unsure of its answer."""
+        ref = self.adapters.get(prepared.model)
+        threshold = ref.abstention_threshold if ref is not None else None
+        uncertainty = answer_uncertainty(prepared.fmt, result.text, result.token_entropy, result.token_ends)
+        text = abstain(prepared.fmt, result.text, uncertainty, threshold)
         parsed = prepared.fmt.parse(text, prepared.documents)
         content = prepared.fmt.refusal if parsed.refusal else parsed.answer.strip()
-        return AssistantMessage(content=content, context=self._context(prepared, parsed))
+        context = self._context(prepared, parsed)
+        context.uncertainty = uncertainty
+        if text != result.text:
+            context.warnings.append(
+                f"the model was unsure of its answer (uncertainty {uncertainty:.3f} >= the adapter's calibrated "
+                f"{threshold:.3f}), so the reply is a refusal"
+            )
+        return AssistantMessage(content=content, context=context)
 
     def _context(self, prepared: Prepared, parsed: GroundedAnswer) -> GroundingContext:
         docs = prepared.documents
@@ -287,7 +300,7 @@ class Deployment:
         return ChatCompletion(
             id=prepared.id,
             model=prepared.model,
-            choices=[Choice(message=self.message(prepared, result.text), finish_reason=result.finish_reason)],
+            choices=[Choice(message=self.message(prepared, result), finish_reason=result.finish_reason)],
             usage=usage(result),
         )
 

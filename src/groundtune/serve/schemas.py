@@ -91,6 +91,9 @@ class GroundingContext(BaseModel):
     grounding_format: str
     retriever_hash: str | None = None
     warnings: list[str] = Field(default_factory=list)
+    uncertainty: float | None = Field(
+        default=None, description="Mean entropy (nats) over the answer's tokens; None when the backend cannot tell."
+    )
 
 
 class AssistantMessage(BaseModel):

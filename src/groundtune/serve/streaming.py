@@ -50,7 +50,7 @@ def sse_events(deployment: Deployment, prepared: Prepared) -> Iterator[str]:
                     yield _chunk(prepared, {"content": shown[len(sent) :]})
                     sent = shown
                 continue
-            message = deployment.message(prepared, result.text)
+            message = deployment.message(prepared, result)
             if message.content.startswith(sent) and len(message.content) > len(sent):
                 yield _chunk(prepared, {"content": message.content[len(sent) :]})
             yield _chunk(

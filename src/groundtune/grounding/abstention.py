@@ -1,0 +1,107 @@
+"""Abstention: refuse when the model is unsure of its own answer.
+
+A small model's up-front `Relevant: none` decision can be a habit rather than a reading of the
+documents (issue 9: its log-odds rank refusal items at chance), yet how sure it is while writing the
+answer does tell them apart: on a question the documents do not answer it guesses, and its
+next-token distributions over the answer are wide. `answer_uncertainty` is the mean entropy (nats)
+over the tokens of the parsed answer; `calibrate` picks, on labelled held-out items (a dataset's
+validation split), the lowest threshold whose share of refused answerable items stays within a
+budget; `abstain` turns a reply above the threshold into the format's refusal.
+
+Pure code over text and numbers: the generation backend supplies the entropies and token ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import BaseModel, Field
+
+from groundtune.grounding.citations import strip_citations
+from groundtune.grounding.format import GroundingFormat
+
+DEFAULT_MAX_FALSE_REFUSAL = 0.1
+
+
+class Abstention(BaseModel):
+    """A calibrated refusal threshold for one system (None: never abstain) and where it came from."""
+
+    threshold: float | None = Field(description="Refuse when answer uncertainty (nats) is at least this.")
+    max_false_refusal: float = Field(ge=0.0, le=1.0, description="Budget of refused answerable items.")
+    items: int = Field(ge=0, description="Calibration items.")
+    answerable: int = Field(ge=0, description="Answerable calibration items.")
+    false_refusal: float = Field(
+        description="Share of answerable calibration items refused at the threshold."
+    )
+    refusal_recall: float | None = Field(description="Share of refusal items refused at the threshold.")
+
+
+def answer_span(fmt: GroundingFormat, text: str) -> tuple[int, int]:
+    """Character range of the parsed answer in `text` (citation markers included); the whole reply
+    when the parser finds no answer (a reply off the format is judged as a whole)."""
+    answer = fmt.parse(text).answer.strip()
+    start = text.rfind(answer) if answer and strip_citations(answer).strip() else -1
+    return (start, start + len(answer)) if start >= 0 else (0, len(text))
+
+
+def answer_uncertainty(
+    fmt: GroundingFormat, text: str, entropies: Sequence[float], ends: Sequence[int]
+) -> float | None:
+    """Mean entropy of the tokens whose text overlaps the answer; None without per-token entropies."""
+    if not entropies or len(entropies) != len(ends):
+        return None
+    lo, hi = answer_span(fmt, text)
+    begins = [0, *ends[:-1]]
+    picked = [h for h, b, e in zip(entropies, begins, ends, strict=True) if e > lo and b < hi]
+    if not picked:
+        return None
+    return sum(picked) / len(picked)
+
+
+def abstains(uncertainty: float | None, threshold: float | None) -> bool:
+    """Whether a reply with this uncertainty is replaced by a refusal."""
+    return threshold is not None and uncertainty is not None and uncertainty >= threshold
+
+
+def abstain(fmt: GroundingFormat, text: str, uncertainty: float | None, threshold: float | None) -> str:
+    """`text`, or the format's refusal reply when the model was too unsure of its answer."""
+    if not abstains(uncertainty, threshold) or fmt.parse(text).refusal:
+        return text
+    return fmt.render_target(fmt.refusal_target())
+
+
+def calibrate(
+    uncertainties: Sequence[float | None],
+    refused: Sequence[bool],
+    refusal_targets: Sequence[bool],
+    max_false_refusal: float = DEFAULT_MAX_FALSE_REFUSAL,
+) -> Abstention:
+    """The lowest threshold that refuses at most `max_false_refusal` of the answerable items (counting
+    the model's own refusals), so it refuses as many refusal items as that budget allows.
+
+    `refused` are the model's own refusals, `refusal_targets` whether each item's target refuses."""
+    if not len(uncertainties) == len(refused) == len(refusal_targets):
+        raise ValueError("uncertainties, refused and refusal_targets must have one entry per item")
+    n_answerable = sum(not t for t in refusal_targets)
+    n_refusal = len(refusal_targets) - n_answerable
+
+    def rates(threshold: float | None) -> tuple[float, float | None]:
+        out = [r or abstains(u, threshold) for u, r in zip(uncertainties, refused, strict=True)]
+        false = sum(o and not t for o, t in zip(out, refusal_targets, strict=True))
+        hit = sum(o and t for o, t in zip(out, refusal_targets, strict=True))
+        return (false / n_answerable if n_answerable else 0.0), (hit / n_refusal if n_refusal else None)
+
+    threshold: float | None = None
+    for candidate in sorted({u for u in uncertainties if u is not None}, reverse=True):
+        if rates(candidate)[0] > max_false_refusal:
+            break
+        threshold = candidate
+    false, recall = rates(threshold)
+    return Abstention(
+        threshold=threshold,
+        max_false_refusal=max_false_refusal,
+        items=len(refusal_targets),
+        answerable=n_answerable,
+        false_refusal=false,
+        refusal_recall=recall,
+    )

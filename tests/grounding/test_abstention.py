@@ -1,0 +1,82 @@
+"""Abstention: answer uncertainty over the answer's own tokens, calibration within a false-refusal
+budget, and the refusal reply that replaces an unsure answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from groundtune.grounding import get_format
+from groundtune.grounding.abstention import abstain, answer_span, answer_uncertainty, calibrate
+
+REPLY = 'Relevant: [1]\nQuote [1]: "The warranty lasts 24 months."\nAnswer: 24 months [1].'
+
+
+def _per_char(
+    text: str, inside: float, outside: float, span: tuple[int, int]
+) -> tuple[list[float], list[int]]:
+    """One token per character: `inside` entropy within `span`, `outside` elsewhere."""
+    return [inside if span[0] <= i < span[1] else outside for i in range(len(text))], list(
+        range(1, len(text) + 1)
+    )
+
+
+@pytest.mark.parametrize("style", ["cited", "raft-cot", "answer-only"])
+def test_uncertainty_reads_only_the_answer_tokens(style: str) -> None:
+    fmt = get_format(style)
+    from groundtune.core.schemas import GroundedAnswer
+
+    reply = fmt.render_target(
+        GroundedAnswer(
+            relevant=[1], answer="24 months [1].", citations=[1], reasoning="The warranty is 24 months."
+        )
+    )
+    lo, hi = answer_span(fmt, reply)
+    assert reply[lo:hi].startswith("24 months")
+    entropies, ends = _per_char(reply, 2.0, 0.1, (lo, hi))
+    assert answer_uncertainty(fmt, reply, entropies, ends) == pytest.approx(2.0)
+    assert answer_uncertainty(fmt, reply, [], []) is None  # a backend without distributions
+
+
+def test_a_reply_off_the_format_is_judged_as_a_whole() -> None:
+    fmt = get_format("cited")
+    text = "I think it is probably two years or so"
+    assert answer_span(fmt, text) == (0, len(text))
+    assert answer_span(fmt, "Relevant: [1]\nAnswer: [1]") == (
+        0,
+        len("Relevant: [1]\nAnswer: [1]"),
+    )  # no words
+    entropies, ends = [1.0, 3.0], [5, len(text)]
+    assert answer_uncertainty(fmt, text, entropies, ends) == pytest.approx(2.0)
+
+
+def test_abstain_replaces_only_unsure_answers_with_the_refusal() -> None:
+    fmt = get_format("cited")
+    refusal = fmt.render_target(fmt.refusal_target())
+    assert fmt.parse(abstain(fmt, REPLY, 0.9, 0.5)).refusal
+    assert abstain(fmt, REPLY, 0.9, 0.5) == refusal
+    assert abstain(fmt, REPLY, 0.4, 0.5) == REPLY
+    assert abstain(fmt, REPLY, 0.9, None) == REPLY  # uncalibrated: never
+    assert abstain(fmt, REPLY, None, 0.5) == REPLY  # unknown uncertainty: never
+
+
+def test_calibration_refuses_as_much_as_the_false_refusal_budget_allows() -> None:
+    # 10 answerable items (uncertainty 0.1..1.0) and 4 refusal items (0.55, 0.85, 1.5, 2.0)
+    answerable = [0.1 * i for i in range(1, 11)]
+    refusal = [0.55, 0.85, 1.5, 2.0]
+    u = answerable + refusal
+    targets = [False] * 10 + [True] * 4
+    own = [False] * 14
+    strict = calibrate(u, own, targets, max_false_refusal=0.0)
+    assert (
+        strict.threshold == pytest.approx(1.5) and strict.false_refusal == 0 and strict.refusal_recall == 0.5
+    )
+    loose = calibrate(u, own, targets, max_false_refusal=0.2)  # two answerable refusals allowed: >= 0.85
+    assert loose.threshold == pytest.approx(0.85) and loose.false_refusal == pytest.approx(0.2)
+    assert loose.refusal_recall == 0.75 and loose.items == 14 and loose.answerable == 10
+    # the model's own refusals of answerable items use up the budget first
+    spent = calibrate(u, [True, True] + [False] * 12, targets, max_false_refusal=0.2)
+    assert spent.threshold == pytest.approx(1.5) and spent.false_refusal == pytest.approx(0.2)
+    over = calibrate(u, [True, True, True] + [False] * 11, targets, max_false_refusal=0.2)
+    assert over.threshold is None  # already over budget: never abstain
+    with pytest.raises(ValueError):
+        calibrate(u, own, targets[:-1])
