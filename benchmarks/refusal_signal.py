@@ -6,6 +6,10 @@ against the target: AUC 1.0 = every refusal item scores above every answerable o
 The named baseline is the base model (no adapter) on the same prompts, in the same run. A refusal
 rate that moves while the AUC stays near 0.5 is a prior, not a reading of the documents (issue 9).
 
+`--eval-run RUN` also ranks, for every system of that evaluation run, the answer uncertainty its
+records carry (mean entropy over the answer's tokens of the model's own reply: what abstention
+thresholds, see docs/eval.md) against the same targets, for the suite's items.
+
     .venv/bin/python benchmarks/refusal_signal.py --home WORKSPACE --dataset quickstart \\
         --adapter quickstart [--adapter other] [--split test]
 
@@ -44,6 +48,25 @@ def margins(model: Any, tokenizer: Any, layout: Any, prompts: list[str]) -> list
     return out
 
 
+def uncertainty_auc(run_dir: Path) -> dict[str, Any]:
+    """Per suite and system of an evaluation run: AUC of the records' answer uncertainty for refusal
+    items (those whose gold is unanswerable) against answerable ones, on the model's own replies."""
+    from groundtune.core.schemas import EvalRecord
+
+    out: dict[str, Any] = {"run": str(run_dir)}
+    for folder in sorted((run_dir / "records").iterdir()):
+        for path in sorted(folder.glob("*.jsonl")):
+            records = [EvalRecord.model_validate_json(line) for line in path.read_text().splitlines()]
+            # false_refusal applies to answerable items only, missed_refusal to the others
+            pairs = [(r.uncertainty, r.metrics.get("false_refusal") is None) for r in records]
+            pos = [u for u, refuse in pairs if refuse and u is not None]
+            neg = [u for u, refuse in pairs if not refuse and u is not None]
+            entry = {"auc": auc(pos, neg) if pos and neg else None, "refusal_items": len(pos), "answerable_items": len(neg)}
+            out[f"{folder.name}/{path.stem}"] = entry
+            print(f"{folder.name}/{path.stem} answer uncertainty", json.dumps(entry), flush=True)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--home", type=Path, required=True, help="workspace holding the dataset and adapters")
@@ -52,6 +75,7 @@ def main() -> None:
     parser.add_argument("--adapter", action="append", default=[], help="adapter name or folder (repeatable)")
     parser.add_argument("--model", default="gemma-3-270m")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--eval-run", type=Path, help="evaluation run folder whose records' uncertainty to rank too")
     args = parser.parse_args()
 
     from peft import PeftModel
@@ -97,6 +121,8 @@ def main() -> None:
         "systems": systems,
         "auc_vs_baseline": {n: s["auc"] - systems["base"]["auc"] for n, s in systems.items() if n != "base"},
     }
+    if args.eval_run:
+        result["answer_uncertainty"] = uncertainty_auc(args.eval_run)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {args.out}")

@@ -134,8 +134,9 @@ def run_batch(
 
 def _entropy(logits: torch.Tensor) -> torch.Tensor:
     """Entropy in nats of each row's next-token distribution (the model's own, before sampling)."""
-    logp = torch.log_softmax(logits, dim=-1)
-    return -(logp.exp() * logp).sum(dim=-1)
+    # H = logsumexp(l) - sum(softmax(l) * l): two fused passes over the vocabulary instead of
+    # log_softmax, exp and a product (a third of the cost at Gemma's 262k-token vocabulary).
+    return torch.logsumexp(logits, dim=-1) - torch.softmax(logits, dim=-1).mul_(logits).sum(dim=-1)
 
 
 def _positions(rows: list[Row], live: list[Row]) -> list[int]:
