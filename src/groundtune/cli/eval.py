@@ -26,13 +26,17 @@ TABLE_METRICS = [
 
 
 def print_report(report: dict[str, Any]) -> None:
-    """One capability table per suite, systems as columns."""
+    """One capability table per suite, systems as columns; then abstention thresholds and sweeps."""
+    from groundtune.grounding.abstention import Abstention
+
     for suite, by_system in report.get("suites", {}).items():
         table = Table("metric", *by_system, title=f"suite {suite}")
         for label, key in TABLE_METRICS:
             values = [by_system[s].get(key) for s in by_system]
             table.add_row(label, *("–" if v is None else f"{v:.3f}" for v in values))
         console.print(table)
+    for system, calibrated in (report.get("abstention") or {}).items():
+        console.print(f"abstention {system}: {Abstention.model_validate(calibrated).summary()}")
     for system, values in (report.get("sweeps") or {}).items():
         console.print(f"sweep {system}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(values.items())))
 

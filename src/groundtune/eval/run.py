@@ -92,8 +92,8 @@ def run(
     records each adapter's threshold in its manifest, so that serving the adapter abstains alike."""
     if not suites:
         raise InvalidInputError("no suite given", hint="pass --suite dataset:NAME or a benchmark suite name")
-    if abstain is not None and not 0.0 <= abstain < 1.0:
-        raise InvalidInputError(f"abstain budget {abstain} is outside [0, 1)", hint="use e.g. 0.1 (refuse at most 10% of answerable items)")
+    if abstain is not None:
+        _check_abstention(suites, abstain)
     refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
     fmt = get_format(_style_for(refs, style))
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
@@ -148,6 +148,23 @@ def run(
     return run_dir
 
 
+def _check_abstention(suites: Sequence[str], budget: float) -> None:
+    """Abstention calibrates on the first suite's dataset's validation split and scores other splits."""
+    if not 0.0 <= budget < 1.0:
+        raise InvalidInputError(f"abstain budget {budget} is outside [0, 1)", hint="use e.g. 0.1 (refuse at most 10% of answerable items)")
+    if not suites[0].startswith("dataset:"):
+        raise InvalidInputError(
+            f"abstention is calibrated on a dataset's validation split, and {suites[0]!r} is not a dataset suite",
+            hint="put a dataset:NAME suite first, or drop --abstain",
+        )
+    scored = [s for s in suites if s.startswith("dataset:") and s.split(":")[2:] == ["validation"]]
+    if scored:
+        raise InvalidInputError(
+            f"{scored[0]} is the split abstention is calibrated on, so scoring it would grade the calibration itself",
+            hint="score the test split (dataset:NAME or dataset:NAME:test), or drop --abstain",
+        )
+
+
 def calibrate_systems(
     suite: str,
     systems: Sequence[System],
@@ -161,11 +178,6 @@ def calibrate_systems(
     progress: ProgressFactory | None = None,
 ) -> dict[str, Abstention]:
     """Each system's abstention threshold, from its replies to the validation split of `suite`'s dataset."""
-    if not suite.startswith("dataset:"):
-        raise InvalidInputError(
-            f"abstention is calibrated on a dataset's validation split, and {suite!r} is not a dataset suite",
-            hint="put a dataset:NAME suite first, or drop --abstain",
-        )
     name = suite.split(":")[1]
     items, _ = load_items(f"dataset:{name}:validation", limit=None, data_dir=None, seed=0, home=home)
     targets = [not ex.answerable for ex in items]

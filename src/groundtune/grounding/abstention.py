@@ -35,6 +35,14 @@ class Abstention(BaseModel):
     )
     refusal_recall: float | None = Field(description="Share of refusal items refused at the threshold.")
 
+    def summary(self) -> str:
+        """One line for people: when it abstains and what that did on the calibration items."""
+        when = (
+            "never abstains" if self.threshold is None else f"abstains at uncertainty >= {self.threshold:.3f}"
+        )
+        recall = "–" if self.refusal_recall is None else f"{self.refusal_recall:.0%}"
+        return f"{when} (validation: refuses {self.false_refusal:.0%} of answerable and {recall} of refusal questions)"
+
 
 def answer_span(fmt: GroundingFormat, text: str) -> tuple[int, int]:
     """Character range of the parsed answer in `text` (citation markers included); the whole reply

@@ -25,7 +25,7 @@ from typing import Any
 
 from groundtune.core.errors import NotFoundError
 from groundtune.core.workspace import get_workspace
-from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL
+from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL, Abstention
 
 KB_NAME = "quickstart"
 DATASET = "quickstart"
@@ -263,13 +263,8 @@ def _eval_step(
     report = show(run_dir)
     suite = next(iter(report["suites"].values()))
     say(f"[4/5] evaluation on held-out questions: report {run_dir / 'report.html'}")
-    for name, a in report.get("abstention", {}).items():
-        threshold = "never" if a["threshold"] is None else f"at uncertainty >= {a['threshold']:.3f}"
-        recall = "–" if a["refusal_recall"] is None else f"{a['refusal_recall']:.0%}"
-        say(
-            f"      {name} abstains {threshold} (validation: refuses {a['false_refusal']:.0%} of answerable "
-            f"and {recall} of refusal questions)"
-        )
+    for name, calibrated in report.get("abstention", {}).items():
+        say(f"      {name} {Abstention.model_validate(calibrated).summary()}")
     return run_dir, suite
 
 
