@@ -148,3 +148,12 @@ def test_each_generated_token_reports_its_entropy_and_text_end(engine, make_requ
     expected = (-(logp.exp() * logp).sum(-1)).tolist()
     n = min(len(expected), len(res.token_entropy))
     assert n >= 3 and res.token_entropy[:n] == pytest.approx(expected[:n], rel=1e-3, abs=1e-4)
+
+
+def test_entropy_of_a_masked_vocabulary_is_finite() -> None:
+    """A token masked to -inf (probability 0) adds nothing, instead of 0 * -inf = nan."""
+    from groundtune.infer.decode import _entropy
+
+    logits = torch.tensor([[0.0, 0.0, float("-inf")], [1.0, 2.0, 3.0]])
+    reference = -(torch.softmax(logits[1], -1) * torch.log_softmax(logits[1], -1)).sum()
+    assert _entropy(logits).tolist() == pytest.approx([torch.log(torch.tensor(2.0)).item(), reference.item()])

@@ -136,7 +136,9 @@ def _entropy(logits: torch.Tensor) -> torch.Tensor:
     """Entropy in nats of each row's next-token distribution (the model's own, before sampling)."""
     # H = logsumexp(l) - sum(softmax(l) * l): two fused passes over the vocabulary instead of
     # log_softmax, exp and a product (a third of the cost at Gemma's 262k-token vocabulary).
-    return torch.logsumexp(logits, dim=-1) - torch.softmax(logits, dim=-1).mul_(logits).sum(dim=-1)
+    # A token masked to -inf has probability 0 and adds 0 (not 0 * -inf = nan).
+    weighted = torch.softmax(logits, dim=-1).mul_(logits).nan_to_num_(0.0)
+    return torch.logsumexp(logits, dim=-1) - weighted.sum(dim=-1)
 
 
 def _positions(rows: list[Row], live: list[Row]) -> list[int]:
