@@ -137,9 +137,13 @@ def test_report_is_self_contained_html(tmp_path: Path) -> None:
         "id": "eval_x",
         "suites": {"toy": metrics},
         "sweeps": {"base": {"distractors=0": 0.5, "distractors=4": 0.2, "position=first": 0.4, "position=last": 0.3}},
+        "abstention": {
+            "tuned": {"threshold": 0.5, "max_false_refusal": 0.1, "items": 10, "answerable": 6, "false_refusal": 0.0, "refusal_recall": 0.75},
+        },
     }
     json_path, html_path = write_report(tmp_path, report)
     page = html_path.read_text()
+    assert "abstains at uncertainty &gt;= 0.500" in page and "75% of refusal questions" in page
     assert json_path.exists() and page.count("<svg") == 3
     assert "<b>0.800</b>" in page and "<b>0.100</b>" in page  # best relevance F1 and lowest false-refusal rate
     assert "<link" not in page and "src=" not in page and 'href="http' not in page  # no external assets

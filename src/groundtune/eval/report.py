@@ -157,12 +157,21 @@ code{background:#f4f4f4;padding:0 .2rem}
 
 
 def render_html(report: Mapping[str, Any]) -> str:
-    """The whole report page: run settings, one section per suite, then the sweeps."""
+    """The whole report page: run settings, abstention thresholds, one section per suite, then the sweeps."""
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>groundtune eval {html.escape(str(report.get('id', '')))}</title>"]
     parts.append(f"<style>{_CSS}</style></head><body>")
     parts.append(f"<h1>groundtune evaluation <code>{html.escape(str(report.get('id', '')))}</code></h1>")
     settings = {k: report.get(k) for k in ("model", "adapters", "systems", "grounding", "decoding") if k in report}
     parts.append(f"<pre>{html.escape(json.dumps(settings, indent=2, default=str))}</pre>")
+    abstention = report.get("abstention") or {}
+    if abstention:
+        from groundtune.grounding.abstention import Abstention
+
+        parts.append("<h2>Abstention (calibrated on the validation split)</h2><ul>")
+        for system, calibrated in abstention.items():
+            line = Abstention.model_validate(calibrated).summary()
+            parts.append(f"<li><b>{html.escape(system)}</b> {html.escape(line)}</li>")
+        parts.append("</ul>")
     for suite, metrics in report.get("suites", {}).items():
         parts.append(f"<h2>Suite: {html.escape(suite)}</h2>")
         parts.append(f"<div class='plots'>{bar_chart(suite, metrics)}</div>")
