@@ -30,33 +30,37 @@ def test_uncertainty_reads_only_the_answer_tokens(style: str) -> None:
             relevant=[1], answer="24 months [1].", citations=[1], reasoning="The warranty is 24 months."
         )
     )
-    lo, hi = answer_span(fmt, reply)
+    answer = fmt.parse(reply).answer
+    lo, hi = answer_span(reply, answer)
     assert reply[lo:hi].startswith("24 months")
     entropies, ends = _per_char(reply, 2.0, 0.1, (lo, hi))
-    assert answer_uncertainty(fmt, reply, entropies, ends) == pytest.approx(2.0)
-    assert answer_uncertainty(fmt, reply, [], []) is None  # a backend without distributions
+    assert answer_uncertainty(reply, answer, entropies, ends) == pytest.approx(2.0)
+    assert answer_uncertainty(reply, answer, [], []) is None  # a backend without distributions
 
 
 def test_a_reply_off_the_format_is_judged_as_a_whole() -> None:
     fmt = get_format("cited")
     text = "I think it is probably two years or so"
-    assert answer_span(fmt, text) == (0, len(text))
-    assert answer_span(fmt, "Relevant: [1]\nAnswer: [1]") == (
+    assert answer_span(text, fmt.parse(text).answer) == (0, len(text))
+    no_words = "Relevant: [1]\nAnswer: [1]"
+    assert answer_span(no_words, fmt.parse(no_words).answer) == (
         0,
         len("Relevant: [1]\nAnswer: [1]"),
     )  # no words
     entropies, ends = [1.0, 3.0], [5, len(text)]
-    assert answer_uncertainty(fmt, text, entropies, ends) == pytest.approx(2.0)
+    assert answer_uncertainty(text, fmt.parse(text).answer, entropies, ends) == pytest.approx(2.0)
 
 
 def test_abstain_replaces_only_unsure_answers_with_the_refusal() -> None:
     fmt = get_format("cited")
     refusal = fmt.render_target(fmt.refusal_target())
-    assert fmt.parse(abstain(fmt, REPLY, 0.9, 0.5)).refusal
-    assert abstain(fmt, REPLY, 0.9, 0.5) == refusal
-    assert abstain(fmt, REPLY, 0.4, 0.5) == REPLY
-    assert abstain(fmt, REPLY, 0.9, None) == REPLY  # uncalibrated: never
-    assert abstain(fmt, REPLY, None, 0.5) == REPLY  # unknown uncertainty: never
+    parsed = fmt.parse(REPLY)
+    text, replaced = abstain(fmt, REPLY, parsed, 0.9, 0.5)
+    assert replaced.refusal and replaced == fmt.parse(refusal)
+    assert text == refusal
+    assert abstain(fmt, REPLY, parsed, 0.4, 0.5) == (REPLY, parsed)
+    assert abstain(fmt, REPLY, parsed, 0.9, None) == (REPLY, parsed)  # uncalibrated: never
+    assert abstain(fmt, REPLY, parsed, None, 0.5) == (REPLY, parsed)  # unknown uncertainty: never
 
 
 def test_calibration_refuses_as_much_as_the_false_refusal_budget_allows() -> None:

@@ -158,9 +158,9 @@ def run_systems(
         threshold = (thresholds or {}).get(system.name)
         records, scored = [], []
         for ex, req, out in zip(items, requests[system.name], outputs, strict=True):
-            uncertainty = answer_uncertainty(fmt, out.text, out.token_entropy, out.token_ends)
-            text = abstain(fmt, out.text, uncertainty, threshold)
-            parsed = fmt.parse(text, ex.documents)
+            parsed = fmt.parse(out.text, ex.documents)
+            uncertainty = answer_uncertainty(out.text, parsed.answer, out.token_entropy, out.token_ends)
+            text, parsed = abstain(fmt, out.text, parsed, uncertainty, threshold, ex.documents)
             metrics = item_metrics(ex, parsed)
             scored.append((ex, metrics))
             records.append(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding.citations import strip_citations
 from groundtune.grounding.format import GroundingFormat
 
@@ -44,21 +45,20 @@ class Abstention(BaseModel):
         return f"{when} (validation: refuses {self.false_refusal:.0%} of answerable and {recall} of refusal questions)"
 
 
-def answer_span(fmt: GroundingFormat, text: str) -> tuple[int, int]:
-    """Character range of the parsed answer in `text` (citation markers included); the whole reply
-    when the parser finds no answer (a reply off the format is judged as a whole)."""
-    answer = fmt.parse(text).answer.strip()
+def answer_span(text: str, answer: str) -> tuple[int, int]:
+    """Character range of the parsed `answer` in `text` (citation markers included); the whole reply
+    when the parser found no answer words (a reply off the format is judged as a whole)."""
+    answer = answer.strip()
     start = text.rfind(answer) if answer and strip_citations(answer).strip() else -1
     return (start, start + len(answer)) if start >= 0 else (0, len(text))
 
 
-def answer_uncertainty(
-    fmt: GroundingFormat, text: str, entropies: Sequence[float], ends: Sequence[int]
-) -> float | None:
-    """Mean entropy of the tokens whose text overlaps the answer; None without per-token entropies."""
+def answer_uncertainty(text: str, answer: str, entropies: Sequence[float], ends: Sequence[int]) -> float | None:
+    """Mean entropy of the tokens whose text overlaps the parsed `answer` of `text`; None without
+    per-token entropies."""
     if not entropies or len(entropies) != len(ends):
         return None
-    lo, hi = answer_span(fmt, text)
+    lo, hi = answer_span(text, answer)
     begins = [0, *ends[:-1]]
     picked = [h for h, b, e in zip(entropies, begins, ends, strict=True) if e > lo and b < hi]
     if not picked:
@@ -71,11 +71,20 @@ def abstains(uncertainty: float | None, threshold: float | None) -> bool:
     return threshold is not None and uncertainty is not None and uncertainty >= threshold
 
 
-def abstain(fmt: GroundingFormat, text: str, uncertainty: float | None, threshold: float | None) -> str:
-    """`text`, or the format's refusal reply when the model was too unsure of its answer."""
-    if not abstains(uncertainty, threshold) or fmt.parse(text).refusal:
-        return text
-    return fmt.render_target(fmt.refusal_target())
+def abstain(
+    fmt: GroundingFormat,
+    text: str,
+    parsed: GroundedAnswer,
+    uncertainty: float | None,
+    threshold: float | None,
+    documents: Sequence[ContextDocument] | None = None,
+) -> tuple[str, GroundedAnswer]:
+    """(`text`, `parsed`), or the format's refusal reply and its parse when the model was too unsure
+    of an answer it did not already refuse."""
+    if parsed.refusal or not abstains(uncertainty, threshold):
+        return text, parsed
+    refusal = fmt.render_target(fmt.refusal_target())
+    return refusal, fmt.parse(refusal, documents)
 
 
 def calibrate(

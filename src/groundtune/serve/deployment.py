@@ -241,9 +241,9 @@ class Deployment:
         adapter with a calibrated abstention threshold refuses when it was too unsure of its answer."""
         ref = self.adapters.get(prepared.model)
         threshold = ref.abstention_threshold if ref is not None else None
-        uncertainty = answer_uncertainty(prepared.fmt, result.text, result.token_entropy, result.token_ends)
-        text = abstain(prepared.fmt, result.text, uncertainty, threshold)
-        parsed = prepared.fmt.parse(text, prepared.documents)
+        parsed = prepared.fmt.parse(result.text, prepared.documents)
+        uncertainty = answer_uncertainty(result.text, parsed.answer, result.token_entropy, result.token_ends)
+        text, parsed = abstain(prepared.fmt, result.text, parsed, uncertainty, threshold, prepared.documents)
         content = prepared.fmt.refusal if parsed.refusal else parsed.answer.strip()
         context = self._context(prepared, parsed)
         context.uncertainty = uncertainty
