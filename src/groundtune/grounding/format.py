@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 from groundtune.core.errors import InvalidInputError
@@ -94,11 +95,17 @@ class GroundingFormat(ABC):
         A reply that merely repeats the instruction (which quotes the sentence: `...reply "Answer: The
         documents do not contain the answer."`) does not refuse; base models often echo their prompt.
         """
-        norm, sentence = f" {normalize_answer(text)} ", normalize_answer(self.refusal)
-        lead = normalize_answer(self.instruction.split(self.refusal)[0]).split()[-6:]
-        if lead:
-            norm = norm.replace(f" {' '.join(lead)} {sentence} ", " ")
+        norm = f" {normalize_answer(text)} "
+        if self._echoed_refusal:
+            norm = norm.replace(self._echoed_refusal, " ")
         return contains_answer(norm, self.refusal)
+
+    @cached_property
+    def _echoed_refusal(self) -> str:
+        """The instruction's quotation of the refusal sentence, normalised and padded with spaces: the
+        last six words before the sentence, then the sentence ("" if the instruction has no lead-in)."""
+        lead = normalize_answer(self.instruction.split(self.refusal)[0]).split()[-6:]
+        return f" {' '.join(lead)} {normalize_answer(self.refusal)} " if lead else ""
 
     def refusal_target(self) -> GroundedAnswer:
         """The target for a context that does not answer the question."""
