@@ -2,7 +2,8 @@
 
 Training writes `<workspace>/adapters/<name>/` (PEFT files plus `groundtune-adapter.json`: base
 model, prompt layout, grounding format and version, retriever hash). Evaluation and serving read
-it here so they never guess the format an adapter was trained with. Pure file access.
+it here so they never guess the format an adapter was trained with; an evaluation that calibrates
+abstention adds its threshold (`update_manifest`). Pure file access.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.errors import NotFoundError
+from groundtune.core.jsonfile import read_json, write_json
 from groundtune.core.workspace import get_workspace
 
 ADAPTER_MANIFEST = "groundtune-adapter.json"
@@ -39,6 +41,13 @@ class AdapterRef:
         """Refusal threshold on answer uncertainty, once an evaluation calibrated it (`eval run --abstain`)."""
         value = (self.manifest.get("abstention") or {}).get("threshold")
         return float(value) if value is not None else None
+
+
+def update_manifest(adapter_dir: Path, **entries: Any) -> None:
+    """Set top-level `entries` in the adapter's manifest (written atomically; other entries kept)."""
+    path = adapter_dir / ADAPTER_MANIFEST
+    manifest = read_json(path) if path.is_file() else {}
+    write_json(path, {**manifest, **entries})
 
 
 def resolve_adapter(ref: str | Path, home: str | Path | None = None, name: str | None = None) -> AdapterRef:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune import __version__
-from groundtune.core.adapters import ADAPTER_MANIFEST, resolve_adapter
+from groundtune.core.adapters import resolve_adapter, update_manifest
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, Example
@@ -33,15 +33,23 @@ from groundtune.grounding.abstention import Abstention, calibrate
 from groundtune.infer.request import Backend, GenerationConfig
 
 
+def dataset_suite(suite: str) -> tuple[str, str] | None:
+    """(dataset name, split) of a `dataset:NAME[:SPLIT]` suite, the split `test` unless given; None
+    for a benchmark suite."""
+    if not suite.startswith("dataset:"):
+        return None
+    name, _, split = suite.removeprefix("dataset:").partition(":")
+    return name, split or "test"
+
+
 def load_items(suite: str, *, limit: int | None, data_dir: Path | None, seed: int, home: Any) -> tuple[list[Example], list[Example]]:
     """(items to score, demonstration pool) of one suite; the pool never overlaps the items."""
-    if suite.startswith("dataset:"):
+    dataset = dataset_suite(suite)
+    if dataset is not None:
         from groundtune.data import load_dataset
 
-        _, _, rest = suite.partition(":")
-        name, _, split = rest.partition(":")
+        name, split = dataset
         splits = load_dataset(name, home)
-        split = split or "test"
         if not splits.get(split):
             raise NotFoundError(f"dataset '{name}' has no '{split}' examples", hint="use :test or :validation")
         items = list(splits[split])[:limit] if limit else list(splits[split])
@@ -92,8 +100,7 @@ def run(
     records each adapter's threshold in its manifest, so that serving the adapter abstains alike."""
     if not suites:
         raise InvalidInputError("no suite given", hint="pass --suite dataset:NAME or a benchmark suite name")
-    if abstain is not None:
-        _check_abstention(suites, abstain)
+    calibration_set = _check_abstention(suites, abstain) if abstain is not None else None
     refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
     fmt = get_format(_style_for(refs, style))
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
@@ -128,8 +135,8 @@ def run(
         first_items = first_items or items
         demos = pick_demonstrations(pool, shots, seed=seed) if shots else []
         first_demos = first_demos or demos
-        if abstain is not None and not thresholds:
-            calibrated = calibrate_systems(suite, systems, backend, fmt, config, demos, abstain, home=home, progress=progress)
+        if abstain is not None and calibration_set is not None and not thresholds:
+            calibrated = calibrate_systems(calibration_set, systems, backend, fmt, config, demos, abstain, home=home, progress=progress)
             report["abstention"] = {name: a.model_dump() for name, a in calibrated.items()}
             thresholds = {name: a.threshold for name, a in calibrated.items()}
             for name, ref in refs.items():
@@ -148,25 +155,29 @@ def run(
     return run_dir
 
 
-def _check_abstention(suites: Sequence[str], budget: float) -> None:
-    """Abstention calibrates on the first suite's dataset's validation split and scores other splits."""
+def _check_abstention(suites: Sequence[str], budget: float) -> str:
+    """The dataset whose validation split abstention calibrates on (the first suite's); it scores
+    other splits only."""
     if not 0.0 <= budget < 1.0:
         raise InvalidInputError(f"abstain budget {budget} is outside [0, 1)", hint="use e.g. 0.1 (refuse at most 10% of answerable items)")
-    if not suites[0].startswith("dataset:"):
+    first = dataset_suite(suites[0])
+    if first is None:
         raise InvalidInputError(
             f"abstention is calibrated on a dataset's validation split, and {suites[0]!r} is not a dataset suite",
             hint="put a dataset:NAME suite first, or drop --abstain",
         )
-    scored = [s for s in suites if s.startswith("dataset:") and s.split(":")[2:] == ["validation"]]
+    parsed = [(s, dataset_suite(s)) for s in suites]
+    scored = [s for s, dataset in parsed if dataset is not None and dataset[1] == "validation"]
     if scored:
         raise InvalidInputError(
             f"{scored[0]} is the split abstention is calibrated on, so scoring it would grade the calibration itself",
             hint="score the test split (dataset:NAME or dataset:NAME:test), or drop --abstain",
         )
+    return first[0]
 
 
 def calibrate_systems(
-    suite: str,
+    name: str,
     systems: Sequence[System],
     backend: Backend,
     fmt: Any,
@@ -177,8 +188,7 @@ def calibrate_systems(
     home: Any,
     progress: ProgressFactory | None = None,
 ) -> dict[str, Abstention]:
-    """Each system's abstention threshold, from its replies to the validation split of `suite`'s dataset."""
-    name = suite.split(":")[1]
+    """Each system's abstention threshold, from its replies to the validation split of dataset `name`."""
     items, _ = load_items(f"dataset:{name}:validation", limit=None, data_dir=None, seed=0, home=home)
     targets = [not ex.answerable for ex in items]
     if all(targets) or not any(targets):
@@ -198,12 +208,7 @@ def calibrate_systems(
 
 def record_abstention(adapter: Path, abstention: Abstention, suite: str) -> None:
     """Write the calibrated threshold into the adapter's manifest (atomically), for serving to read."""
-    path = adapter / ADAPTER_MANIFEST
-    manifest = json.loads(path.read_text()) if path.is_file() else {}
-    manifest["abstention"] = {**abstention.model_dump(), "calibrated_on": suite}
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
-    tmp.replace(path)
+    update_manifest(adapter, abstention={**abstention.model_dump(), "calibrated_on": suite})
 
 
 def run_sweeps(

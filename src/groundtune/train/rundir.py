@@ -16,29 +16,17 @@ This module reads and writes those files; it does not train.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from groundtune.core.adapters import ADAPTER_MANIFEST
 from groundtune.core.errors import InvalidInputError, NotFoundError
+from groundtune.core.jsonfile import write_json
 from groundtune.core.workspace import Workspace
 
 RUN_FILES = ("config.yaml", "run.json", "dataset_card.json", "prompt_layout.json", "metrics.jsonl")
-ADAPTER_MANIFEST = "groundtune-adapter.json"
-
-
-def write_json(path: Path, data: Any) -> None:
-    """Write through a temporary file and rename, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return data if isinstance(data, dict) else {}
 
 
 def find_run(run: str | Path, ws: Workspace) -> Path:

@@ -17,6 +17,7 @@ import torch
 import groundtune
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id, stable_hash
+from groundtune.core.jsonfile import write_json
 from groundtune.core.workspace import Workspace
 from groundtune.grounding import get_format
 from groundtune.models.registry import load_lm
@@ -33,7 +34,7 @@ from groundtune.train.examples import (
 from groundtune.train.loss import SupervisedLM
 from groundtune.train.optim import make_optimizer, warmup_steps
 from groundtune.train.reporting import MetricsLog
-from groundtune.train.rundir import card_provenance, write_json
+from groundtune.train.rundir import card_provenance
 
 
 @dataclass
@@ -256,7 +257,7 @@ def _versions() -> dict[str, str]:
 
 
 def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    from groundtune.train.rundir import read_json
+    from groundtune.core.jsonfile import read_json
 
     path = run_dir / "run.json"
     if not path.is_file():

@@ -16,13 +16,14 @@ from typing import Any
 
 import torch
 
+from groundtune.core.jsonfile import read_json, write_json
 from groundtune.core.workspace import get_workspace
 from groundtune.train import adapter, checkpoint, distributed
 from groundtune.train.batching import collate, plan_epoch
 from groundtune.train.config import TrainConfig, build_config, load_config
 from groundtune.train.evaluate import evaluate
 from groundtune.train.reporting import ProgressBar, Trackers, read_metrics
-from groundtune.train.rundir import adapter_manifest, find_run, read_json, register_adapter, write_json
+from groundtune.train.rundir import adapter_manifest, find_run, register_adapter
 from groundtune.train.session import Session, open_session
 
 Callback = Callable[[dict[str, Any]], None]
