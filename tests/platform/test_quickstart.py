@@ -42,6 +42,7 @@ def test_quickstart_runs_every_step_then_skips_them() -> None:
     assert all(a["max_false_refusal"] == 0.1 and a["false_refusal"] <= 0.1 for a in calibrated.values())
     manifest = json.loads((result.adapter / "groundtune-adapter.json").read_text())
     assert manifest["abstention"]["threshold"] == calibrated["quickstart"]["threshold"]
+    assert manifest["abstention"]["calibrated_on"] == "dataset:quickstart:validation"
     assert result.table["quickstart"]["n_items"] == 4
     assert len(result.update) == 3 and all({"before", "after"} <= set(row) for row in result.update)
     assert f"--adapter quickstart={result.adapter}" in result.serve_command and "--kb quickstart" in result.serve_command

@@ -140,7 +140,7 @@ def run(
             report["abstention"] = {name: a.model_dump() for name, a in calibrated.items()}
             thresholds = {name: a.threshold for name, a in calibrated.items()}
             for name, ref in refs.items():
-                record_abstention(ref.path, calibrated[name], suite)
+                record_abstention(ref.path, calibrated[name], f"dataset:{calibration_set}:validation")
         labelled = (lambda name, total, s=suite: progress(f"{s} · {name}", total)) if progress else None
         results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, judge=judge, thresholds=thresholds)
         folder = run_dir / "records" / suite.replace(":", "_")
@@ -206,9 +206,9 @@ def calibrate_systems(
     }
 
 
-def record_abstention(adapter: Path, abstention: Abstention, suite: str) -> None:
+def record_abstention(adapter: Path, abstention: Abstention, calibrated_on: str) -> None:
     """Write the calibrated threshold into the adapter's manifest (atomically), for serving to read."""
-    update_manifest(adapter, abstention={**abstention.model_dump(), "calibrated_on": suite})
+    update_manifest(adapter, abstention={**abstention.model_dump(), "calibrated_on": calibrated_on})
 
 
 def run_sweeps(
