@@ -132,22 +132,31 @@ def test_empty_request_list(engine) -> None:  # type: ignore[no-untyped-def]
     assert engine.generate([]) == []
 
 
-def test_each_generated_token_reports_its_entropy_and_text_end(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
-    """The entropies are those of the model's own next-token distributions (checked against a plain
-    forward pass over prompt + generated tokens), and token ends walk through the text."""
-    req = make_requests(max_new_tokens=10)[2]
-    (res,) = engine.generate([req])
-    assert len(res.token_entropy) == len(res.token_ends) == res.completion_tokens
-    assert res.token_ends == sorted(res.token_ends) and res.token_ends[-1] == len(res.text)
-    prompt = engine.tokenizer(engine.layout.prompt(req.prompt))["input_ids"]
-    generated = engine.tokenizer(res.text, add_special_tokens=False)["input_ids"]
-    ids = torch.tensor([prompt + generated[: res.completion_tokens]])
-    with torch.no_grad():
-        logits = engine.lm.model(input_ids=ids).logits[0, len(prompt) - 1 : -1].float()
-    logp = torch.log_softmax(logits, dim=-1)
-    expected = (-(logp.exp() * logp).sum(-1)).tolist()
-    n = min(len(expected), len(res.token_entropy))
-    assert n >= 3 and res.token_entropy[:n] == pytest.approx(expected[:n], rel=1e-3, abs=1e-4)
+@pytest.mark.parametrize("window", [512, 6])
+def test_each_generated_token_is_the_plain_forward_pass_argmax_with_its_entropy(window, make_requests) -> None:  # type: ignore[no-untyped-def]
+    """Batched decoding over the KV cache (left padding, finished rows leaving, a sliding-window layer
+    whose window the prompts outgrow) equals a plain forward pass over prompt + generated tokens:
+    each greedy token is that pass's argmax and reports its entropy; token ends walk through the text."""
+    from groundtune.infer import Engine
+    from groundtune.models.registry import LoadedLM, layout_for_tokenizer
+    from groundtune.models.tiny import tiny_gemma
+
+    model, tok = tiny_gemma(sliding_window=window)
+    engine = Engine(LoadedLM("tiny", model, tok, layout_for_tokenizer(tok), None))
+    reqs = make_requests(max_new_tokens=10)
+    for req, res in zip(reqs, engine.generate(reqs), strict=True):
+        assert len(res.token_entropy) == len(res.token_ends) == res.completion_tokens
+        assert res.token_ends == sorted(res.token_ends) and res.token_ends[-1] == len(res.text)
+        ids = engine.tokenizer(engine.layout.prompt(req.prompt))["input_ids"]
+        start, entropies = len(ids), []
+        for _ in range(res.completion_tokens):  # greedy decoding the slow way: no cache, no batch
+            with torch.no_grad():
+                logits = model(input_ids=torch.tensor([ids])).logits[0, -1].float()
+            logp = torch.log_softmax(logits, dim=-1)
+            entropies.append(-(logp.exp() * logp).sum().item())
+            ids.append(int(logits.argmax()))
+        assert engine.tokenizer.decode(ids[start:], skip_special_tokens=True).startswith(res.text)
+        assert res.token_entropy == pytest.approx(entropies, rel=1e-3, abs=1e-4)
 
 
 def test_entropy_of_a_masked_vocabulary_is_finite() -> None:
@@ -157,3 +166,42 @@ def test_entropy_of_a_masked_vocabulary_is_finite() -> None:
     logits = torch.tensor([[0.0, 0.0, float("-inf")], [1.0, 2.0, 3.0]])
     reference = -(torch.softmax(logits[1], -1) * torch.log_softmax(logits[1], -1)).sum()
     assert _entropy(logits).tolist() == pytest.approx([torch.log(torch.tensor(2.0)).item(), reference.item()])
+
+
+@pytest.mark.parametrize("window", [512, 6])
+def test_a_shared_prompt_prefix_is_computed_once_with_the_same_results(window: int, adapter_dirs) -> None:  # type: ignore[no-untyped-def]
+    """Prompts that open alike (an instruction, demonstrations) share one prefill of that opening;
+    every row then generates exactly what it generates alone, with or without an adapter, also when
+    the prefix is longer than a sliding-window layer's window."""
+    from groundtune.infer import Engine
+    from groundtune.models.registry import LoadedLM, layout_for_tokenizer
+    from groundtune.models.tiny import tiny_gemma
+
+    model, tok = tiny_gemma(sliding_window=window)
+    engine = Engine(LoadedLM("tiny", model, tok, layout_for_tokenizer(tok), None))
+    engine.load_adapter("alpha", adapter_dirs["alpha"])
+    opening = "Answer from the documents and cite them. Document 1: the frame warranty lasts five years. "
+    questions = ["Why?", "What is the warranty period of the frame?", "Summarise the brakes.", "Hello"]
+    widths: list[int] = []
+    forward = engine.lm.model.forward
+
+    def record(*args, **kwargs):  # type: ignore[no-untyped-def]
+        widths.append(kwargs["input_ids"].shape)
+        return forward(*args, **kwargs)
+
+    for adapter in (None, "alpha"):
+        config = GenerationConfig(max_new_tokens=10)
+        reqs = [GenerationRequest(prompt=opening + q, adapter=adapter, config=config) for q in questions]
+        alone = [engine.generate([r])[0] for r in reqs]
+        engine.lm.model.forward = record
+        widths.clear()
+        together = engine.generate(reqs)
+        engine.lm.model.forward = forward
+        ids = [engine.tokenizer(engine.layout.prompt(r.prompt))["input_ids"] for r in reqs]
+        shared = next(i for i, column in enumerate(zip(*ids, strict=False)) if len(set(column)) > 1)
+        assert shared > min(window, 32)  # long enough to share; longer than the small window
+        assert widths[0] == (1, shared)  # the opening, once
+        assert widths[1] == (len(reqs), max(map(len, ids)) - shared)  # then the rest of every prompt
+        assert [r.text for r in together] == [r.text for r in alone]
+        for a, b in zip(together, alone, strict=True):
+            assert a.token_entropy == pytest.approx(b.token_entropy, rel=1e-4, abs=1e-5)

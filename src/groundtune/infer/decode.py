@@ -3,6 +3,12 @@ then one-token decode steps over a KV cache, dropping each row from the batch (a
 soon as it stops, so long answers do not pay for finished short ones. Every generated token keeps
 the entropy of the distribution it came from and where its text ends (what abstention reads).
 
+Prompts of one batch usually open alike (the grounding instruction, and for few-shot evaluation the
+demonstrations too: half of each prompt). The prefill computes that shared prefix once and gives
+every row a copy of its keys and values, shifted right by the row's left padding; only the rest of
+each prompt is computed per row. Keys carry their position (RoPE, from `position_ids`), not their
+slot, so the copy equals what the row would have computed itself.
+
 Yields an `Event` whenever a row produces stream-safe text or finishes. Rows are independent: a
 row's tokens depend only on its own prompt, settings and seed, up to float rounding between batch
 shapes. It knows nothing about adapters beyond passing `adapter_names`, nor about prompts' layout.
@@ -62,21 +68,21 @@ def _left_pad(rows: list[Row], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]
 
 def run_batch(
     model: Any,
-    config: Any,
     rows: list[Row],
     pad_id: int,
     adapter_names: list[str] | None,
     cancelled: Callable[[int], bool] | None = None,
 ) -> Iterator[Event]:
     """Generate for `rows` together. `adapter_names` (one per row) is passed to every forward call of
-    a mixed-adapter batch; None otherwise. `config` is the base model's config (for the cache).
+    a mixed-adapter batch; None otherwise.
     A row whose `cancelled(index)` turns true leaves the batch silently at the next step."""
-    from transformers import DynamicCache
+    from groundtune.infer.kvcache import BufferedCache
 
     start = time.perf_counter()
     ids, mask = _left_pad(rows, pad_id)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    cache = DynamicCache(config=config)
+    capacity = ids.shape[1] + max(r.config.max_new_tokens for r in rows)
+    cache = BufferedCache(capacity)
     extra: dict[str, Any] = {}
     if adapter_names is not None:
         extra["adapter_names"] = adapter_names
@@ -88,6 +94,10 @@ def run_batch(
         with torch.inference_mode():
             return model(past_key_values=cache, use_cache=True, **inputs, **extra).logits[:, -1, :].float()
 
+    shared = _shared_prefix(rows, adapter_names)
+    if shared:
+        cache = _prefix_cache(model, rows, shared, ids.shape[1], capacity, extra)
+        ids, positions = ids[:, shared:], positions[:, shared:]
     logits = forward(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1)
     next_pos = positions[:, -1] + 1
     while True:
@@ -130,6 +140,59 @@ def run_batch(
         mask = torch.cat([mask, torch.ones((len(live), 1), dtype=mask.dtype)], dim=1)
         logits = forward(input_ids=step, attention_mask=mask, position_ids=next_pos.unsqueeze(1))
         next_pos = next_pos + 1
+
+
+MIN_SHARED_PREFIX = 16
+"""Fewer shared prompt tokens than this are not worth a separate forward call."""
+
+
+def _shared_prefix(rows: list[Row], adapter_names: list[str] | None) -> int:
+    """How many leading prompt tokens all rows share (0 when too few to bother, for a single row, or
+    when rows use different adapters); at least one token of the longest prompt is left to compute."""
+    if len(rows) < 2 or (adapter_names is not None and len(set(adapter_names)) > 1):
+        return 0
+    first = rows[0].prompt_ids
+    limit = min(len(r.prompt_ids) for r in rows)
+    n = 0
+    while n < limit and all(r.prompt_ids[n] == first[n] for r in rows):
+        n += 1
+    n = min(n, max(len(r.prompt_ids) for r in rows) - 1)
+    return n if n >= MIN_SHARED_PREFIX else 0
+
+
+def _prefix_cache(
+    model: Any, rows: list[Row], shared: int, width: int, capacity: int, extra: dict[str, Any]
+) -> Any:
+    """A batch cache holding slots [0, shared) of every row's left-padded prompt, computed once.
+
+    Row i, padded by m_i slots, holds padding in slots [0, m_i) and prefix tokens [0, shared - m_i)
+    after them: its own first tokens, since the prefix is what all rows open with. Padding slots
+    stay zero (the attention mask hides them)."""
+    from groundtune.infer.kvcache import BufferedCache
+
+    prefix = torch.tensor([rows[0].prompt_ids[:shared]], dtype=torch.long)
+    full = BufferedCache(shared)
+    single = {"adapter_names": extra["adapter_names"][:1]} if "adapter_names" in extra else {}
+    pads = [width - len(r.prompt_ids) for r in rows]
+    layers = []
+    with torch.inference_mode():
+        model(
+            input_ids=prefix,
+            position_ids=torch.arange(shared).unsqueeze(0),
+            past_key_values=full,
+            use_cache=True,
+            logits_to_keep=1,
+            **single,
+        )
+        for keys, values in full.states():
+            batch_keys = keys.new_zeros((len(rows), *keys.shape[1:]))
+            batch_values = values.new_zeros((len(rows), *values.shape[1:]))
+            for i, pad in enumerate(pads):
+                if pad < shared:
+                    batch_keys[i, :, pad:] = keys[0, :, : shared - pad]
+                    batch_values[i, :, pad:] = values[0, :, : shared - pad]
+            layers.append((batch_keys, batch_values))
+        return BufferedCache(capacity, layers)
 
 
 def _entropy(logits: torch.Tensor) -> torch.Tensor:

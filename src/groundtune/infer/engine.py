@@ -82,13 +82,12 @@ class Engine:
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self._adapters = AdapterSet(lm.model)
-        self._config = lm.model.config
         self._lock = threading.Lock()
         pad = self.tokenizer.pad_token_id
         self._pad_id = int(pad if pad is not None else self.tokenizer.eos_token_id)
         eos = lm.model.generation_config.eos_token_id if lm.model.generation_config else None
         self._eos_ids = {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
-        self._max_len = int(getattr(self._config, "max_position_embeddings", 1 << 30))
+        self._max_len = int(getattr(lm.model.config, "max_position_embeddings", 1 << 30))
 
     @classmethod
     def load(
@@ -188,9 +187,7 @@ class Engine:
                 adapters = [r.adapter for r in batch]
                 with self._adapters.route(adapters) as mixed:
                     names = self._adapters.names_for(adapters) if mixed else None
-                    yield from run_batch(
-                        self._adapters.model, self._config, batch, self._pad_id, names, cancelled
-                    )
+                    yield from run_batch(self._adapters.model, batch, self._pad_id, names, cancelled)
 
     def generate(
         self, requests: list[GenerationRequest], progress: Progress | None = None

@@ -62,8 +62,9 @@ def tiny_tokenizer() -> Any:
     )
 
 
-def tiny_gemma(seed: int = 0) -> tuple[Any, Any]:
-    """(model, tokenizer): a 2-layer Gemma 3 with hidden size 64, deterministic for a given seed."""
+def tiny_gemma(seed: int = 0, sliding_window: int = 512) -> tuple[Any, Any]:
+    """(model, tokenizer): a 2-layer Gemma 3 with hidden size 64, deterministic for a given seed; its
+    first layer attends within `sliding_window` tokens, the second to all."""
     import torch
     from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
@@ -77,7 +78,7 @@ def tiny_gemma(seed: int = 0) -> tuple[Any, Any]:
         num_key_value_heads=1,
         head_dim=32,
         max_position_embeddings=8192,
-        sliding_window=512,
+        sliding_window=sliding_window,
         layer_types=["sliding_attention", "full_attention"],
         pad_token_id=tokenizer.pad_token_id,
         bos_token_id=tokenizer.bos_token_id,

@@ -1,0 +1,117 @@
+"""Generation speed on the quickstart's evaluation prompts: the engine as it is against the same engine
+with transformers' `DynamicCache` and no shared-prefix prefill (the engine before both were added).
+
+The prompts are what `make quickstart` evaluates: the validation split of the `quickstart` dataset, as
+base 2-shot prompts (instruction + two demonstrations + the item: half of each prompt is shared) and as
+the adapter's zero-shot prompts, greedy, 96 new tokens, batches of 16. Both engines run in one process,
+interleaved round by round (the machine is noisy); the figure is the ratio of summed seconds.
+
+    .venv/bin/python benchmarks/decode_speed.py --home W   # W: a workspace where `groundtune quickstart` ran
+    # writes benchmarks/results/decode_speed.json
+
+Bar: the engine takes at most 0.8x the baseline's time on the quickstart's evaluation (both systems).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import platform
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+BAR = 0.8
+
+
+@contextlib.contextmanager
+def baseline_engine() -> Iterator[None]:
+    """The engine before this change: transformers' DynamicCache (concatenates every step), every row
+    prefilled in full."""
+    from transformers import DynamicCache
+
+    import groundtune.infer.decode as decode
+    import groundtune.infer.kvcache as kvcache
+
+    saved = decode.MIN_SHARED_PREFIX, kvcache.BufferedCache
+    decode.MIN_SHARED_PREFIX = 1 << 30
+    kvcache.BufferedCache = lambda capacity, layers=None: DynamicCache()  # type: ignore[assignment,misc]
+    try:
+        yield
+    finally:
+        decode.MIN_SHARED_PREFIX, kvcache.BufferedCache = saved
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--home", required=True, help="a GROUNDTUNE_HOME where the quickstart ran")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--max-new-tokens", type=int, default=96)
+    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "decode_speed.json"))
+    args = parser.parse_args()
+
+    import torch
+
+    from groundtune.eval.run import load_items
+    from groundtune.eval.runner import build_requests, default_systems, pick_demonstrations
+    from groundtune.grounding import get_format
+    from groundtune.infer import Engine
+    from groundtune.infer.request import GenerationConfig
+    from groundtune.platform.quickstart import ADAPTER, DATASET
+
+    home = Path(args.home)
+    engine = Engine.load(adapters={ADAPTER: home / "adapters" / ADAPTER}, home=home)
+    items, pool = load_items(f"dataset:{DATASET}:validation", limit=None, data_dir=None, seed=0, home=home)
+    systems = default_systems([ADAPTER], shots=2, include_zero_shot=False)
+    config = GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=0.0)
+    requests = build_requests(items, systems, get_format("cited"), config, pick_demonstrations(pool, 2, seed=0))
+    engine.generate(requests[ADAPTER][:2])  # warm-up
+
+    seconds: dict[str, dict[str, list[float]]] = {"engine": {}, "baseline": {}}
+    texts: dict[str, dict[str, list[str]]] = {"engine": {}, "baseline": {}}
+    for round_ in range(args.rounds):
+        for variant in (("engine", "baseline") if round_ % 2 == 0 else ("baseline", "engine")):
+            with baseline_engine() if variant == "baseline" else contextlib.nullcontext():
+                for name, reqs in requests.items():
+                    start = time.perf_counter()
+                    results = engine.generate(reqs)
+                    seconds[variant].setdefault(name, []).append(time.perf_counter() - start)
+                    texts[variant][name] = [r.text for r in results]
+                    print(f"round {round_ + 1} {variant:8s} {name:11s} {seconds[variant][name][-1]:6.1f} s", flush=True)
+
+    per_system: dict[str, Any] = {}
+    for name in requests:
+        engine_s, baseline_s = sum(seconds["engine"][name]), sum(seconds["baseline"][name])
+        same = sum(a == b for a, b in zip(texts["engine"][name], texts["baseline"][name], strict=True))
+        per_system[name] = {
+            "engine_s": seconds["engine"][name],
+            "baseline_s": seconds["baseline"][name],
+            "ratio": round(engine_s / baseline_s, 3),
+            "same_text": f"{same}/{len(items)}",
+        }
+    total = sum(sum(v) for v in seconds["engine"].values()) / sum(sum(v) for v in seconds["baseline"].values())
+    result = {
+        "benchmark": "decode_speed",
+        "what": "seconds to generate the quickstart's validation replies, engine vs engine before (DynamicCache, no prefix sharing)",
+        "items": len(items),
+        "max_new_tokens": args.max_new_tokens,
+        "rounds": args.rounds,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "threads": torch.get_num_threads(),
+        "systems": per_system,
+        "ratio": round(total, 3),
+        "bar": BAR,
+        "passes": total <= BAR,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "systems"}, indent=2))
+    for name, row in per_system.items():
+        print(f"{name}: ratio {row['ratio']}, same text {row['same_text']}")
+
+
+if __name__ == "__main__":
+    main()
