@@ -37,7 +37,7 @@ def test_perfect_answer_scores_one_everywhere() -> None:
     m = item_metrics(example(), pred)
     for key in (
         "relevance_precision", "relevance_recall", "relevance_f1", "relevance_exact", "relevance_gold_named",
-        "quote_validity", "evidence_recall", "exact_match", "answer_f1", "answer_containment",
+        "quote_validity", "quote_precision", "evidence_recall", "exact_match", "answer_f1", "answer_containment",
         "citation_precision", "citation_recall", "format_ok",
     ):
         assert m[key] == 1.0, key
@@ -55,13 +55,24 @@ def test_partial_relevance_invalid_quote_and_wrong_citation() -> None:
     assert m["relevance_precision"] == 0.5 and m["relevance_recall"] == 1.0
     assert m["relevance_f1"] == pytest.approx(2 / 3)
     assert m["relevance_exact"] == 0.0 and m["relevance_gold_named"] == 1.0
-    assert m["quote_validity"] == 0.5  # the second quote is not in document 1
+    assert m["quote_precision"] == 0.5  # the second quote is not in document 1
+    assert m["quote_validity"] == 0.0  # so the reply's extraction is not valid
     assert m["citation_precision"] == 0.0 and m["citation_recall"] == 0.0
     assert m["answer_containment"] == 1.0 and m["exact_match"] == 0.0
     # "it lasts 24 months" vs "24 months": precision 2/4, recall 2/2
     assert m["answer_f1"] == pytest.approx(2 * 0.5 * 1 / 1.5)
     # "lasts", "24", "months" do not all appear in the cited document 1
     assert m["unsupported"] == 1.0
+
+
+def test_a_reply_without_quotes_extracted_nothing() -> None:
+    """Every system is scored on extraction alike: no quotes is invalid extraction (0) on answerable
+    items, not a missing figure; quote precision, over quotes written, has none to measure."""
+    bare = GroundedAnswer(relevant=[2], answer="24 months [2]", citations=[2])
+    m = item_metrics(example(), bare)
+    assert m["quote_validity"] == 0.0 and m["has_valid_quote"] == 0.0
+    assert m["quote_precision"] is None
+    assert item_metrics(example(answerable=False), GroundedAnswer(refusal=True))["quote_validity"] is None
 
 
 def test_unsupported_words_ignore_stopwords_and_markers() -> None:

@@ -1,8 +1,10 @@
 """Grounded-QA metrics, capability by capability, from an `Example` (gold) and a parsed `GroundedAnswer`.
 
 `item_metrics` scores one output; `aggregate` averages items and computes the set-level refusal
-scores. A metric that does not apply to an item (answer F1 on an unanswerable item, quote validity
-with no quotes) is None and is left out of its average, never counted as 0 or 1.
+scores. A metric that does not apply to an item (answer F1 on an unanswerable item, quote precision
+with no quotes) is None and is left out of its average, never counted as 0 or 1. Extraction is scored
+on answerable items alike for every system: a reply that quotes nothing extracted nothing, and its
+`quote_validity` is 0 (its `quote_precision`, the share of its quotes that verify, is undefined).
 """
 
 from __future__ import annotations
@@ -116,7 +118,8 @@ def item_metrics(example: Example, pred: GroundedAnswer) -> dict[str, float | No
         "relevance_exact": float(rel == gold and judged_relevance(pred)),
         # "names the gold document": on answerable items, is some gold document in the Relevant set?
         "relevance_gold_named": float(bool(rel & gold)) if answerable and gold else None,
-        "quote_validity": sum(valid) / len(valid) if valid else None,
+        "quote_precision": sum(valid) / len(valid) if valid else None,
+        "quote_validity": float(bool(valid) and all(valid)) if answerable else None,
         "has_valid_quote": float(any(valid)) if answerable else None,
         "evidence_recall": evidence_recall(pred, example.gold_evidence) if answerable else None,
         "refused": float(pred.refusal),

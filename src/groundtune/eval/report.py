@@ -21,6 +21,7 @@ CAPABILITIES: dict[str, list[tuple[str, bool]]] = {
     ],
     "Information extraction": [
         ("quote_validity", True),
+        ("quote_precision", True),
         ("has_valid_quote", True),
         ("evidence_recall", True),
     ],
