@@ -64,23 +64,26 @@ def test_abstain_replaces_only_unsure_answers_with_the_refusal() -> None:
 
 
 def test_calibration_refuses_as_much_as_the_false_refusal_budget_allows() -> None:
+    """k answerable refusals of n are allowed when (k + 1) / (n + 1) is within the budget (the
+    conformal correction: k / n within it would be optimistic for new items)."""
     # 10 answerable items (uncertainty 0.1..1.0) and 4 refusal items (0.55, 0.85, 1.5, 2.0)
     answerable = [0.1 * i for i in range(1, 11)]
     refusal = [0.55, 0.85, 1.5, 2.0]
     u = answerable + refusal
     targets = [False] * 10 + [True] * 4
     own = [False] * 14
-    strict = calibrate(u, own, targets, max_false_refusal=0.0)
-    assert (
-        strict.threshold == pytest.approx(1.5) and strict.false_refusal == 0 and strict.refusal_recall == 0.5
-    )
-    loose = calibrate(u, own, targets, max_false_refusal=0.2)  # two answerable refusals allowed: >= 0.85
+    assert calibrate(u, own, targets, max_false_refusal=0.0).threshold is None  # nothing guarantees 0
+    strict = calibrate(u, own, targets, max_false_refusal=0.1)  # (0 + 1) / 11 <= 0.1: no answerable refused
+    assert strict.threshold == pytest.approx(1.5) and strict.false_refusal == 0 and strict.refusal_recall == 0.5
+    one = calibrate(u, own, targets, max_false_refusal=0.2)  # (1 + 1) / 11 <= 0.2 < (2 + 1) / 11
+    assert one.threshold == pytest.approx(1.0) and one.false_refusal == pytest.approx(0.1)
+    loose = calibrate(u, own, targets, max_false_refusal=0.3)  # two answerable refusals: >= 0.85
     assert loose.threshold == pytest.approx(0.85) and loose.false_refusal == pytest.approx(0.2)
     assert loose.refusal_recall == 0.75 and loose.items == 14 and loose.answerable == 10
     # the model's own refusals of answerable items use up the budget first
-    spent = calibrate(u, [True, True] + [False] * 12, targets, max_false_refusal=0.2)
+    spent = calibrate(u, [True, True] + [False] * 12, targets, max_false_refusal=0.3)
     assert spent.threshold == pytest.approx(1.5) and spent.false_refusal == pytest.approx(0.2)
-    over = calibrate(u, [True, True, True] + [False] * 11, targets, max_false_refusal=0.2)
+    over = calibrate(u, [True, True, True] + [False] * 11, targets, max_false_refusal=0.3)
     assert over.threshold is None  # already over budget: never abstain
     with pytest.raises(ValueError):
         calibrate(u, own, targets[:-1])

@@ -5,8 +5,10 @@ documents (issue 9: its log-odds rank refusal items at chance), yet how sure it 
 answer does tell them apart: on a question the documents do not answer it guesses, and its
 next-token distributions over the answer are wide. `answer_uncertainty` is the mean entropy (nats)
 over the tokens of the parsed answer; `calibrate` picks, on labelled held-out items (a dataset's
-validation split), the lowest threshold whose share of refused answerable items stays within a
-budget; `abstain` turns a reply above the threshold into the format's refusal.
+validation split), the lowest threshold whose refused answerable items stay within a budget, with
+the finite-sample correction of split-conformal risk control (a threshold fitted to a few dozen
+items would otherwise refuse more on new ones); `abstain` turns a reply above the threshold into
+the format's refusal.
 
 Pure code over text and numbers: the generation backend supplies the entropies and token ends.
 """
@@ -93,24 +95,33 @@ def calibrate(
     refusal_targets: Sequence[bool],
     max_false_refusal: float = DEFAULT_MAX_FALSE_REFUSAL,
 ) -> Abstention:
-    """The lowest threshold that refuses at most `max_false_refusal` of the answerable items (counting
-    the model's own refusals), so it refuses as many refusal items as that budget allows.
+    """The lowest threshold at which the answerable items refused (the model's own refusals
+    included), k of n, keep (k + 1) / (n + 1) within `max_false_refusal`, so it refuses as many
+    refusal items as that budget allows.
 
-    `refused` are the model's own refusals, `refusal_targets` whether each item's target refuses."""
+    That is split-conformal risk control: on new items exchangeable with these, the expected share
+    of answerable ones refused is at most the budget. Keeping k / n within it instead would be
+    optimistic, since the threshold is fitted to these very items: with 26 answerable validation
+    items and a 10% budget it allows two refusals where one is safe. So a budget below 1 / (n + 1)
+    never abstains. `refused` are the model's own refusals, `refusal_targets` whether each item's
+    target refuses."""
     if not len(uncertainties) == len(refused) == len(refusal_targets):
         raise ValueError("uncertainties, refused and refusal_targets must have one entry per item")
     n_answerable = sum(not t for t in refusal_targets)
     n_refusal = len(refusal_targets) - n_answerable
 
-    def rates(threshold: float | None) -> tuple[float, float | None]:
+    def outcomes(threshold: float | None) -> tuple[int, int]:
         out = [r or abstains(u, threshold) for u, r in zip(uncertainties, refused, strict=True)]
         false = sum(o and not t for o, t in zip(out, refusal_targets, strict=True))
-        hit = sum(o and t for o, t in zip(out, refusal_targets, strict=True))
+        return false, sum(o and t for o, t in zip(out, refusal_targets, strict=True))
+
+    def rates(threshold: float | None) -> tuple[float, float | None]:
+        false, hit = outcomes(threshold)
         return (false / n_answerable if n_answerable else 0.0), (hit / n_refusal if n_refusal else None)
 
     threshold: float | None = None
     for candidate in sorted({u for u in uncertainties if u is not None}, reverse=True):
-        if rates(candidate)[0] > max_false_refusal:
+        if (outcomes(candidate)[0] + 1) / (n_answerable + 1) > max_false_refusal:
             break
         threshold = candidate
     false, recall = rates(threshold)
