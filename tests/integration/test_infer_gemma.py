@@ -37,3 +37,8 @@ def test_engine_matches_transformers_generate_and_batches_exactly(model_home: Pa
     assert batched[0].text == reference
 
     assert "".join(engine.stream(reqs[1])) == batched[1].text
+
+    # prompts that open alike share one prefill of the opening, and still generate what they do alone
+    opening = "Answer in a few words, from general knowledge, without explaining the answer. Question: "
+    shared = [GenerationRequest(prompt=opening + p, config=cfg) for p in PROMPTS]
+    assert [r.text for r in engine.generate(shared)] == [engine.generate([r])[0].text for r in shared]
