@@ -1,11 +1,11 @@
 """The KV cache generation decodes with: every layer writes new keys and values in place into a
 buffer sized for the whole batch (prompt width + new tokens), instead of transformers' `DynamicCache`,
-which concatenates the whole cache again at every step of every layer (at 16 rows and 500 tokens, the
-biggest cost of a decode step on CPU, more than the 262k-token LM head).
+which concatenates the whole cache again at every step of every layer (in a profile of a 16-row decode
+step over 500 tokens on this CPU, that cost more than the 262k-token LM head).
 
 Every layer keeps all its tokens, sliding-window layers too: transformers builds the sliding-window
-mask from the config whatever the cache keeps, so attention sees the same keys (a few hundred extra
-masked ones per sliding layer, on the prompts groundtune writes).
+mask from the config whatever the cache keeps, so attention sees the same keys (masked ones beyond
+the window too: more memory and attention work on prompts much longer than the window).
 """
 
 from __future__ import annotations
