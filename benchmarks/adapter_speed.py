@@ -30,7 +30,9 @@ NEVER = "\x00never\x00"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--examples", type=int, default=16)
     parser.add_argument("--new-tokens", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=2)
@@ -76,8 +78,10 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "seconds": seconds,
         "time_vs_base": ratios,
-        "bars": {"merged_within_1.2x_base": ratios["merged"]["generate"] <= 1.2,
-                 "adapter_within_1.6x_base": ratios["adapter"]["generate"] <= 1.6},
+        "bars": {
+            "merged_within_1.2x_base": ratios["merged"]["generate"] <= 1.2,
+            "adapter_within_1.6x_base": ratios["adapter"]["generate"] <= 1.6,
+        },
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

@@ -66,20 +66,25 @@ def main() -> None:
     items, pool = load_items(f"dataset:{DATASET}:validation", limit=None, data_dir=None, seed=0, home=home)
     systems = default_systems([ADAPTER], shots=2, include_zero_shot=False)
     config = GenerationConfig(max_new_tokens=args.max_new_tokens, temperature=0.0)
-    requests = build_requests(items, systems, get_format("cited"), config, pick_demonstrations(pool, 2, seed=0))
+    requests = build_requests(
+        items, systems, get_format("cited"), config, pick_demonstrations(pool, 2, seed=0)
+    )
     engine.generate(requests[ADAPTER][:2])  # warm-up
 
     seconds: dict[str, dict[str, list[float]]] = {"engine": {}, "baseline": {}}
     texts: dict[str, dict[str, list[str]]] = {"engine": {}, "baseline": {}}
     for round_ in range(args.rounds):
-        for variant in (("engine", "baseline") if round_ % 2 == 0 else ("baseline", "engine")):
+        for variant in ("engine", "baseline") if round_ % 2 == 0 else ("baseline", "engine"):
             with baseline_engine() if variant == "baseline" else contextlib.nullcontext():
                 for name, reqs in requests.items():
                     start = time.perf_counter()
                     results = engine.generate(reqs)
                     seconds[variant].setdefault(name, []).append(time.perf_counter() - start)
                     texts[variant][name] = [r.text for r in results]
-                    print(f"round {round_ + 1} {variant:8s} {name:11s} {seconds[variant][name][-1]:6.1f} s", flush=True)
+                    print(
+                        f"round {round_ + 1} {variant:8s} {name:11s} {seconds[variant][name][-1]:6.1f} s",
+                        flush=True,
+                    )
 
     per_system: dict[str, Any] = {}
     for name in requests:
@@ -91,7 +96,9 @@ def main() -> None:
             "ratio": round(engine_s / baseline_s, 3),
             "same_text": f"{same}/{len(items)}",
         }
-    total = sum(sum(v) for v in seconds["engine"].values()) / sum(sum(v) for v in seconds["baseline"].values())
+    total = sum(sum(v) for v in seconds["engine"].values()) / sum(
+        sum(v) for v in seconds["baseline"].values()
+    )
     result = {
         "benchmark": "decode_speed",
         "what": "seconds to generate the quickstart's validation replies, engine vs engine before (DynamicCache, no prefix sharing)",

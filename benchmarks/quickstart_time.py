@@ -42,10 +42,14 @@ def default_models_dir() -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--args", default="", help="extra arguments for `groundtune quickstart` (ARGS=...)")
     parser.add_argument("--skip-pull", action="store_true", help="do not time `groundtune models pull` first")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary workspace (its path is printed)")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary workspace (its path is printed)"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "quickstart_time.json")
     args = parser.parse_args()
 
@@ -83,7 +87,12 @@ def main() -> None:
     from groundtune.platform.quickstart import compare
 
     capabilities: dict[str, Any] = {
-        label: {"base": b, "tuned": t, "verdict": verdict, "tuned_better": None if verdict is None else verdict == "yes"}
+        label: {
+            "base": b,
+            "tuned": t,
+            "verdict": verdict,
+            "tuned_better": None if verdict is None else verdict == "yes",
+        }
         for label, b, t, verdict in compare(table)
     }
     result = {
@@ -113,7 +122,9 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps({"wall_seconds": round(wall), "steps": last["seconds"], "bars": result["bars"]}, indent=2))
+    print(
+        json.dumps({"wall_seconds": round(wall), "steps": last["seconds"], "bars": result["bars"]}, indent=2)
+    )
     for label, c in capabilities.items():
         print(f"  {label:20s} base {c['base']}  tuned {c['tuned']}  tuned better: {c['verdict']}")
     if args.keep:

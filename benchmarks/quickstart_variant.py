@@ -29,12 +29,18 @@ import yaml
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--home", type=Path, required=True, help="workspace holding the training dataset")
     parser.add_argument("--name", required=True, help="adapter name (trained unless it exists)")
     parser.add_argument("--dataset", default="quickstart")
-    parser.add_argument("--eval-home", type=Path, help="workspace whose quickstart test split scores it (default --home)")
-    parser.add_argument("--set", action="append", default=[], help="train config override key=value (YAML value)")
+    parser.add_argument(
+        "--eval-home", type=Path, help="workspace whose quickstart test split scores it (default --home)"
+    )
+    parser.add_argument(
+        "--set", action="append", default=[], help="train config override key=value (YAML value)"
+    )
     args = parser.parse_args()
 
     from groundtune.core.adapters import resolve_adapter
@@ -51,9 +57,19 @@ def main() -> None:
     result: dict[str, object] = {"name": args.name, "overrides": overrides}
     t = time.perf_counter()
     if not (args.home / "adapters" / args.name).exists():
-        config = {"dataset": args.dataset, "name": args.name, "progress": False, **QUICKSTART_TRAIN, **overrides}
+        config = {
+            "dataset": args.dataset,
+            "name": args.name,
+            "progress": False,
+            **QUICKSTART_TRAIN,
+            **overrides,
+        }
         run = train(load_config("default", config), home=args.home)
-        result["train"] = {"steps": run.steps, "train_loss": run.train_loss, "seconds": time.perf_counter() - t}
+        result["train"] = {
+            "steps": run.steps,
+            "train_loss": run.train_loss,
+            "seconds": time.perf_counter() - t,
+        }
         print("trained", result["train"], flush=True)
 
     t = time.perf_counter()
@@ -65,7 +81,15 @@ def main() -> None:
     [scored] = run_systems(items, [System(name=args.name, adapter=args.name)], engine, fmt, decoding)
     result["metrics"] = scored.metrics
     result["eval_seconds"] = time.perf_counter() - t
-    keys = ["relevance_f1", "quote_validity", "answer_f1", "citation_precision", "refusal_f1", "false_refusal_rate", "refused"]
+    keys = [
+        "relevance_f1",
+        "quote_validity",
+        "answer_f1",
+        "citation_precision",
+        "refusal_f1",
+        "false_refusal_rate",
+        "refused",
+    ]
     print(args.name, overrides, {k: scored.metrics.get(k) for k in keys}, flush=True)
 
     out = eval_home / "exp"

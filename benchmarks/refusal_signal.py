@@ -61,21 +61,29 @@ def uncertainty_auc(run_dir: Path) -> dict[str, Any]:
             pairs = [(r.uncertainty, r.metrics.get("false_refusal") is None) for r in records]
             pos = [u for u, refuse in pairs if refuse and u is not None]
             neg = [u for u, refuse in pairs if not refuse and u is not None]
-            entry = {"auc": auc(pos, neg) if pos and neg else None, "refusal_items": len(pos), "answerable_items": len(neg)}
+            entry = {
+                "auc": auc(pos, neg) if pos and neg else None,
+                "refusal_items": len(pos),
+                "answerable_items": len(neg),
+            }
             out[f"{folder.name}/{path.stem}"] = entry
             print(f"{folder.name}/{path.stem} answer uncertainty", json.dumps(entry), flush=True)
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--home", type=Path, required=True, help="workspace holding the dataset and adapters")
     parser.add_argument("--dataset", default="quickstart")
     parser.add_argument("--split", default="test")
     parser.add_argument("--adapter", action="append", default=[], help="adapter name or folder (repeatable)")
     parser.add_argument("--model", default="gemma-3-270m")
     parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--eval-run", type=Path, help="evaluation run folder whose records' uncertainty to rank too")
+    parser.add_argument(
+        "--eval-run", type=Path, help="evaluation run folder whose records' uncertainty to rank too"
+    )
     args = parser.parse_args()
 
     from peft import PeftModel

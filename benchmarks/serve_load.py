@@ -36,14 +36,26 @@ QUESTIONS = [
     "Is the handle heat resistant?",
 ]
 DOCS = [
-    {"title": "Warranty", "text": "The Zephyr kettle carries a warranty of 24 months from the date of purchase. "
-     "The warranty covers the heating element and the base station but not limescale damage."},
-    {"title": "Care", "text": "Descale the kettle every six weeks with citric acid. Rinse twice before boiling again. "
-     "Never use vinegar, which attacks the seals."},
-    {"title": "Specifications", "text": "Capacity 1.7 litres. The base station needs 220 to 240 volts. "
-     "The handle stays below 40 degrees during boiling."},
-    {"title": "Indicator lights", "text": "A red light means the kettle is boiling; a blinking red light means it "
-     "was switched on empty and the safety cut-out tripped."},
+    {
+        "title": "Warranty",
+        "text": "The Zephyr kettle carries a warranty of 24 months from the date of purchase. "
+        "The warranty covers the heating element and the base station but not limescale damage.",
+    },
+    {
+        "title": "Care",
+        "text": "Descale the kettle every six weeks with citric acid. Rinse twice before boiling again. "
+        "Never use vinegar, which attacks the seals.",
+    },
+    {
+        "title": "Specifications",
+        "text": "Capacity 1.7 litres. The base station needs 220 to 240 volts. "
+        "The handle stays below 40 degrees during boiling.",
+    },
+    {
+        "title": "Indicator lights",
+        "text": "A red light means the kettle is boiling; a blinking red light means it "
+        "was switched on empty and the safety cut-out tripped.",
+    },
 ]
 
 
@@ -104,9 +116,23 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "groundtune"), "serve", "--adapter", f"tuned={adapter}", "--port", str(port),
-         "--max-batch", "8", "--max-queue", "32", "--timeout", "600"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(ROOT / ".venv" / "bin" / "groundtune"),
+            "serve",
+            "--adapter",
+            f"tuned={adapter}",
+            "--port",
+            str(port),
+            "--max-batch",
+            "8",
+            "--max-queue",
+            "32",
+            "--timeout",
+            "600",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 300
@@ -136,7 +162,11 @@ def main() -> None:
         "model": "gemma-3-270m + LoRA r=16 (all linear projections)",
         "max_tokens": args.max_tokens,
         "cpu_threads": os.cpu_count(),
-        "single_request_latency_s": {"p50": statistics.median(latencies), "p95": pct(latencies, 0.95), "n": len(latencies)},
+        "single_request_latency_s": {
+            "p50": statistics.median(latencies),
+            "p95": pct(latencies, 0.95),
+            "n": len(latencies),
+        },
         "baseline_sequential_rps": seq_rps,
         "concurrent_8_clients_rps": conc_rps,
         "concurrent_8_latency_s": {"p50": statistics.median(conc_lat), "p95": pct(conc_lat, 0.95)},

@@ -50,7 +50,9 @@ def make_examples(n: int = 200, seed: int = 0) -> list[dict[str, str]]:
             for _ in range(rng.randint(4, 6)):
                 words = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(10, 16)))
                 sents.append(words.capitalize() + ".")
-            docs.append(f"[{d + 1}] {rng.choice(_TOPICS).title()} guide, part {rng.randint(1, 9)}\n" + " ".join(sents))
+            docs.append(
+                f"[{d + 1}] {rng.choice(_TOPICS).title()} guide, part {rng.randint(1, 9)}\n" + " ".join(sents)
+            )
         months = rng.choice([6, 12, 18, 24, 36])
         fact = f"The {topic} coverage lasts {months} months from the date on the receipt"
         k = rng.randint(1, 5)
@@ -62,7 +64,7 @@ def make_examples(n: int = 200, seed: int = 0) -> list[dict[str, str]]:
         )
         extra = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(30, 50)))
         completion = (
-            f"Relevant: [{k}]\nQuote [{k}]: \"{fact}\"\n"
+            f'Relevant: [{k}]\nQuote [{k}]: "{fact}"\n'
             f"Answer: The {topic} coverage lasts {months} months, counted from the date on the receipt [{k}]. "
             f"Context: {extra}."
         )
@@ -81,7 +83,9 @@ def write_dataset(root: Path, examples: list[dict[str, str]]) -> Path:
                 prompt=ex["prompt"], completion=ex["completion"],
             )  # fmt: skip
             fh.write(row.model_dump_json() + "\n")
-    (root / "card.json").write_text(json.dumps({"name": "bench", "grounding": {"style": "cited", "version": "1"}}))
+    (root / "card.json").write_text(
+        json.dumps({"name": "bench", "grounding": {"style": "cited", "version": "1"}})
+    )
     return root
 
 
@@ -106,7 +110,15 @@ def model_flops(model_cfg: dict[str, Any], seq_lens: list[int], n_supervised: in
     h, inter = model_cfg["hidden_size"], model_cfg["intermediate_size"]
     heads, kv, hd = model_cfg["num_attention_heads"], model_cfg["num_key_value_heads"], model_cfg["head_dim"]
     layers, vocab = model_cfg["num_hidden_layers"], model_cfg["vocab_size"]
-    shapes = [(h, heads * hd), (h, kv * hd), (h, kv * hd), (heads * hd, h), (h, inter), (h, inter), (inter, h)]
+    shapes = [
+        (h, heads * hd),
+        (h, kv * hd),
+        (h, kv * hd),
+        (heads * hd, h),
+        (h, inter),
+        (h, inter),
+        (inter, h),
+    ]
     linear = sum(i * o for i, o in shapes)
     lora = sum(lora_r * (i + o) for i, o in shapes)
     tokens = sum(seq_lens)
@@ -159,11 +171,19 @@ def worker_trl(args: argparse.Namespace) -> dict[str, Any]:
 
     torch.set_num_threads(args.threads)
     # trl: the model as loaded (fp32 weights) + bf16 autocast, the usual recipe; trl-bf16: weights in bf16 too
-    lm = load_lm("gemma-3-270m", args.home, dtype=torch.bfloat16 if args.worker == "trl-bf16" else torch.float32)
+    lm = load_lm(
+        "gemma-3-270m", args.home, dtype=torch.bfloat16 if args.worker == "trl-bf16" else torch.float32
+    )
     examples = [json.loads(line) for line in (Path(args.data) / "train.jsonl").read_text().splitlines()]
     bos = lm.tokenizer.bos_token  # our engine's prompts start with <bos> (the tokenizer adds it)
     ds = Dataset.from_list(
-        [{"prompt": bos + lm.layout.prompt(e["prompt"]), "completion": lm.layout.completion(e["completion"])} for e in examples]
+        [
+            {
+                "prompt": bos + lm.layout.prompt(e["prompt"]),
+                "completion": lm.layout.completion(e["completion"]),
+            }
+            for e in examples
+        ]
     )
     conf = SFTConfig(
         output_dir=tempfile.mkdtemp(), per_device_train_batch_size=args.batch_size,
@@ -176,7 +196,9 @@ def worker_trl(args: argparse.Namespace) -> dict[str, Any]:
         r=LORA["r"], lora_alpha=LORA["alpha"], lora_dropout=LORA["dropout"], target_modules=TARGETS,
         task_type="CAUSAL_LM",
     )  # fmt: skip
-    trainer = SFTTrainer(model=lm.model, args=conf, train_dataset=ds, processing_class=lm.tokenizer, peft_config=peft_conf)
+    trainer = SFTTrainer(
+        model=lm.model, args=conf, train_dataset=ds, processing_class=lm.tokenizer, peft_config=peft_conf
+    )
     collated: list[tuple[int, int]] = []  # (supervised tokens, real tokens) per micro-batch
     inner = trainer.data_collator
 
@@ -208,7 +230,13 @@ def worker_trl(args: argparse.Namespace) -> dict[str, Any]:
         tok += sum(t for _, t in collated[prev : ends[i][1]])
         prev = ends[i][1]
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    return {"seconds": seconds, "supervised_tokens": sup, "tokens": tok, "losses": losses, "steps": len(ends) - args.warmup}
+    return {
+        "seconds": seconds,
+        "supervised_tokens": sup,
+        "tokens": tok,
+        "losses": losses,
+        "steps": len(ends) - args.warmup,
+    }
 
 
 def run_worker(engine: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -218,7 +246,12 @@ def run_worker(engine: str, args: argparse.Namespace) -> dict[str, Any]:
         "--batch-size", str(args.batch_size), "--grad-accum", str(args.grad_accum), "--threads", str(args.threads),
     ]  # fmt: skip
     t = time.perf_counter()
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(args.threads)})
+    out = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": str(args.threads)},
+    )
     if out.returncode != 0:
         raise SystemExit(f"{engine} worker failed:\n{out.stderr[-4000:]}")
     result = json.loads(out.stdout.strip().splitlines()[-1])
@@ -237,9 +270,13 @@ def main() -> None:
     p.add_argument("--warmup", type=int, default=1, help="unmeasured first steps")
     p.add_argument("--batch-size", type=int, default=2)
     p.add_argument("--grad-accum", type=int, default=2)
-    p.add_argument("--rounds", type=int, default=2, help="alternate the engines this many times, keep the best")
     p.add_argument(
-        "--threads", type=int, default=1,
+        "--rounds", type=int, default=2, help="alternate the engines this many times, keep the best"
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
         help="torch CPU threads for both engines and the matmul peak (1: robust on shared cores, see docs/train.md)",
     )
     args = p.parse_args()
@@ -255,8 +292,14 @@ def main() -> None:
         raise SystemExit("gemma-3-270m is not cached: run `groundtune models pull gemma-3-270m` first")
     lm = load_lm("gemma-3-270m", args.home)
     examples = make_examples()
-    lens = [len(lm.tokenizer(lm.layout.prompt(e["prompt"]) + lm.layout.completion(e["completion"]))["input_ids"]) for e in examples]
-    sup = [len(lm.tokenizer(lm.layout.completion(e["completion"]), add_special_tokens=False)["input_ids"]) for e in examples]
+    lens = [
+        len(lm.tokenizer(lm.layout.prompt(e["prompt"]) + lm.layout.completion(e["completion"]))["input_ids"])
+        for e in examples
+    ]
+    sup = [
+        len(lm.tokenizer(lm.layout.completion(e["completion"]), add_special_tokens=False)["input_ids"])
+        for e in examples
+    ]
     model_cfg = lm.model.config.to_dict()
     del lm
     work = Path(tempfile.mkdtemp(prefix="gt-bench-"))
@@ -269,14 +312,19 @@ def main() -> None:
     for _ in range(args.rounds):
         for engine in runs:
             r = run_worker(engine, args)
-            print(f"{engine}: {r['supervised_tokens_per_s']:.1f} supervised tok/s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+            print(
+                f"{engine}: {r['supervised_tokens_per_s']:.1f} supervised tok/s, peak RSS {r['peak_rss_mb']:.0f} MB",
+                flush=True,
+            )
             runs[engine].append(r)
     best = {e: max(rs, key=lambda r: r["supervised_tokens_per_s"]) for e, rs in runs.items()}
     mean_len = sum(lens) / len(lens)
     for r in best.values():
         # FLOPs from each engine's own measured token counts, at the dataset's mean sequence length
         n_seq = r["tokens"] / mean_len
-        r["model_tflops_total"] = model_flops(model_cfg, [int(mean_len)] * round(n_seq), r["supervised_tokens"], LORA["r"]) / 1e12
+        r["model_tflops_total"] = (
+            model_flops(model_cfg, [int(mean_len)] * round(n_seq), r["supervised_tokens"], LORA["r"]) / 1e12
+        )
         r["achieved_gflops"] = r["model_tflops_total"] * 1e3 / r["seconds"]
         r["mfu"] = r["achieved_gflops"] / peak
     # the baseline is the faster TRL set-up (fp32 or bf16 base weights); memory against the lower of the two
@@ -291,10 +339,17 @@ def main() -> None:
         "the faster of fp32 and bf16 base weights",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "setup": {
-            "model": "gemma-3-270m", "lora": {**LORA, "target_modules": TARGETS}, "examples": len(examples),
-            "mean_tokens_per_example": mean_len, "mean_supervised_tokens_per_example": sum(sup) / len(sup),
-            "batch_size": args.batch_size, "grad_accum": args.grad_accum, "measured_steps": args.steps,
-            "warmup_steps": args.warmup, "rounds": args.rounds, "torch_threads": args.threads,
+            "model": "gemma-3-270m",
+            "lora": {**LORA, "target_modules": TARGETS},
+            "examples": len(examples),
+            "mean_tokens_per_example": mean_len,
+            "mean_supervised_tokens_per_example": sum(sup) / len(sup),
+            "batch_size": args.batch_size,
+            "grad_accum": args.grad_accum,
+            "measured_steps": args.steps,
+            "warmup_steps": args.warmup,
+            "rounds": args.rounds,
+            "torch_threads": args.threads,
             "cpu_count": os.cpu_count(),
         },
         "bf16_matmul_peak_gflops": peak,

@@ -17,9 +17,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SWAPS = [
     ('embedder="minilm-l6"', 'embedder="tiny-random-minilm"'),
     ('name="manuals", kb="manuals",', 'name="manuals", kb="manuals", lm="tiny-random-gemma3",'),
-    ('{"dataset": "manuals", "name": "manuals"}',
-     '{"dataset": "manuals", "name": "manuals", "model": "tiny-random-gemma3", "max_steps": 2, "progress": False}'),
-    ('adapters=["manuals"]', 'adapters=["manuals"], model="tiny-random-gemma3", limit=4, shots=1, max_new_tokens=8'),
+    (
+        '{"dataset": "manuals", "name": "manuals"}',
+        '{"dataset": "manuals", "name": "manuals", "model": "tiny-random-gemma3", "max_steps": 2, "progress": False}',
+    ),
+    (
+        'adapters=["manuals"]',
+        'adapters=["manuals"], model="tiny-random-gemma3", limit=4, shots=1, max_new_tokens=8',
+    ),
 ]
 
 

@@ -27,8 +27,10 @@ def grading_app() -> FastAPI:
         app.state.prompts.append(prompt)
         answer = prompt.split("\nAnswer: ", 1)[1]
         score = 5 if "24 months" in answer else 1
-        return {"choices": [{"message": {"content": f"Score: {score}"}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 2}}
+        return {
+            "choices": [{"message": {"content": f"Score: {score}"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 2},
+        }
 
     return app
 
@@ -51,8 +53,12 @@ def test_judge_scores_land_in_record_metrics(judge_url) -> None:
     url, app = judge_url
     docs = [ContextDocument(title="Warranty", text="The warranty lasts 24 months.", relevant=True)]
     ex = Example(id="e", question="How long?", documents=docs, answer="24 months")
-    good = EvalRecord(example_id="e", model="m", prompt="p", output="o", parsed=GroundedAnswer(answer="24 months [1]"))
-    bad = EvalRecord(example_id="e", model="m", prompt="p", output="o", parsed=GroundedAnswer(answer="36 months [1]"))
+    good = EvalRecord(
+        example_id="e", model="m", prompt="p", output="o", parsed=GroundedAnswer(answer="24 months [1]")
+    )
+    bad = EvalRecord(
+        example_id="e", model="m", prompt="p", output="o", parsed=GroundedAnswer(answer="36 months [1]")
+    )
     with OpenAIBackend(url, model="judge") as backend:
         judge_records([good, bad], [ex], backend)
     assert good.metrics == {"judge_faithfulness": 1.0, "judge_correctness": 1.0}

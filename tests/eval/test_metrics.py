@@ -36,9 +36,20 @@ def test_perfect_answer_scores_one_everywhere() -> None:
     )
     m = item_metrics(example(), pred)
     for key in (
-        "relevance_precision", "relevance_recall", "relevance_f1", "relevance_exact", "relevance_gold_named",
-        "quote_validity", "quote_precision", "evidence_recall", "exact_match", "answer_f1", "answer_containment",
-        "citation_precision", "citation_recall", "format_ok",
+        "relevance_precision",
+        "relevance_recall",
+        "relevance_f1",
+        "relevance_exact",
+        "relevance_gold_named",
+        "quote_validity",
+        "quote_precision",
+        "evidence_recall",
+        "exact_match",
+        "answer_f1",
+        "answer_containment",
+        "citation_precision",
+        "citation_recall",
+        "format_ok",
     ):
         assert m[key] == 1.0, key
     assert m["false_refusal"] == 0.0 and m["unsupported"] == 0.0 and m["missed_refusal"] is None

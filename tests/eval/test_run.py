@@ -15,7 +15,9 @@ from groundtune.cli.main import app
 def _hotpot(tmp_path: Path, n: int = 12) -> Path:
     rows = []
     for i in range(n):
-        context = [[f"T{i}-{j}", [f"Item {i}-{j} weighs {i + j} kilograms. ", "It is blue."]] for j in range(10)]
+        context = [
+            [f"T{i}-{j}", [f"Item {i}-{j} weighs {i + j} kilograms. ", "It is blue."]] for j in range(10)
+        ]
         rows.append(
             {
                 "_id": f"h{i}",
@@ -36,8 +38,21 @@ def test_eval_run_writes_records_and_report(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,
         [
-            "eval", "run", "--suite", "hotpotqa", "--data-dir", str(data), "--model", "tiny-random-gemma3",
-            "--limit", "3", "--shots", "1", "--max-tokens", "6", "--sweeps",
+            "eval",
+            "run",
+            "--suite",
+            "hotpotqa",
+            "--data-dir",
+            str(data),
+            "--model",
+            "tiny-random-gemma3",
+            "--limit",
+            "3",
+            "--shots",
+            "1",
+            "--max-tokens",
+            "6",
+            "--sweeps",
         ],
     )
     assert result.exit_code == 0, result.output
@@ -56,13 +71,31 @@ def test_eval_run_writes_records_and_report(tmp_path: Path) -> None:
 
 
 def test_eval_errors_name_the_fix(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["eval", "run", "--suite", "hotpotqa", "--data-dir", str(tmp_path), "--model", "tiny-random-gemma3"])
+    result = CliRunner().invoke(
+        app,
+        ["eval", "run", "--suite", "hotpotqa", "--data-dir", str(tmp_path), "--model", "tiny-random-gemma3"],
+    )
     assert result.exit_code == 3 and "--data-dir" in result.output
-    result = CliRunner().invoke(app, ["eval", "run", "--suite", "hotpotqa", "--adapter", "nope", "--model", "tiny-random-gemma3"])
+    result = CliRunner().invoke(
+        app, ["eval", "run", "--suite", "hotpotqa", "--adapter", "nope", "--model", "tiny-random-gemma3"]
+    )
     assert result.exit_code == 3 and "no adapter 'nope'" in result.output
     # abstention calibrates on a dataset's validation split, so it needs one and must not score it
-    result = CliRunner().invoke(app, ["eval", "run", "--suite", "hotpotqa", "--abstain", "0.1", "--model", "tiny-random-gemma3"])
-    assert result.exit_code == 2 and "not a dataset suite" in result.output and "drop --abstain" in result.output
-    args = ["eval", "run", "--suite", "dataset:d:validation", "--abstain", "0.1", "--model", "tiny-random-gemma3"]
+    result = CliRunner().invoke(
+        app, ["eval", "run", "--suite", "hotpotqa", "--abstain", "0.1", "--model", "tiny-random-gemma3"]
+    )
+    assert (
+        result.exit_code == 2 and "not a dataset suite" in result.output and "drop --abstain" in result.output
+    )
+    args = [
+        "eval",
+        "run",
+        "--suite",
+        "dataset:d:validation",
+        "--abstain",
+        "0.1",
+        "--model",
+        "tiny-random-gemma3",
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "calibrated on" in result.output and "test split" in result.output

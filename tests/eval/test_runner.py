@@ -16,7 +16,11 @@ from groundtune.infer import Engine, GenerationConfig, GenerationRequest
 
 def _example(i: int, answerable: bool = True) -> Example:
     docs = [
-        ContextDocument(title=f"Doc {i}-{j}", text=f"Fact {i}-{j}: the value is {10 * i + j}.", relevant=answerable and j == 1)
+        ContextDocument(
+            title=f"Doc {i}-{j}",
+            text=f"Fact {i}-{j}: the value is {10 * i + j}.",
+            relevant=answerable and j == 1,
+        )
         for j in range(3)
     ]
     target = (
@@ -46,7 +50,9 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     from groundtune.models import load_lm
 
     lm = load_lm("tiny-random-gemma3")
-    peft_model = get_peft_model(lm.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft_model = get_peft_model(
+        lm.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
     path = tmp_path_factory.mktemp("adapter") / "tuned"
     peft_model.save_pretrained(path)
     return Engine.load("tiny-random-gemma3", adapters={"tuned": path}, dtype="float32")
@@ -130,20 +136,43 @@ def test_sweeps_vary_only_count_and_position() -> None:
 
 def test_report_is_self_contained_html(tmp_path: Path) -> None:
     metrics = {
-        "base": {"relevance_f1": 0.2, "answer_f1": 0.1, "refusal_f1": 0.0, "false_refusal_rate": 0.3, "n_items": 4},
-        "tuned": {"relevance_f1": 0.8, "answer_f1": 0.5, "refusal_f1": 0.7, "false_refusal_rate": 0.1, "n_items": 4},
+        "base": {
+            "relevance_f1": 0.2,
+            "answer_f1": 0.1,
+            "refusal_f1": 0.0,
+            "false_refusal_rate": 0.3,
+            "n_items": 4,
+        },
+        "tuned": {
+            "relevance_f1": 0.8,
+            "answer_f1": 0.5,
+            "refusal_f1": 0.7,
+            "false_refusal_rate": 0.1,
+            "n_items": 4,
+        },
     }
     report = {
         "id": "eval_x",
         "suites": {"toy": metrics},
-        "sweeps": {"base": {"distractors=0": 0.5, "distractors=4": 0.2, "position=first": 0.4, "position=last": 0.3}},
+        "sweeps": {
+            "base": {"distractors=0": 0.5, "distractors=4": 0.2, "position=first": 0.4, "position=last": 0.3}
+        },
         "abstention": {
-            "tuned": {"threshold": 0.5, "max_false_refusal": 0.1, "items": 10, "answerable": 6, "false_refusal": 0.0, "refusal_recall": 0.75},
+            "tuned": {
+                "threshold": 0.5,
+                "max_false_refusal": 0.1,
+                "items": 10,
+                "answerable": 6,
+                "false_refusal": 0.0,
+                "refusal_recall": 0.75,
+            },
         },
     }
     json_path, html_path = write_report(tmp_path, report)
     page = html_path.read_text()
     assert "abstains at uncertainty &gt;= 0.500" in page and "75% of refusal questions" in page
     assert json_path.exists() and page.count("<svg") == 3
-    assert "<b>0.800</b>" in page and "<b>0.100</b>" in page  # best relevance F1 and lowest false-refusal rate
+    assert (
+        "<b>0.800</b>" in page and "<b>0.100</b>" in page
+    )  # best relevance F1 and lowest false-refusal rate
     assert "<link" not in page and "src=" not in page and 'href="http' not in page  # no external assets

@@ -90,7 +90,9 @@ def _update_changes_nothing(root: Path) -> None:
 
 def _document_too_long(root: Path) -> None:
     path = root / "docs" / "gala.md"
-    path.write_text(path.read_text(encoding="utf-8") + "\nSteam and smoke on the moor. " * 30, encoding="utf-8")
+    path.write_text(
+        path.read_text(encoding="utf-8") + "\nSteam and smoke on the moor. " * 30, encoding="utf-8"
+    )
 
 
 def _pdf_out_of_date(root: Path) -> None:

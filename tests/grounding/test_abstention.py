@@ -74,7 +74,9 @@ def test_calibration_refuses_as_much_as_the_false_refusal_budget_allows() -> Non
     own = [False] * 14
     assert calibrate(u, own, targets, max_false_refusal=0.0).threshold is None  # nothing guarantees 0
     strict = calibrate(u, own, targets, max_false_refusal=0.1)  # (0 + 1) / 11 <= 0.1: no answerable refused
-    assert strict.threshold == pytest.approx(1.5) and strict.false_refusal == 0 and strict.refusal_recall == 0.5
+    assert (
+        strict.threshold == pytest.approx(1.5) and strict.false_refusal == 0 and strict.refusal_recall == 0.5
+    )
     one = calibrate(u, own, targets, max_false_refusal=0.2)  # (1 + 1) / 11 <= 0.2 < (2 + 1) / 11
     assert one.threshold == pytest.approx(1.0) and one.false_refusal == pytest.approx(0.1)
     loose = calibrate(u, own, targets, max_false_refusal=0.3)  # two answerable refusals: >= 0.85

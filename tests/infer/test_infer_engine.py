@@ -133,7 +133,9 @@ def test_empty_request_list(engine) -> None:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize("window", [512, 6])
-def test_each_generated_token_is_the_plain_forward_pass_argmax_with_its_entropy(window, make_requests) -> None:  # type: ignore[no-untyped-def]
+def test_each_generated_token_is_the_plain_forward_pass_argmax_with_its_entropy(
+    window, make_requests
+) -> None:  # type: ignore[no-untyped-def]
     """Batched decoding over the KV cache (left padding, finished rows leaving, a sliding-window layer
     whose window the prompts outgrow) equals a plain forward pass over prompt + generated tokens:
     each greedy token is that pass's argmax and reports its entropy; token ends walk through the text."""

@@ -28,7 +28,9 @@ def test_quickstart_runs_every_step_then_skips_them() -> None:
     info = kb.show("quickstart")
     assert info["documents"] == 40
     splits = load_dataset("quickstart")
-    heldout = [json.loads(line) for line in (examples_dir() / "qa_heldout.jsonl").read_text().splitlines() if line]
+    heldout = [
+        json.loads(line) for line in (examples_dir() / "qa_heldout.jsonl").read_text().splitlines() if line
+    ]
     assert len(splits["test"]) == len(heldout)  # the held-out questions, and only they, are the test split
     assert {ex.question for ex in splits["test"]} == {q["question"] for q in heldout}
     assert len(splits["train"]) > 200 and splits["validation"]
@@ -45,10 +47,16 @@ def test_quickstart_runs_every_step_then_skips_them() -> None:
     assert manifest["abstention"]["calibrated_on"] == "dataset:quickstart:validation"
     assert result.table["quickstart"]["n_items"] == 4
     assert len(result.update) == 3 and all({"before", "after"} <= set(row) for row in result.update)
-    assert f"--adapter quickstart={result.adapter}" in result.serve_command and "--kb quickstart" in result.serve_command
+    assert (
+        f"--adapter quickstart={result.adapter}" in result.serve_command
+        and "--kb quickstart" in result.serve_command
+    )
     state = json.loads((home / "quickstart" / "state.json").read_text())
     assert set(state) == {"dataset", "train", "adapter", "eval_run", "update", "last_run"}
-    assert state["last_run"]["table"] == result.table and set(state["last_run"]["seconds"]) >= {"train", "eval"}
+    assert state["last_run"]["table"] == result.table and set(state["last_run"]["seconds"]) >= {
+        "train",
+        "eval",
+    }
     # The update step replaced three documents with their new versions, without retraining.
     docs = kb.show("quickstart", documents=True)["document_list"]
     assert sorted(d["version"] for d in docs).count(2) == 3
@@ -70,12 +78,31 @@ def test_quickstart_command_prints_the_capability_table_and_serve_command() -> N
 
     from groundtune.cli.main import app
 
-    result = CliRunner().invoke(app, [
-        "quickstart", "--model", "tiny-random-gemma3", "--embedder", "tiny-random-minilm",
-        "--max-steps", "1", "--eval-limit", "2",
-    ])
+    result = CliRunner().invoke(
+        app,
+        [
+            "quickstart",
+            "--model",
+            "tiny-random-gemma3",
+            "--embedder",
+            "tiny-random-minilm",
+            "--max-steps",
+            "1",
+            "--eval-limit",
+            "2",
+        ],
+    )
     assert result.exit_code == 0, result.output
-    for label in ("relevance F1", "quote validity", "answer F1", "citation precision", "refusal F1", "false refusals"):
+    for label in (
+        "relevance F1",
+        "quote validity",
+        "answer F1",
+        "citation precision",
+        "refusal F1",
+        "false refusals",
+    ):
         assert label in result.output
     assert "before the update" in result.output and "after the update" in result.output
-    assert "groundtune serve --model tiny-random-gemma3 --adapter quickstart=" in result.output.replace("\n", "")
+    assert "groundtune serve --model tiny-random-gemma3 --adapter quickstart=" in result.output.replace(
+        "\n", ""
+    )

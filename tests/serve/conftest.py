@@ -18,7 +18,9 @@ def tiny_adapter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from groundtune.models import load_lm
 
     lm = load_lm("tiny-random-gemma3")
-    model = get_peft_model(lm.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False))
+    model = get_peft_model(
+        lm.model, LoraConfig(r=4, target_modules=["q_proj", "v_proj", "o_proj"], init_lora_weights=False)
+    )
     path = tmp_path_factory.mktemp("adapters") / "tuned"
     model.save_pretrained(path)
     return path

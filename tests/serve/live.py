@@ -24,7 +24,9 @@ class RunningServer:
         self.deployment = deployment
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(deployment, api_key=api_key), host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            create_app(deployment, api_key=api_key), host="127.0.0.1", port=self.port, log_level="warning"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
@@ -46,5 +48,3 @@ def deployment_for(adapters: dict[str, Path], kb: str | None = None, **kw) -> De
     from groundtune.serve.server import build_deployment
 
     return build_deployment("tiny-random-gemma3", {n: str(p) for n, p in adapters.items()}, kb, **kw)
-
-

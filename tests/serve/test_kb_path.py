@@ -16,7 +16,9 @@ def test_kb_retrieval_path_and_retriever_hash_check(tmp_path: Path, tiny_adapter
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "warranty.md").write_text("# Warranty\n\nThe warranty of the Zephyr kettle lasts 24 months.\n")
-    (docs / "descaling.md").write_text("# Descaling\n\nDescale the Zephyr kettle every 6 weeks with citric acid.\n")
+    (docs / "descaling.md").write_text(
+        "# Descaling\n\nDescale the Zephyr kettle every 6 weeks with citric acid.\n"
+    )
     kb.create("manuals", embedder="tiny-random-minilm")
     kb.add("manuals", [docs])
 
@@ -31,7 +33,11 @@ def test_kb_retrieval_path_and_retriever_hash_check(tmp_path: Path, tiny_adapter
         assert cards["old"]["warnings"] and "0000000000000000" in cards["old"]["warnings"][0]
         r = httpx.post(
             f"{server.url}/v1/chat/completions",
-            json={"model": "old", "messages": [{"role": "user", "content": "How often do I descale the kettle?"}], "max_tokens": 6},
+            json={
+                "model": "old",
+                "messages": [{"role": "user", "content": "How often do I descale the kettle?"}],
+                "max_tokens": 6,
+            },
             timeout=60,
         )
         assert r.status_code == 200, r.text
@@ -52,7 +58,9 @@ def test_serving_retrieves_with_the_adapters_training_retriever(tmp_path: Path, 
     docs = tmp_path / "docs"
     docs.mkdir()
     for i in range(5):
-        (docs / f"d{i}.md").write_text(f"# Part {i}\n\nPart {i} of the Zephyr kettle weighs {i + 1} kilograms.\n")
+        (docs / f"d{i}.md").write_text(
+            f"# Part {i}\n\nPart {i} of the Zephyr kettle weighs {i + 1} kilograms.\n"
+        )
     kb.create("parts", embedder="tiny-random-minilm")
     kb.add("parts", [docs])
     config = RetrieverConfig(mode="sparse", k=2)
@@ -60,19 +68,29 @@ def test_serving_retrieves_with_the_adapters_training_retriever(tmp_path: Path, 
         trained_hash = opened.retriever(config).hash()
     adapter = tmp_path / "trained"
     shutil.copytree(tiny_adapter, adapter)
-    (adapter / "groundtune-adapter.json").write_text(json.dumps({
-        "grounding_format": "cited", "retriever_hash": trained_hash,
-        "retriever_config": config.model_dump(mode="json"),
-    }))
+    (adapter / "groundtune-adapter.json").write_text(
+        json.dumps(
+            {
+                "grounding_format": "cited",
+                "retriever_hash": trained_hash,
+                "retriever_config": config.model_dump(mode="json"),
+            }
+        )
+    )
     deployment = deployment_for({"trained": adapter}, kb="parts")
     try:
         assert deployment.retriever_hash == trained_hash
         assert not deployment.models()[1].warnings
         with RunningServer(deployment) as server:
-            r = httpx.post(f"{server.url}/v1/chat/completions", timeout=60, json={
-                "model": "trained", "max_tokens": 4,
-                "messages": [{"role": "user", "content": "How much does part 3 weigh?"}],
-            })
+            r = httpx.post(
+                f"{server.url}/v1/chat/completions",
+                timeout=60,
+                json={
+                    "model": "trained",
+                    "max_tokens": 4,
+                    "messages": [{"role": "user", "content": "How much does part 3 weigh?"}],
+                },
+            )
         ctx = r.json()["choices"][0]["message"]["context"]
         assert len(ctx["retrieved"]) == 2
         assert not any("trained with retriever" in w for w in ctx["warnings"])

@@ -23,8 +23,13 @@ DOCS = [
 
 
 def chat(url: str, **body) -> httpx.Response:
-    payload = {"model": "tiny-random-gemma3", "messages": [{"role": "user", "content": "How long is the warranty?"}],
-               "max_tokens": 8, "documents": DOCS, **body}
+    payload = {
+        "model": "tiny-random-gemma3",
+        "messages": [{"role": "user", "content": "How long is the warranty?"}],
+        "max_tokens": 8,
+        "documents": DOCS,
+        **body,
+    }
     return httpx.post(f"{url}/v1/chat/completions", json=payload, timeout=60)
 
 
@@ -49,8 +54,11 @@ def test_openai_package_works_unchanged_including_streaming(server: RunningServe
     client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="unused")
     assert [m.id for m in client.models.list()] == ["tiny-random-gemma3", "tuned"]
     kwargs = dict(
-        model="tuned", messages=[{"role": "user", "content": "How long is the warranty?"}],
-        max_tokens=12, temperature=0, extra_body={"documents": DOCS},
+        model="tuned",
+        messages=[{"role": "user", "content": "How long is the warranty?"}],
+        max_tokens=12,
+        temperature=0,
+        extra_body={"documents": DOCS},
     )
     done = client.chat.completions.create(**kwargs)
     assert done.choices[0].message.content is not None
@@ -65,10 +73,18 @@ def test_openai_package_works_unchanged_including_streaming(server: RunningServe
 
 
 def test_sse_wire_format_ends_with_done(server: RunningServer) -> None:
-    with httpx.stream("POST", f"{server.url}/v1/chat/completions", timeout=60, json={
-        "model": "tiny-random-gemma3", "messages": [{"role": "user", "content": "q?"}],
-        "max_tokens": 4, "stream": True, "documents": DOCS,
-    }) as r:
+    with httpx.stream(
+        "POST",
+        f"{server.url}/v1/chat/completions",
+        timeout=60,
+        json={
+            "model": "tiny-random-gemma3",
+            "messages": [{"role": "user", "content": "q?"}],
+            "max_tokens": 4,
+            "stream": True,
+            "documents": DOCS,
+        },
+    ) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         lines = [line for line in r.iter_lines() if line]
     assert lines[-1] == "data: [DONE]"
@@ -101,7 +117,11 @@ def test_adapters_load_and_unload_at_run_time(server: RunningServer, tiny_adapte
 @pytest.mark.parametrize(
     ("body", "code", "needle"),
     [
-        ({"documents": [{"title": str(i), "text": "x"} for i in range(21)]}, "too_many_documents", "limit of 20"),
+        (
+            {"documents": [{"title": str(i), "text": "x"} for i in range(21)]},
+            "too_many_documents",
+            "limit of 20",
+        ),
         ({"documents": [{"title": "big", "text": "x" * 20_001}]}, "document_too_long", "20000"),
         ({"max_tokens": 5000}, "max_tokens_too_large", "limit of 1024"),
         ({"messages": [{"role": "user", "content": "y" * 8001}]}, "message_too_long", "8000"),
@@ -111,7 +131,9 @@ def test_adapters_load_and_unload_at_run_time(server: RunningServer, tiny_adapte
         ({"temperature": 9}, "invalid_value", "temperature"),
     ],
 )
-def test_bad_input_gets_400_with_openai_error_body(server: RunningServer, body: dict, code: str | None, needle: str) -> None:
+def test_bad_input_gets_400_with_openai_error_body(
+    server: RunningServer, body: dict, code: str | None, needle: str
+) -> None:
     r = chat(server.url, **body)
     assert r.status_code == 400, r.text
     error = r.json()["error"]
@@ -134,7 +156,9 @@ def test_full_queue_answers_429_and_slow_requests_504(tiny_adapter: Path) -> Non
         codes = sorted(r.status_code for r in results)
         assert codes.count(429) >= 3 and set(codes) <= {429, 504}
         limited = next(r for r in results if r.status_code == 429)
-        assert int(limited.headers["retry-after"]) >= 1 and limited.json()["error"]["type"] == "rate_limit_error"
+        assert (
+            int(limited.headers["retry-after"]) >= 1 and limited.json()["error"]["type"] == "rate_limit_error"
+        )
         assert 504 in codes
         deployment.timeout_s = 120.0  # a loaded CI machine must not turn the recovery check into a 504
         assert chat(server.url).status_code == 200  # the server recovers once the model is free
@@ -167,8 +191,22 @@ def test_citations_carry_sources_and_verified_quotes() -> None:
     from groundtune.serve.deployment import Deployment, Prepared
 
     docs = [
-        ContextDocument(title="Warranty", text="The warranty lasts 24 months from purchase.", doc_id="d1", chunk_id="c1", source="w.md", score=0.9),
-        ContextDocument(title="Batteries", text="Batteries are covered for 12 months.", doc_id="d2", chunk_id="c2", source="b.md", score=0.5),
+        ContextDocument(
+            title="Warranty",
+            text="The warranty lasts 24 months from purchase.",
+            doc_id="d1",
+            chunk_id="c1",
+            source="w.md",
+            score=0.9,
+        ),
+        ContextDocument(
+            title="Batteries",
+            text="Batteries are covered for 12 months.",
+            doc_id="d2",
+            chunk_id="c2",
+            source="b.md",
+            score=0.5,
+        ),
     ]
     fmt = get_format("cited")
     prepared = Prepared("chatcmpl_x", "m", fmt, docs, GenerationRequest(prompt="p"), "hash1")
@@ -177,7 +215,12 @@ def test_citations_carry_sources_and_verified_quotes() -> None:
     message = deployment.message(prepared, _result(reply))
     assert message.content == "24 months [1]."
     (citation,) = message.context.citations
-    assert (citation.document_id, citation.chunk_id, citation.source, citation.score) == ("d1", "c1", "w.md", 0.9)
+    assert (citation.document_id, citation.chunk_id, citation.source, citation.score) == (
+        "d1",
+        "c1",
+        "w.md",
+        0.9,
+    )
     assert citation.quote == "The warranty lasts 24 months" and citation.quote_verified
     refusal = deployment.message(prepared, _result(f"Relevant: none\nAnswer: {fmt.refusal}"))
     assert refusal.context.refusal and refusal.content == fmt.refusal and not refusal.context.citations
@@ -190,8 +233,13 @@ def _result(text: str, entropy: float | None = None) -> Any:
     scores = [entropy] * len(text) if entropy is not None else []
     ends = list(range(1, len(text) + 1)) if entropy is not None else []
     return GenerationResult(
-        text=text, finish_reason="stop", prompt_tokens=1, completion_tokens=len(text),
-        latency_s=0.0, token_entropy=scores, token_ends=ends,
+        text=text,
+        finish_reason="stop",
+        prompt_tokens=1,
+        completion_tokens=len(text),
+        latency_s=0.0,
+        token_entropy=scores,
+        token_ends=ends,
     )
 
 
@@ -202,7 +250,9 @@ def test_adapter_with_calibrated_abstention_refuses_unsure_answers(tmp_path: Pat
     from groundtune.infer.request import GenerationRequest
     from groundtune.serve.deployment import Deployment, Prepared
 
-    docs = [ContextDocument(title="Warranty", text="The warranty lasts 24 months.", doc_id="d1", chunk_id="c1")]
+    docs = [
+        ContextDocument(title="Warranty", text="The warranty lasts 24 months.", doc_id="d1", chunk_id="c1")
+    ]
     fmt = get_format("cited")
     ref = AdapterRef("tuned", tmp_path, {"abstention": {"threshold": 0.5}})
     deployment = Deployment(backend=None, base_name="m", adapters={"tuned": ref}, limits=Limits())

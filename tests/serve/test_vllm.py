@@ -25,15 +25,22 @@ def test_chat_template_renders_exactly_the_layout() -> None:
 
 
 def test_vllm_command_enables_lora_with_every_adapter(tmp_path: Path) -> None:
-    cmd = vllm_command("/models/g", {"a": tmp_path / "a", "b": tmp_path / "b"}, port=8100,
-                       chat_template=tmp_path / "t.jinja", served_name="gemma-3-270m")
+    cmd = vllm_command(
+        "/models/g",
+        {"a": tmp_path / "a", "b": tmp_path / "b"},
+        port=8100,
+        chat_template=tmp_path / "t.jinja",
+        served_name="gemma-3-270m",
+    )
     assert cmd[cmd.index("--model") + 1] == "/models/g"
     assert "--enable-lora" in cmd and f"a={tmp_path / 'a'}" in cmd and f"b={tmp_path / 'b'}" in cmd
     assert cmd[cmd.index("--chat-template") + 1] == str(tmp_path / "t.jinja")
     assert cmd[cmd.index("--host") + 1] == "127.0.0.1"
 
 
-@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed: a GPU run covers it")
+@pytest.mark.skipif(
+    importlib.util.find_spec("vllm") is not None, reason="vLLM is installed: a GPU run covers it"
+)
 def test_launch_without_vllm_names_the_fix() -> None:
     from groundtune.core.errors import UnavailableError
 

@@ -29,6 +29,7 @@ def test_plan_is_deterministic_complete_and_bucketed() -> None:
     assert len(plan) == steps_per_epoch(61, 4, 3)
     for step in plan:
         assert step.n_supervised == sum(examples[i].n_supervised for mb in step.micro_batches for i in mb)
+
     # bucketing: padding waste is far below that of random batches
     def waste(batches: list[list[int]]) -> int:
         return sum(max(lengths[i] for i in b) * len(b) - sum(lengths[i] for i in b) for b in batches)
@@ -75,7 +76,9 @@ def test_no_attention_between_examples_in_a_batch() -> None:
         b1 = collate(toks, pad)
         b2 = {k: v.clone() for k, v in b1.items()}
         n1 = len(toks[1].input_ids)
-        b2["input_ids"][1, 1:n1] = torch.randint(10, 300, (n1 - 1,), generator=torch.Generator().manual_seed(0))
+        b2["input_ids"][1, 1:n1] = torch.randint(
+            10, 300, (n1 - 1,), generator=torch.Generator().manual_seed(0)
+        )
         h1 = body(input_ids=b1["input_ids"], attention_mask=b1["attention_mask"]).last_hidden_state
         h2 = body(input_ids=b2["input_ids"], attention_mask=b2["attention_mask"]).last_hidden_state
         n0 = len(toks[0].input_ids)

@@ -37,7 +37,9 @@ def test_every_recipe_validates(recipe: Path) -> None:
         from groundtune.data import load_config as load_data_config
 
         built = load_data_config(recipe, name="n", kb="k", sources=[{"kind": "qa", "path": "qa.jsonl"}])
-        assert all(getattr(built, key) == value or isinstance(value, dict) for key, value in raw["data"].items())
+        assert all(
+            getattr(built, key) == value or isinstance(value, dict) for key, value in raw["data"].items()
+        )
         raw = raw["train"]
     # every key the recipe sets survives validation unchanged (no silent renames)
     for key, value in raw.items():
@@ -66,7 +68,10 @@ def test_overrides_apply_after_the_recipe(tmp_path: Path) -> None:
     recipe.write_text("model: tiny-random-gemma3\ndataset: a\nlora: {r: 4}\nlr: 0.001\n")
     cfg = load_config(recipe, {"lora.r": 8, "lr": 2e-4, "lora.dropout": 0.0})
     assert (cfg.lora.r, cfg.lr, cfg.lora.dropout, cfg.dataset) == (8, 2e-4, 0.0, "a")
-    assert parse_override("lora.target_modules=[q_proj, v_proj]") == ("lora.target_modules", ["q_proj", "v_proj"])
+    assert parse_override("lora.target_modules=[q_proj, v_proj]") == (
+        "lora.target_modules",
+        ["q_proj", "v_proj"],
+    )
     assert parse_override("lr=2e-4")[1] == pytest.approx(2e-4)
 
 

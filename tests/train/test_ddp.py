@@ -52,6 +52,14 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     assert sorted(one) == sorted(two) == [1, 2, 3, 4]
     for step in one:
         assert two[step] == pytest.approx(one[step], abs=1e-4), f"step {step}"
-    vals_one = [json.loads(x)["val_loss"] for x in (single.run_dir / "metrics.jsonl").read_text().splitlines() if "val_loss" in x]
-    vals_two = [json.loads(x)["val_loss"] for x in (ddp_dir / "metrics.jsonl").read_text().splitlines() if "val_loss" in x]
+    vals_one = [
+        json.loads(x)["val_loss"]
+        for x in (single.run_dir / "metrics.jsonl").read_text().splitlines()
+        if "val_loss" in x
+    ]
+    vals_two = [
+        json.loads(x)["val_loss"]
+        for x in (ddp_dir / "metrics.jsonl").read_text().splitlines()
+        if "val_loss" in x
+    ]
     assert vals_two == pytest.approx(vals_one, abs=1e-4)

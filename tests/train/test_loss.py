@@ -62,7 +62,9 @@ def test_decision_tokens_get_the_decision_weight() -> None:
 
     lm = load_lm("tiny-random-gemma3")
     fmt = get_format("cited")
-    answer = GroundedAnswer(relevant=[2], quotes=[Quote(doc=2, text="it lasts two years")], answer="Two years [2].", citations=[2])
+    answer = GroundedAnswer(
+        relevant=[2], quotes=[Quote(doc=2, text="it lasts two years")], answer="Two years [2].", citations=[2]
+    )
     examples = make_examples(2)
     examples[0] = examples[0].model_copy(update={"completion": fmt.render_target(answer)})
     examples[1] = examples[1].model_copy(update={"completion": fmt.render_target(fmt.refusal_target())})
@@ -134,7 +136,9 @@ def test_lean_lora_forward_equals_peft_forward() -> None:
         peft_model.zero_grad()
         logits = peft_model(input_ids=ids).logits
         logits.square().mean().backward()
-        return logits.detach(), {n: p.grad.clone() for n, p in peft_model.named_parameters() if p.requires_grad}
+        return logits.detach(), {
+            n: p.grad.clone() for n, p in peft_model.named_parameters() if p.requires_grad
+        }
 
     lean_out, lean_grads = run()
     patched = [m for m in peft_model.modules() if "_peft_forward" in vars(m)]

@@ -66,7 +66,15 @@ def test_adapter_is_standard_and_loads_in_peft(finished) -> None:
         conf = json.loads((folder / "adapter_config.json").read_text())
         assert conf["peft_type"] == "LORA" and conf["r"] == 4 and conf["lora_alpha"] == 8
         assert not conf.get("modules_to_save")  # vLLM --enable-lora refuses those
-        assert set(conf["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+        assert set(conf["target_modules"]) == {
+            "q_proj",
+            "k_proj",
+            "v_proj",
+            "o_proj",
+            "gate_proj",
+            "up_proj",
+            "down_proj",
+        }
     manifest = json.loads((home / "adapters" / "tiny-adapter" / "groundtune-adapter.json").read_text())
     assert manifest["grounding_format"] == "cited" and manifest["prompt_layout"]["name"] == "gemma-turns"
 
@@ -83,7 +91,13 @@ def test_adapter_is_standard_and_loads_in_peft(finished) -> None:
         tuned = PeftModel.from_pretrained(base.model, str(result.adapter_dir)).eval()
         adapted = tuned(input_ids=ids).logits
         fresh = load_lm("tiny-random-gemma3").model
-        assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), tuned.get_base_model().state_dict().values(), strict=False) if a.shape == b.shape)
+        assert all(
+            torch.equal(a, b)
+            for a, b in zip(
+                fresh.state_dict().values(), tuned.get_base_model().state_dict().values(), strict=False
+            )
+            if a.shape == b.shape
+        )
     assert not torch.allclose(plain, adapted)  # the adapter changes the model...
 
     from transformers import AutoModelForCausalLM
@@ -110,7 +124,9 @@ def test_base_weights_stay_frozen(tmp_path: Path) -> None:
 
 def test_early_stopping_stops_and_keeps_the_best(tmp_path: Path) -> None:
     ds = write_dataset(tmp_path / "ds", n_train=24, n_val=4)
-    cfg = tiny_config(ds, max_steps=30, eval_every=1, early_stopping_patience=1, early_stopping_min_delta=10.0)
+    cfg = tiny_config(
+        ds, max_steps=30, eval_every=1, early_stopping_patience=1, early_stopping_min_delta=10.0
+    )
     result = train(cfg, home=tmp_path / "home")
     assert result.stopped_early and result.steps == 2  # step 1 sets the best; step 2 cannot beat it by 10
     run = json.loads((result.run_dir / "run.json").read_text())

@@ -44,20 +44,35 @@ def print_report(report: dict[str, Any]) -> None:
 @app.command("run")
 @handle_errors
 def run_cmd(
-    suite: list[str] = typer.Option(..., "--suite", help="dataset:NAME[:SPLIT], hotpotqa, rgb-counterfactual or mtrag-un (repeatable)."),
+    suite: list[str] = typer.Option(
+        ..., "--suite", help="dataset:NAME[:SPLIT], hotpotqa, rgb-counterfactual or mtrag-un (repeatable)."
+    ),
     model: str = typer.Option("gemma-3-270m", "--model", help="Base model: registry name, path or hub id."),
-    adapter: list[str] = typer.Option([], "--adapter", help="Adapter name or folder to compare (repeatable)."),
-    shots: int = typer.Option(2, "--shots", min=0, max=8, help="Demonstrations for the base few-shot system (0: none)."),
+    adapter: list[str] = typer.Option(
+        [], "--adapter", help="Adapter name or folder to compare (repeatable)."
+    ),
+    shots: int = typer.Option(
+        2, "--shots", min=0, max=8, help="Demonstrations for the base few-shot system (0: none)."
+    ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Score at most this many items per suite."),
-    sweeps: bool = typer.Option(False, "--sweeps", help="Also sweep distractor count and relevant-document position."),
+    sweeps: bool = typer.Option(
+        False, "--sweeps", help="Also sweep distractor count and relevant-document position."
+    ),
     style: str | None = typer.Option(None, "--style", help="Grounding style (default: the adapters' own)."),
     max_tokens: int = typer.Option(160, "--max-tokens", min=1, max=2048),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Folder of public datasets (default ../shared/data)."),
-    judge_url: str | None = typer.Option(None, "--judge-url", help="OpenAI-compatible endpoint of a judge model (off by default)."),
+    data_dir: Path | None = typer.Option(
+        None, "--data-dir", help="Folder of public datasets (default ../shared/data)."
+    ),
+    judge_url: str | None = typer.Option(
+        None, "--judge-url", help="OpenAI-compatible endpoint of a judge model (off by default)."
+    ),
     judge_model: str = typer.Option("default", "--judge-model", help="Judge model name at --judge-url."),
     judge_api_key: str | None = typer.Option(None, "--judge-api-key", envvar="GROUNDTUNE_JUDGE_API_KEY"),
     abstain: float | None = typer.Option(
-        None, "--abstain", min=0.0, max=0.99,
+        None,
+        "--abstain",
+        min=0.0,
+        max=0.99,
         help="Calibrate each system's abstention on the dataset's validation split, refusing at most this share "
         "of answerable items (e.g. 0.1); adapters keep their threshold for serving.",
     ),
@@ -72,8 +87,18 @@ def run_cmd(
         judge = OpenAIBackend(judge_url, api_key=judge_api_key, model=judge_model)
     with progress_bars() as bars:
         run_dir = run(
-            suite, model=model, adapters=adapter, shots=shots, limit=limit, sweeps=sweeps, style=style,
-            max_new_tokens=max_tokens, data_dir=data_dir, judge=judge, progress=bars, abstain=abstain,
+            suite,
+            model=model,
+            adapters=adapter,
+            shots=shots,
+            limit=limit,
+            sweeps=sweeps,
+            style=style,
+            max_new_tokens=max_tokens,
+            data_dir=data_dir,
+            judge=judge,
+            progress=bars,
+            abstain=abstain,
         )
     print_report(show(run_dir))
     console.print(f"[green]report:[/] {run_dir / 'report.html'}  (run id {run_dir.name})")

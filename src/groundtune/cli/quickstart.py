@@ -11,24 +11,40 @@ from groundtune.cli.app import console, handle_errors, progress_bars, stage_bars
 @handle_errors
 def quickstart_cmd(
     fresh: bool = typer.Option(False, "--fresh", help="Forget earlier results and start over."),
-    serve: bool = typer.Option(False, "--serve", help="Finish by serving the adapter with the knowledge base."),
+    serve: bool = typer.Option(
+        False, "--serve", help="Finish by serving the adapter with the knowledge base."
+    ),
     port: int = typer.Option(8000, "--port", help="Port for --serve."),
-    model: str = typer.Option("gemma-3-270m", "--model", help="Base model to tune (registry name, path or hub id)."),
+    model: str = typer.Option(
+        "gemma-3-270m", "--model", help="Base model to tune (registry name, path or hub id)."
+    ),
     embedder: str = typer.Option("minilm-l6", "--embedder", help="Embedder of the sample knowledge base."),
-    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Cap training steps (default: the recipe's epoch)."),
-    eval_limit: int | None = typer.Option(None, "--eval-limit", min=1, help="Score only the first N held-out questions."),
+    max_steps: int | None = typer.Option(
+        None, "--max-steps", min=1, help="Cap training steps (default: the recipe's epoch)."
+    ),
+    eval_limit: int | None = typer.Option(
+        None, "--eval-limit", min=1, help="Score only the first N held-out questions."
+    ),
 ) -> None:
     """Build a KB, build grounded data, fine-tune Gemma 3 270M, prove the lift, show serving."""
     from groundtune.platform.quickstart import TABLE, compare, run_quickstart
 
     with stage_bars() as stage, progress_bars() as bars:
         result = run_quickstart(
-            fresh=fresh, say=console.print, stage=stage, eval_progress=bars, model=model, embedder=embedder,
-            train_overrides={"max_steps": max_steps} if max_steps else None, eval_limit=eval_limit,
+            fresh=fresh,
+            say=console.print,
+            stage=stage,
+            eval_progress=bars,
+            model=model,
+            embedder=embedder,
+            train_overrides={"max_steps": max_steps} if max_steps else None,
+            eval_limit=eval_limit,
         )
 
     systems = list(result.table)
-    table = Table("capability", *systems, "tuned better?", title="held-out questions (base few-shot vs tuned)")
+    table = Table(
+        "capability", *systems, "tuned better?", title="held-out questions (base few-shot vs tuned)"
+    )
     marks = {None: "–", "tie": "tie", "yes": "[green]yes[/]", "no": "[red]no[/]"}
     for (label, key, _), (_, _, _, verdict) in zip(TABLE, compare(result.table), strict=True):
         values = [result.table[s].get(key) for s in systems]

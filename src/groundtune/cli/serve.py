@@ -15,7 +15,9 @@ def parse_adapters(values: list[str]) -> dict[str, str]:
         name, sep, path = value.partition("=")
         name, path = name.strip(), (path.strip() if sep else name.strip())
         if not name or not path:
-            raise InvalidInputError(f"bad --adapter {value!r}", hint="use --adapter NAME=PATH or --adapter NAME")
+            raise InvalidInputError(
+                f"bad --adapter {value!r}", hint="use --adapter NAME=PATH or --adapter NAME"
+            )
         out[name] = path
     return out
 
@@ -23,16 +25,28 @@ def parse_adapters(values: list[str]) -> dict[str, str]:
 @handle_errors
 def serve_cmd(
     model: str = typer.Option("gemma-3-270m", "--model", help="Base model: registry name, path or hub id."),
-    adapter: list[str] = typer.Option([], "--adapter", help="NAME=PATH (or a registered adapter NAME); repeatable."),
-    kb: str | None = typer.Option(None, "--kb", help="Knowledge base to retrieve from when requests bring no documents."),
-    host: str = typer.Option("127.0.0.1", "--host", help="Address to bind; beyond loopback an API key is required."),
+    adapter: list[str] = typer.Option(
+        [], "--adapter", help="NAME=PATH (or a registered adapter NAME); repeatable."
+    ),
+    kb: str | None = typer.Option(
+        None, "--kb", help="Knowledge base to retrieve from when requests bring no documents."
+    ),
+    host: str = typer.Option(
+        "127.0.0.1", "--host", help="Address to bind; beyond loopback an API key is required."
+    ),
     port: int = typer.Option(8000, "--port"),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="GROUNDTUNE_API_KEY", help="Require this bearer key."),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="GROUNDTUNE_API_KEY", help="Require this bearer key."
+    ),
     engine: str = typer.Option("inprocess", "--engine", help="inprocess (transformers + PEFT) or vllm."),
-    vllm_url: str | None = typer.Option(None, "--vllm-url", help="A running vLLM server (with --engine vllm)."),
+    vllm_url: str | None = typer.Option(
+        None, "--vllm-url", help="A running vLLM server (with --engine vllm)."
+    ),
     max_batch: int = typer.Option(8, "--max-batch", min=1, max=64, help="Requests generated together."),
     max_queue: int = typer.Option(32, "--max-queue", min=1, help="Waiting requests before answering 429."),
-    timeout: float = typer.Option(120.0, "--timeout", min=1.0, help="Seconds before a request fails with 504."),
+    timeout: float = typer.Option(
+        120.0, "--timeout", min=1.0, help="Seconds before a request fails with 504."
+    ),
 ) -> None:
     """Serve a base model, its adapters and a knowledge base at /v1/chat/completions."""
     from groundtune.serve.server import build_deployment, serve
@@ -40,8 +54,14 @@ def serve_cmd(
     if engine not in ("inprocess", "vllm"):
         raise InvalidInputError(f"unknown engine {engine!r}", hint="use --engine inprocess or --engine vllm")
     deployment = build_deployment(
-        model, parse_adapters(adapter), kb, engine=engine, vllm_url=vllm_url,  # type: ignore[arg-type]
-        max_batch=max_batch, max_queue=max_queue, timeout_s=timeout,
+        model,
+        parse_adapters(adapter),
+        kb,
+        engine=engine,  # type: ignore[arg-type]
+        vllm_url=vllm_url,
+        max_batch=max_batch,
+        max_queue=max_queue,
+        timeout_s=timeout,
     )
     for card in deployment.models():
         note = f" [yellow]{'; '.join(card.warnings)}[/]" if card.warnings else ""

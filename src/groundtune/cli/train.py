@@ -9,7 +9,9 @@ import typer
 
 from groundtune.cli.app import console, handle_errors
 
-app = typer.Typer(help="LoRA fine-tuning: run a recipe, resume a killed run, show a run.", no_args_is_help=True)
+app = typer.Typer(
+    help="LoRA fine-tuning: run a recipe, resume a killed run, show a run.", no_args_is_help=True
+)
 
 # Flag -> config key. Anything else goes through --set key=value (dotted keys reach nested fields).
 _FLAGS = {
@@ -55,7 +57,9 @@ def run_cmd(
     eval_every: int | None = typer.Option(None, "--eval-every", min=1),
     merge: bool | None = typer.Option(None, "--merge/--no-merge", help="Also export merged weights."),
     set_: list[str] = typer.Option([], "--set", help="Any config field: key=value (e.g. lora.dropout=0)."),
-    dry_run: bool = typer.Option(False, "--dry-run", help="Print the config (before per-model defaults) and exit."),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Print the config (before per-model defaults) and exit."
+    ),
 ) -> None:
     """Train a LoRA adapter. Config flows: defaults -> recipe -> flags -> --set."""
     from groundtune.train.config import build_config, load_config, parse_override
@@ -80,7 +84,9 @@ def run_cmd(
 
 @app.command("resume")
 @handle_errors
-def resume_cmd(run: str = typer.Argument(..., help="Run id (under <workspace>/runs) or run directory.")) -> None:
+def resume_cmd(
+    run: str = typer.Argument(..., help="Run id (under <workspace>/runs) or run directory."),
+) -> None:
     """Continue a killed or stopped run from its newest checkpoint."""
     from groundtune.train import resume
 
@@ -107,7 +113,9 @@ def show_cmd(
         f"  retriever {m.get('retriever_hash')}"
     )
     steps = info["last_train"]["step"] if info["last_train"] else 0
-    console.print(f"steps {steps}/{m.get('total_steps')}  checkpoints {', '.join(info['checkpoints']) or '-'}")
+    console.print(
+        f"steps {steps}/{m.get('total_steps')}  checkpoints {', '.join(info['checkpoints']) or '-'}"
+    )
     if info["last_train"]:
         t = info["last_train"]
         console.print(f"train loss {t['loss']:.4f}  token acc {t['token_accuracy']:.3f}")
@@ -123,6 +131,8 @@ def _print_result(result: Any) -> None:
     if result.train_loss is not None:
         console.print(f"train loss {result.train_loss:.4f}")
     if result.best_val_loss is not None:
-        console.print(f"best val loss {result.best_val_loss:.4f}  val token acc {result.val_token_accuracy:.3f}")
+        console.print(
+            f"best val loss {result.best_val_loss:.4f}  val token acc {result.val_token_accuracy:.3f}"
+        )
     console.print(f"adapter {result.registered_adapter}")
     console.print(f"run dir {result.run_dir}")

@@ -142,7 +142,9 @@ def item_metrics(example: Example, pred: GroundedAnswer) -> dict[str, float | No
         if gold:
             cites = set(pred.citations)
             m["citation_recall"] = len(cites & gold) / len(gold)
-            m["citation_precision"] = len(cites & gold) / len(cites) if cites else (None if pred.refusal else 0.0)
+            m["citation_precision"] = (
+                len(cites & gold) / len(cites) if cites else (None if pred.refusal else 0.0)
+            )
     if answered or (not answerable and not pred.refusal):
         m["unsupported"] = float(bool(unsupported_words(pred, example)))
     return m

@@ -118,7 +118,9 @@ def bar_chart(title: str, metrics: Mapping[str, Mapping[str, float | None]]) -> 
     for i, system in enumerate(systems):
         values = [metrics[system].get(k) or 0.0 for k in keys]
         ax.bar([x + i * width for x in range(len(keys))], values, width, label=system)
-    ax.set_xticks([x + width * (len(systems) - 1) / 2 for x in range(len(keys))], keys, rotation=20, fontsize=8)
+    ax.set_xticks(
+        [x + width * (len(systems) - 1) / 2 for x in range(len(keys))], keys, rotation=20, fontsize=8
+    )
     ax.set_ylim(0, 1.05)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7)
@@ -159,10 +161,14 @@ code{background:#f4f4f4;padding:0 .2rem}
 
 def render_html(report: Mapping[str, Any]) -> str:
     """The whole report page: run settings, abstention thresholds, one section per suite, then the sweeps."""
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>groundtune eval {html.escape(str(report.get('id', '')))}</title>"]
+    parts = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>groundtune eval {html.escape(str(report.get('id', '')))}</title>"
+    ]
     parts.append(f"<style>{_CSS}</style></head><body>")
     parts.append(f"<h1>groundtune evaluation <code>{html.escape(str(report.get('id', '')))}</code></h1>")
-    settings = {k: report.get(k) for k in ("model", "adapters", "systems", "grounding", "decoding") if k in report}
+    settings = {
+        k: report.get(k) for k in ("model", "adapters", "systems", "grounding", "decoding") if k in report
+    }
     parts.append(f"<pre>{html.escape(json.dumps(settings, indent=2, default=str))}</pre>")
     abstention = report.get("abstention") or {}
     if abstention:

@@ -42,7 +42,9 @@ def dataset_suite(suite: str) -> tuple[str, str] | None:
     return name, split or "test"
 
 
-def load_items(suite: str, *, limit: int | None, data_dir: Path | None, seed: int, home: Any) -> tuple[list[Example], list[Example]]:
+def load_items(
+    suite: str, *, limit: int | None, data_dir: Path | None, seed: int, home: Any
+) -> tuple[list[Example], list[Example]]:
     """(items to score, demonstration pool) of one suite; the pool never overlaps the items."""
     dataset = dataset_suite(suite)
     if dataset is not None:
@@ -51,7 +53,9 @@ def load_items(suite: str, *, limit: int | None, data_dir: Path | None, seed: in
         name, split = dataset
         splits = load_dataset(name, home)
         if not splits.get(split):
-            raise NotFoundError(f"dataset '{name}' has no '{split}' examples", hint="use :test or :validation")
+            raise NotFoundError(
+                f"dataset '{name}' has no '{split}' examples", hint="use :test or :validation"
+            )
         items = list(splits[split])[:limit] if limit else list(splits[split])
         return items, list(splits.get("train") or [])
     every = load_suite(suite, data_dir=data_dir, seed=seed)
@@ -126,7 +130,13 @@ def run(
         "sweeps": {},
         "abstention": {},
     }
-    (run_dir / "eval.json").write_text(json.dumps({k: v for k, v in report.items() if k not in ("suites", "sweeps", "abstention")}, indent=2, default=str))
+    (run_dir / "eval.json").write_text(
+        json.dumps(
+            {k: v for k, v in report.items() if k not in ("suites", "sweeps", "abstention")},
+            indent=2,
+            default=str,
+        )
+    )
     first_items: list[Example] = []
     first_demos: list[Example] = []
     thresholds: dict[str, float | None] = {}
@@ -136,13 +146,17 @@ def run(
         demos = pick_demonstrations(pool, shots, seed=seed) if shots else []
         first_demos = first_demos or demos
         if abstain is not None and calibration_set is not None and not thresholds:
-            calibrated = calibrate_systems(calibration_set, systems, backend, fmt, config, demos, abstain, home=home, progress=progress)
+            calibrated = calibrate_systems(
+                calibration_set, systems, backend, fmt, config, demos, abstain, home=home, progress=progress
+            )
             report["abstention"] = {name: a.model_dump() for name, a in calibrated.items()}
             thresholds = {name: a.threshold for name, a in calibrated.items()}
             for name, ref in refs.items():
                 record_abstention(ref.path, calibrated[name], f"dataset:{calibration_set}:validation")
         labelled = (lambda name, total, s=suite: progress(f"{s} · {name}", total)) if progress else None
-        results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, judge=judge, thresholds=thresholds)
+        results = run_systems(
+            items, systems, backend, fmt, config, demos, progress=labelled, judge=judge, thresholds=thresholds
+        )
         folder = run_dir / "records" / suite.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)
         for result in results:
@@ -150,7 +164,9 @@ def run(
                 fh.writelines(rec.model_dump_json() + "\n" for rec in result.records)
         report["suites"][suite] = {r.system.name: r.metrics for r in results}
     if sweeps:
-        report["sweeps"] = run_sweeps(first_items, systems, backend, fmt, config, demos=first_demos, seed=seed, progress=progress)
+        report["sweeps"] = run_sweeps(
+            first_items, systems, backend, fmt, config, demos=first_demos, seed=seed, progress=progress
+        )
     write_report(run_dir, report)
     return run_dir
 
@@ -159,7 +175,10 @@ def _check_abstention(suites: Sequence[str], budget: float) -> str:
     """The dataset whose validation split abstention calibrates on (the first suite's); it scores
     other splits only."""
     if not 0.0 <= budget < 1.0:
-        raise InvalidInputError(f"abstain budget {budget} is outside [0, 1)", hint="use e.g. 0.1 (refuse at most 10% of answerable items)")
+        raise InvalidInputError(
+            f"abstain budget {budget} is outside [0, 1)",
+            hint="use e.g. 0.1 (refuse at most 10% of answerable items)",
+        )
     first = dataset_suite(suites[0])
     if first is None:
         raise InvalidInputError(
@@ -226,7 +245,9 @@ def run_sweeps(
     """Answer containment per system against distractor count and relevant-document position."""
     pool: list[ContextDocument] = [d for ex in items for d in ex.documents if not d.relevant]
     base = sweep_mod.usable(items)[:max_items]
-    variants = sweep_mod.distractor_sweep(base, pool, seed=seed) + sweep_mod.position_sweep(base, pool, seed=seed)
+    variants = sweep_mod.distractor_sweep(base, pool, seed=seed) + sweep_mod.position_sweep(
+        base, pool, seed=seed
+    )
     if not variants:
         return {}
     zero_shot = [s for s in systems if s.shots == 0]
@@ -252,4 +273,6 @@ def _find(run: str | Path, home: str | Path | None) -> Path:
     for path in (ws.runs / str(run), Path(run).expanduser()):
         if (path / "report.json").is_file():
             return path
-    raise NotFoundError(f"no evaluation run '{run}'", hint=f"pass an eval_… id from {ws.runs} or a run folder")
+    raise NotFoundError(
+        f"no evaluation run '{run}'", hint=f"pass an eval_… id from {ws.runs} or a run folder"
+    )

@@ -33,7 +33,9 @@ class System(BaseModel):
     shots: int = Field(default=0, ge=0, le=8)
 
 
-def default_systems(adapters: Sequence[str] = (), shots: int = 2, include_zero_shot: bool = True) -> list[System]:
+def default_systems(
+    adapters: Sequence[str] = (), shots: int = 2, include_zero_shot: bool = True
+) -> list[System]:
     """Base zero-shot (unless left out), base few-shot (when shots > 0) and each adapter."""
     systems = [System(name="base")] if include_zero_shot or not shots else []
     if shots:
@@ -42,7 +44,9 @@ def default_systems(adapters: Sequence[str] = (), shots: int = 2, include_zero_s
     return systems
 
 
-def pick_demonstrations(pool: Sequence[Example], n: int, seed: int = 0, max_documents: int = 2) -> list[Example]:
+def pick_demonstrations(
+    pool: Sequence[Example], n: int, seed: int = 0, max_documents: int = 2
+) -> list[Example]:
     """`n` demonstrations from `pool`, alternating answerable and unanswerable when both exist.
 
     Each keeps at most `max_documents` documents (relevant ones first) so that few-shot prompts stay

@@ -51,7 +51,9 @@ def hotpotqa(record: dict[str, Any], n: int) -> Example | None:
     gold_titles = {t for t, _ in support}
     docs, evidence = [], []
     for title, sentences in context:
-        docs.append(ContextDocument(title=title, text="".join(sentences).strip(), relevant=title in gold_titles))
+        docs.append(
+            ContextDocument(title=title, text="".join(sentences).strip(), relevant=title in gold_titles)
+        )
         evidence += [sentences[i].strip() for t, i in support if t == title and i < len(sentences)]
     if not docs or not gold_titles:
         return None
@@ -110,7 +112,9 @@ def mtrag_un(record: dict[str, Any], n: int) -> Example | None:
         if isinstance(c, dict) and c.get("text")
     ]
     targets = record.get("targets") or []
-    answer = str(targets[0].get("text", "")) if answerable and targets and isinstance(targets[0], dict) else ""
+    answer = (
+        str(targets[0].get("text", "")) if answerable and targets and isinstance(targets[0], dict) else ""
+    )
     if not docs:
         return None
     return Example(
@@ -131,7 +135,11 @@ SUITES: dict[str, tuple[str, Callable[[dict[str, Any], int], Example | None]]] =
 
 
 def _locate(folder: str, data_dir: Path) -> Path:
-    matches = sorted(p for p in data_dir.iterdir() if p.name.lower().startswith(folder)) if data_dir.is_dir() else []
+    matches = (
+        sorted(p for p in data_dir.iterdir() if p.name.lower().startswith(folder))
+        if data_dir.is_dir()
+        else []
+    )
     if not matches:
         raise NotFoundError(
             f"no '{folder}*' dataset under {data_dir}",
@@ -140,7 +148,9 @@ def _locate(folder: str, data_dir: Path) -> Path:
     return matches[0]
 
 
-def load_suite(name: str, *, data_dir: Path | None = None, limit: int | None = None, seed: int = 0) -> list[Example]:
+def load_suite(
+    name: str, *, data_dir: Path | None = None, limit: int | None = None, seed: int = 0
+) -> list[Example]:
     """Items of a fixed-context benchmark suite, shuffled with `seed` and cut to `limit`."""
     if name not in SUITES:
         raise InvalidInputError(f"unknown suite {name!r}", hint=f"choose one of {', '.join(SUITES)}")

@@ -20,7 +20,9 @@ def _split(example: Example) -> tuple[list[ContextDocument], list[ContextDocumen
     return relevant, others
 
 
-def _pool_for(example: Example, pool: Sequence[ContextDocument], need: int, rng: random.Random) -> list[ContextDocument]:
+def _pool_for(
+    example: Example, pool: Sequence[ContextDocument], need: int, rng: random.Random
+) -> list[ContextDocument]:
     """The item's own distractors first (they are the retriever's hard negatives), then random pool docs."""
     _, own = _split(example)
     texts = {d.text for d in example.documents}

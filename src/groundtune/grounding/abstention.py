@@ -55,7 +55,9 @@ def answer_span(text: str, answer: str) -> tuple[int, int]:
     return (start, start + len(answer)) if start >= 0 else (0, len(text))
 
 
-def answer_uncertainty(text: str, answer: str, entropies: Sequence[float], ends: Sequence[int]) -> float | None:
+def answer_uncertainty(
+    text: str, answer: str, entropies: Sequence[float], ends: Sequence[int]
+) -> float | None:
     """Mean entropy of the tokens whose text overlaps the parsed `answer` of `text`; None without
     per-token entropies."""
     if not entropies or len(entropies) != len(ends):

@@ -80,11 +80,17 @@ class AdapterSet:
                 # autocast_adapter_dtype=False: LoRA weights take the base model's dtype (PEFT would
                 # keep them float32 under a bf16 base, running every LoRA layer in float32).
                 self.peft = PeftModel.from_pretrained(
-                    self.base, str(folder), adapter_name=name, is_trainable=False, autocast_adapter_dtype=False
+                    self.base,
+                    str(folder),
+                    adapter_name=name,
+                    is_trainable=False,
+                    autocast_adapter_dtype=False,
                 )
                 self.peft.eval()
             else:
-                self.peft.load_adapter(str(folder), adapter_name=name, is_trainable=False, autocast_adapter_dtype=False)
+                self.peft.load_adapter(
+                    str(folder), adapter_name=name, is_trainable=False, autocast_adapter_dtype=False
+                )
         except (ValueError, KeyError, RuntimeError) as exc:
             raise InvalidInputError(
                 f"adapter at {folder} does not fit model: {exc}",

@@ -61,7 +61,8 @@ class GenerationResult(BaseModel):
     completion_tokens: int
     latency_s: float
     token_entropy: list[float] = Field(
-        default_factory=list, description="Entropy (nats) of the model's distribution at each generated token."
+        default_factory=list,
+        description="Entropy (nats) of the model's distribution at each generated token.",
     )
     token_ends: list[int] = Field(
         default_factory=list, description="Where each generated token's text ends in `text` (characters)."

@@ -93,8 +93,15 @@ def chat_template(layout: PromptLayout) -> str:
 
     return (
         "{{ bos_token }}{% for m in messages %}{% if m['role'] == 'assistant' %}"
-        + "{{ m['content'] }}" + lit(layout.model_suffix)
-        + "{% else %}" + lit(layout.user_prefix) + "{{ m['content'] }}"
-        + "{% if not loop.last %}" + lit(layout.user_suffix) + "{% endif %}{% endif %}{% endfor %}"
-        + "{% if add_generation_prompt %}" + lit(layout.user_suffix) + "{% endif %}"
+        + "{{ m['content'] }}"
+        + lit(layout.model_suffix)
+        + "{% else %}"
+        + lit(layout.user_prefix)
+        + "{{ m['content'] }}"
+        + "{% if not loop.last %}"
+        + lit(layout.user_suffix)
+        + "{% endif %}{% endif %}{% endfor %}"
+        + "{% if add_generation_prompt %}"
+        + lit(layout.user_suffix)
+        + "{% endif %}"
     )

@@ -48,7 +48,9 @@ QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
 ABSTAIN = DEFAULT_MAX_FALSE_REFUSAL
 
 
-def compare(table: dict[str, dict[str, float | None]]) -> list[tuple[str, float | None, float | None, str | None]]:
+def compare(
+    table: dict[str, dict[str, float | None]],
+) -> list[tuple[str, float | None, float | None, str | None]]:
     """(capability, base, tuned, verdict) for each row of the printed table; verdict is "yes" when
     the tuned adapter is better, "no" when worse, "tie" when equal, None when a figure is missing."""
     systems = list(table)
@@ -127,7 +129,9 @@ def run_quickstart(
     """
     src = Path(examples or examples_dir())
     if not (src / "docs").is_dir():
-        raise NotFoundError(f"no sample knowledge base at {src}", hint="run from a groundtune source checkout")
+        raise NotFoundError(
+            f"no sample knowledge base at {src}", hint="run from a groundtune source checkout"
+        )
     ws = get_workspace(home)
     root = ws.home / "quickstart"
     if fresh and root.exists():
@@ -239,8 +243,15 @@ def _train_step(state: _State, home: Any, say: Say, overrides: dict[str, Any]) -
         f"[3/5] adapter '{ADAPTER}': {result.steps} steps, train loss {result.train_loss:.3f}, "
         f"validation loss {result.best_val_loss or float('nan'):.3f}"
     )
-    state.set("train", {"run_dir": str(result.run_dir), "steps": result.steps, "train_loss": result.train_loss,
-                        "best_val_loss": result.best_val_loss})
+    state.set(
+        "train",
+        {
+            "run_dir": str(result.run_dir),
+            "steps": result.steps,
+            "train_loss": result.train_loss,
+            "best_val_loss": result.best_val_loss,
+        },
+    )
     state.set("adapter", str(result.registered_adapter))
     return result.registered_adapter
 
@@ -256,8 +267,16 @@ def _eval_step(
         run_dir = Path(done)
     else:
         run_dir = run(
-            [f"dataset:{DATASET}:test"], model=model, adapters=[ADAPTER], shots=2, include_zero_shot=False,
-            limit=limit, max_new_tokens=max_new_tokens, home=home, progress=progress, abstain=ABSTAIN,
+            [f"dataset:{DATASET}:test"],
+            model=model,
+            adapters=[ADAPTER],
+            shots=2,
+            include_zero_shot=False,
+            limit=limit,
+            max_new_tokens=max_new_tokens,
+            home=home,
+            progress=progress,
+            abstain=ABSTAIN,
         )
         state.set("eval_run", str(run_dir))
     report = show(run_dir)
@@ -286,9 +305,14 @@ def _update_step(
     deployment = build_deployment(model, adapters={ADAPTER: str(adapter)}, kb=KB_NAME, home=home)
     rows = []
     try:
+
         def ask(question: str) -> str:
             req = ChatCompletionRequest.model_validate(
-                {"model": ADAPTER, "messages": [{"role": "user", "content": question}], "max_tokens": max_new_tokens}
+                {
+                    "model": ADAPTER,
+                    "messages": [{"role": "user", "content": question}],
+                    "max_tokens": max_new_tokens,
+                }
             )
             return deployment.complete(req).choices[0].message.content
 

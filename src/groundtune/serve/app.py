@@ -39,7 +39,9 @@ def create_app(deployment: Deployment, *, api_key: str | None = None) -> FastAPI
             token = given[7:] if given.lower().startswith("bearer ") else ""
             if not secrets.compare_digest(token.encode(), api_key.encode()):
                 body = error_body(
-                    "missing or invalid API key: send 'Authorization: Bearer <key>'", "authentication_error", "invalid_api_key"
+                    "missing or invalid API key: send 'Authorization: Bearer <key>'",
+                    "authentication_error",
+                    "invalid_api_key",
                 )
                 return _error(401, body, {"x-request-id": rid})
         response = await call_next(request)
@@ -48,7 +50,9 @@ def create_app(deployment: Deployment, *, api_key: str | None = None) -> FastAPI
 
     @app.exception_handler(GroundtuneError)
     async def groundtune_error(request: Request, exc: GroundtuneError) -> JSONResponse:
-        headers = {"Retry-After": str(math.ceil(exc.retry_after))} if isinstance(exc, RateLimitError) else None
+        headers = (
+            {"Retry-After": str(math.ceil(exc.retry_after))} if isinstance(exc, RateLimitError) else None
+        )
         return _error(exc.status, error_body(str(exc), exc.type, exc.code), headers)
 
     @app.exception_handler(RequestValidationError)

@@ -100,7 +100,11 @@ class Deployment:
         return []
 
     def models(self) -> list[ModelCard]:
-        cards = [ModelCard(id=self.base_name, kind="base", grounding_format="cited", retriever_hash=self.retriever_hash)]
+        cards = [
+            ModelCard(
+                id=self.base_name, kind="base", grounding_format="cited", retriever_hash=self.retriever_hash
+            )
+        ]
         for name, ref in self.adapters.items():
             cards.append(
                 ModelCard(
@@ -116,7 +120,9 @@ class Deployment:
     def load_adapter(self, name: str, path: str | Path) -> ModelCard:
         """Attach an adapter at run time (name or folder, as `groundtune serve --adapter` takes)."""
         if name == self.base_name or name in self.adapters:
-            raise ConflictError(f"model '{name}' is already served", hint="unload it first or pick another name")
+            raise ConflictError(
+                f"model '{name}' is already served", hint="unload it first or pick another name"
+            )
         ref = resolve_adapter(path, name=name)
         with self._lock:
             self.backend.load_adapter(name, ref.path)
@@ -143,7 +149,9 @@ class Deployment:
             )
         users = [m for m in req.messages if m.role == "user"]
         if not users or req.messages[-1].role != "user":
-            raise InvalidInputError("the last message must come from the user", hint="end messages with a user turn")
+            raise InvalidInputError(
+                "the last message must come from the user", hint="end messages with a user turn"
+            )
         question = users[-1].text().strip()
         if not question:
             raise InvalidInputError("the user message is empty", hint="ask a question")
@@ -168,10 +176,14 @@ class Deployment:
         config = GenerationConfig(
             max_new_tokens=max_tokens, temperature=req.temperature, top_p=req.top_p, stop=stop, seed=req.seed
         )
-        generation = GenerationRequest(prompt=fmt.render_prompt(question, documents), adapter=ref.name if ref else None, config=config)
+        generation = GenerationRequest(
+            prompt=fmt.render_prompt(question, documents), adapter=ref.name if ref else None, config=config
+        )
         return Prepared(new_id("chatcmpl"), req.model, fmt, documents, generation, hash_, self._warnings(ref))
 
-    def _documents(self, req: ChatCompletionRequest, question: str) -> tuple[list[ContextDocument], str | None]:
+    def _documents(
+        self, req: ChatCompletionRequest, question: str
+    ) -> tuple[list[ContextDocument], str | None]:
         lim = self.limits
         if req.documents is not None:
             if len(req.documents) > lim.max_documents:
@@ -188,7 +200,8 @@ class Deployment:
                         code="document_too_long",
                     )
             return [
-                ContextDocument(title=d.title, text=d.text, doc_id=d.id, source=d.source) for d in req.documents
+                ContextDocument(title=d.title, text=d.text, doc_id=d.id, source=d.source)
+                for d in req.documents
             ], None
         if self.retriever is None:
             raise InvalidInputError(
@@ -278,9 +291,19 @@ class Deployment:
         ]
         warnings = list(prepared.warnings)
         if not parsed.format_ok:
-            warnings.append("the model's output did not follow the grounding format: " + "; ".join(parsed.violations))
+            warnings.append(
+                "the model's output did not follow the grounding format: " + "; ".join(parsed.violations)
+            )
         retrieved = [
-            RetrievedDoc(index=i, document_id=d.doc_id, chunk_id=d.chunk_id, title=d.title, source=d.source, score=d.score, text=d.text)
+            RetrievedDoc(
+                index=i,
+                document_id=d.doc_id,
+                chunk_id=d.chunk_id,
+                title=d.title,
+                source=d.source,
+                score=d.score,
+                text=d.text,
+            )
             for i, d in enumerate(docs, start=1)
         ]
         return GroundingContext(

@@ -92,7 +92,8 @@ class GroundingContext(BaseModel):
     retriever_hash: str | None = None
     warnings: list[str] = Field(default_factory=list)
     uncertainty: float | None = Field(
-        default=None, description="Mean entropy (nats) over the answer's tokens; None when the backend cannot tell."
+        default=None,
+        description="Mean entropy (nats) over the answer's tokens; None when the backend cannot tell.",
     )
 
 

@@ -57,7 +57,9 @@ def build_deployment(
     else:
         from groundtune.infer import BatchScheduler, Engine
 
-        backend = Engine.load(model, adapters={n: r.path for n, r in refs.items()}, home=home, batch_size=max_batch)
+        backend = Engine.load(
+            model, adapters={n: r.path for n, r in refs.items()}, home=home, batch_size=max_batch
+        )
         scheduler = BatchScheduler(backend, max_queue=max_queue)
     return Deployment(
         backend,
@@ -96,8 +98,13 @@ def _vllm_backend(model: str, refs: dict[str, Any], url: str | None, home: Any) 
         template.write_text(chat_template(lm.layout))
         port = 8100
         url = f"http://127.0.0.1:{port}"
-        cmd = vllm_command(lm.path or model, {n: r.path for n, r in refs.items()}, port=port,
-                           chat_template=template, served_name=model)
+        cmd = vllm_command(
+            lm.path or model,
+            {n: r.path for n, r in refs.items()},
+            port=port,
+            chat_template=template,
+            served_name=model,
+        )
         launch_vllm(cmd, url)
     return OpenAIBackend(url, model=model)
 

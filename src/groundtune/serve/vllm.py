@@ -28,12 +28,19 @@ def vllm_command(
 ) -> list[str]:
     """The `vllm serve`-equivalent command line for a base model plus LoRA adapters."""
     cmd = [
-        sys.executable, "-m", "vllm.entrypoints.openai.api_server",
-        "--model", model_path,
-        "--served-model-name", served_name,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--chat-template", str(chat_template),
+        sys.executable,
+        "-m",
+        "vllm.entrypoints.openai.api_server",
+        "--model",
+        model_path,
+        "--served-model-name",
+        served_name,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--chat-template",
+        str(chat_template),
     ]
     if adapters:
         cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--lora-modules"]
@@ -45,7 +52,8 @@ def launch_vllm(cmd: list[str], url: str, timeout_s: float = 600.0) -> subproces
     """Start vLLM and wait until `url/v1/models` answers."""
     if importlib.util.find_spec("vllm") is None:
         raise UnavailableError(
-            "vLLM is not installed", hint="pip install 'groundtune[vllm]' on a GPU machine, or pass --vllm-url"
+            "vLLM is not installed",
+            hint="pip install 'groundtune[vllm]' on a GPU machine, or pass --vllm-url",
         )
     import httpx
 
@@ -61,4 +69,6 @@ def launch_vllm(cmd: list[str], url: str, timeout_s: float = 600.0) -> subproces
             pass
         time.sleep(2)
     proc.terminate()
-    raise UnavailableError(f"vLLM did not come up within {timeout_s:.0f}s", hint="check GPU memory and its log")
+    raise UnavailableError(
+        f"vLLM did not come up within {timeout_s:.0f}s", hint="check GPU memory and its log"
+    )

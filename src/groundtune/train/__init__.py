@@ -14,7 +14,16 @@ from groundtune.train.config import LoraSettings, TrainConfig, build_config, loa
 if TYPE_CHECKING:
     from groundtune.train.trainer import RunResult
 
-__all__ = ["LoraSettings", "RunResult", "TrainConfig", "build_config", "load_config", "resume", "show", "train"]
+__all__ = [
+    "LoraSettings",
+    "RunResult",
+    "TrainConfig",
+    "build_config",
+    "load_config",
+    "resume",
+    "show",
+    "train",
+]
 
 
 def train(config: Any, **kwargs: Any) -> RunResult:

@@ -102,7 +102,9 @@ class TrainConfig(_Strict):
     keep_checkpoints: int = Field(default=2, ge=1, description="Newest step checkpoints kept.")
     log_every: int = Field(default=1, ge=1)
     seed: int = 0
-    num_threads: int | None = Field(default=None, ge=1, description="torch CPU threads (None: torch default).")
+    num_threads: int | None = Field(
+        default=None, ge=1, description="torch CPU threads (None: torch default)."
+    )
     report_to: list[Literal["mlflow", "tensorboard"]] = Field(
         default_factory=list, description="Extra trackers, used when installed."
     )
@@ -184,9 +186,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def build_config(
-    base: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None
-) -> TrainConfig:
+def build_config(base: dict[str, Any] | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Validate `base` (a recipe's mapping) with dotted-key `overrides` applied on top."""
     data: dict[str, Any] = _deep_copy(base or {})
     for key, value in (overrides or {}).items():

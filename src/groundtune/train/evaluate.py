@@ -35,7 +35,9 @@ def evaluate(
     with torch.no_grad():
         for b in batches[dist.rank :: dist.world]:
             batch = {k: v.to(device) for k, v in collate([examples[i] for i in b], pad_id).items()}
-            with torch.autocast(device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None):
+            with torch.autocast(
+                device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
+            ):
                 loss, hits, n, w = module(**batch)
             loss_sum += float(loss)
             correct += float(hits)

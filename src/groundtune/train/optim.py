@@ -28,7 +28,13 @@ def warmup_steps(total: int, ratio: float, explicit: int | None) -> int:
 
 
 def make_optimizer(
-    params: list[torch.nn.Parameter], *, lr: float, weight_decay: float, total: int, warmup: int, schedule: str
+    params: list[torch.nn.Parameter],
+    *,
+    lr: float,
+    weight_decay: float,
+    total: int,
+    warmup: int,
+    schedule: str,
 ) -> tuple[torch.optim.Optimizer, Any]:
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=(0.9, 0.999), eps=1e-8)
     scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -85,7 +85,9 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     if device.type == "cuda":
         supported = torch.cuda.is_bf16_supported()
     else:
-        supported = bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        supported = bool(
+            torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        )
     if precision == "bf16" or supported:
         return torch.bfloat16
     return None
@@ -136,7 +138,9 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
     """Build (or, with `resume_dir`, rebuild and restore) everything the loop needs."""
     dist = distributed.from_env()
     device = _device(config.device, dist)
-    distributed.init(dist, backend=config.distributed.backend, strategy=config.distributed.strategy, device=device)
+    distributed.init(
+        dist, backend=config.distributed.backend, strategy=config.distributed.strategy, device=device
+    )
     if config.num_threads:
         torch.set_num_threads(config.num_threads)
     if resume_dir is not None:
@@ -172,7 +176,9 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
 
     if config.quantization == "4bit":
         if lm.path is None:
-            raise InvalidInputError("quantization=4bit needs a model stored on disk", hint="use a local or hub model")
+            raise InvalidInputError(
+                "quantization=4bit needs a model stored on disk", hint="use a local or hub model"
+            )
         model = adapter.load_quantized(lm.path, autocast_dtype or torch.bfloat16)
     else:
         model = lm.model.to(device=device, dtype=base_dtype)

@@ -61,7 +61,9 @@ def train(
     return _run(open_session(config, ws), callbacks or [])
 
 
-def resume(run: str | Path, *, home: str | Path | None = None, callbacks: list[Callback] | None = None) -> RunResult:
+def resume(
+    run: str | Path, *, home: str | Path | None = None, callbacks: list[Callback] | None = None
+) -> RunResult:
     """Continue a run (killed or stopped) from its newest complete checkpoint, with its saved config."""
     ws = get_workspace(home)
     run_dir = find_run(run, ws)
@@ -100,7 +102,9 @@ def _train_step(s: Session, step: int, plan: Any) -> dict[str, float]:
         batch = {n: t.to(s.device) for n, t in collate([s.train[i] for i in indices], s.pad_id).items()}
         torch.manual_seed(_micro_seed(config.seed, step, dist.rank + k * dist.world))
         with distributed.no_sync(s.wrapped, skip=k < len(micro) - 1):
-            with torch.autocast(s.device.type, dtype=s.autocast_dtype or torch.float32, enabled=s.autocast_dtype is not None):
+            with torch.autocast(
+                s.device.type, dtype=s.autocast_dtype or torch.float32, enabled=s.autocast_dtype is not None
+            ):
                 loss, hits, _, _ = s.wrapped(**batch)
             (loss * scale).backward()
         loss_sum += float(loss.detach())
@@ -130,10 +134,15 @@ def _validate(s: Session, step: int) -> dict[str, float]:
     if loop.best_val_loss is None or val < loop.best_val_loss - cfg.early_stopping_min_delta:
         loop.best_val_loss, loop.best_step, loop.evals_without_improvement = val, step, 0
         if cfg.early_stopping_patience is not None:
-            s.best_trainable = {k: v.detach().clone() for k, v in adapter.trainable_state(s.peft_model).items()}
+            s.best_trainable = {
+                k: v.detach().clone() for k, v in adapter.trainable_state(s.peft_model).items()
+            }
     else:
         loop.evals_without_improvement += 1
-        if cfg.early_stopping_patience is not None and loop.evals_without_improvement >= cfg.early_stopping_patience:
+        if (
+            cfg.early_stopping_patience is not None
+            and loop.evals_without_improvement >= cfg.early_stopping_patience
+        ):
             loop.stopped_early = True
     return result
 
@@ -161,7 +170,16 @@ def _run(s: Session, callbacks: list[Callback]) -> RunResult:
         while loop.step < s.total_steps and not loop.stopped_early:
             epoch, index = divmod(loop.step, s.steps_per_epoch)
             if epoch not in plans:
-                plans = {epoch: plan_epoch(s.train, cfg.batch_size or 1, s.micro_per_step, cfg.seed, epoch, min_micro=s.dist.world)}
+                plans = {
+                    epoch: plan_epoch(
+                        s.train,
+                        cfg.batch_size or 1,
+                        s.micro_per_step,
+                        cfg.seed,
+                        epoch,
+                        min_micro=s.dist.world,
+                    )
+                }
             plan = plans[epoch][index]
             t0 = time.perf_counter()
             out = _train_step(s, loop.step, plan)
