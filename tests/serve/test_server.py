@@ -264,3 +264,43 @@ def test_adapter_with_calibrated_abstention_refuses_unsure_answers(tmp_path: Pat
         assert message.context.uncertainty == pytest.approx(entropy)
         assert message.content == (fmt.refusal if refuses else "24 months [1].")
         assert any("unsure" in w for w in message.context.warnings) is refuses
+
+
+def test_a_model_that_may_abstain_streams_its_answer_only_once_decided(tmp_path: Path) -> None:
+    """An answer already streamed could not be taken back, so an adapter with a threshold sends the
+    answer (or the refusal it became) in one piece at the end; a model without one streams as it goes."""
+    from groundtune.core.adapters import AdapterRef
+    from groundtune.infer.request import GenerationRequest
+    from groundtune.serve.deployment import Deployment, Prepared
+    from groundtune.serve.streaming import sse_events
+
+    docs = [
+        ContextDocument(title="Warranty", text="The warranty lasts 24 months.", doc_id="d1", chunk_id="c1")
+    ]
+    fmt = get_format("cited")
+    ref = AdapterRef("tuned", tmp_path, {"abstention": {"threshold": 0.5}})
+    reply = 'Relevant: [1]\nQuote [1]: "The warranty lasts 24 months."\nAnswer: 24 months, counted from purchase [1].'
+
+    class Scripted(Deployment):
+        entropy = 0.0
+
+        def deltas(self, prepared: Prepared):  # type: ignore[no-untyped-def, override]
+            for i in range(0, len(reply), 4):  # the reply arrives a few characters at a time
+                yield reply[i : i + 4], None
+            yield "", _result(reply, self.entropy)
+
+    deployment = Scripted(backend=None, base_name="m", adapters={"tuned": ref}, limits=Limits())
+    answer = "24 months, counted from purchase [1]."
+    for model, entropy, expected, pieces in (
+        ("tuned", 0.9, fmt.refusal, 1),
+        ("tuned", 0.1, answer, 1),
+        ("m", 0.9, answer, None),
+    ):
+        deployment.entropy = entropy
+        prepared = Prepared("chatcmpl_x", model, fmt, docs, GenerationRequest(prompt="p"), None)
+        events = [json.loads(e[6:]) for e in sse_events(deployment, prepared) if e != "data: [DONE]\n\n"]
+        contents = [e["choices"][0]["delta"].get("content") for e in events]
+        contents = [c for c in contents if c]
+        assert "".join(contents) == expected
+        assert len(contents) == pieces if pieces else len(contents) > 3
+        assert events[-1]["choices"][0]["delta"]["context"]["refusal"] is (expected == fmt.refusal)

@@ -249,11 +249,15 @@ class Deployment:
         assert stream.result is not None
         yield "", stream.result
 
+    def abstention_threshold(self, model: str) -> float | None:
+        """The calibrated abstention threshold of `model` (None: it never abstains)."""
+        ref = self.adapters.get(model)
+        return ref.abstention_threshold if ref is not None else None
+
     def message(self, prepared: Prepared, result: GenerationResult) -> AssistantMessage:
         """The assistant message: user-facing answer with [n] markers, and the grounding context. An
         adapter with a calibrated abstention threshold refuses when it was too unsure of its answer."""
-        ref = self.adapters.get(prepared.model)
-        threshold = ref.abstention_threshold if ref is not None else None
+        threshold = self.abstention_threshold(prepared.model)
         parsed = prepared.fmt.parse(result.text, prepared.documents)
         uncertainty = answer_uncertainty(result.text, parsed.answer, result.token_entropy, result.token_ends)
         text, parsed = abstain(prepared.fmt, result.text, parsed, uncertainty, threshold, prepared.documents)

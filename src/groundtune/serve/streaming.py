@@ -4,6 +4,10 @@ The model writes the whole grounded reply (`Relevant:` / `Quote` / `Answer:` in 
 the user sees only the answer. So the raw stream is re-parsed with the grounding format as it grows
 and only growth of the parsed answer is sent as content deltas; the grounding context (citations,
 refusal, retrieved documents) and usage arrive in the last chunk, then `data: [DONE]`.
+
+A model that may abstain (an adapter with a calibrated threshold) sends its answer in one piece with
+the last chunk: whether it abstains is known only once the answer ends, and an answer already shown
+could not be taken back.
 """
 
 from __future__ import annotations
@@ -41,10 +45,13 @@ def sse_events(deployment: Deployment, prepared: Prepared) -> Iterator[str]:
     """The SSE body of one streamed completion (errors mid-stream become an error event)."""
     yield _chunk(prepared, {"role": "assistant", "content": ""})
     raw, sent = "", ""
+    hold = deployment.abstention_threshold(prepared.model) is not None
     try:
         for delta, result in deployment.deltas(prepared):
             if result is None:
                 raw += delta
+                if hold:
+                    continue
                 shown = visible_answer(prepared, raw)
                 if shown.startswith(sent) and len(shown) > len(sent):
                     yield _chunk(prepared, {"content": shown[len(sent) :]})
