@@ -122,6 +122,21 @@ def test_same_seed_same_dataset_and_rebuild_needs_overwrite(corpus_kb: tuple[str
     assert (first.path / "train.jsonl").read_text() == before
 
 
+def test_an_explicit_home_holds_the_kb_and_the_dataset(tmp_path: Path) -> None:
+    """`home` works as everywhere in the API: the KB is read from it and the dataset stored in it,
+    whatever GROUNDTUNE_HOME says (the quickstart's Python entry point passes its own home)."""
+    home = tmp_path / "elsewhere"
+    data = make_synthetic_qa(24, seed=7)
+    kb_api.create("syn", embedder="tiny-random-minilm", home=home)
+    assert kb_api.add("syn", data.corpus, home=home).ok
+    qa = write_qa_file(data.pairs, tmp_path / "qa.jsonl")
+    result = build_dataset(config(qa), home=home)
+    assert result.path.is_relative_to(home)
+    assert load_dataset("syn-ds", home)["train"]
+    with pytest.raises(NotFoundError):
+        load_dataset("syn-ds")  # nothing in the GROUNDTUNE_HOME workspace
+
+
 def test_token_budget_and_random_distractors(corpus_kb: tuple[str, Path]) -> None:
     _, qa = corpus_kb
     counter = load_counter("tiny-random-gemma3")

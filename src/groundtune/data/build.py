@@ -163,22 +163,24 @@ def build_dataset(
     *,
     counter: TokenCounter | None = None,
     progress: Progress = _noop,
+    home: str | Path | None = None,
 ) -> BuildResult:
-    """Build and store the dataset described by `config` (see docs/data.md)."""
+    """Build and store the dataset described by `config` (see docs/data.md) in the workspace at
+    `home` (default: GROUNDTUNE_HOME), from its knowledge base `config.kb`."""
     from groundtune.core.workspace import get_workspace
     from groundtune.kb import open_kb
     from groundtune.kb.retrieve import RetrieverConfig
 
-    if (get_workspace().datasets / config.name).exists() and not config.overwrite:
+    if (get_workspace(home).datasets / config.name).exists() and not config.overwrite:
         raise ConflictError(  # checked first so a long build is not wasted
             f"dataset '{config.name}' already exists", hint="choose another --name or pass --overwrite"
         )
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     fmt = get_format(config.style)
-    counter = counter or load_counter(config.lm)
+    counter = counter or load_counter(config.lm, home)
     report = BuildReport()
-    with open_kb(config.kb) as kb:
+    with open_kb(config.kb, home) as kb:
         retriever_config = RetrieverConfig(**config.retriever)
         retriever = kb.retriever(retriever_config)
         # The resolved config (embedder and sparse scheme filled in from the KB) is what serving compares.
@@ -300,5 +302,5 @@ def build_dataset(
         stats=report_dict,
         config=config.model_dump(mode="json", exclude={"overwrite"}),
     )
-    path = save_dataset(config.name, splits, card, report_dict, overwrite=config.overwrite)
+    path = save_dataset(config.name, splits, card, report_dict, overwrite=config.overwrite, home=home)
     return BuildResult(path, card, report_dict, splits)

@@ -152,11 +152,12 @@ def save_dataset(
     report: dict[str, Any],
     *,
     overwrite: bool = False,
+    home: str | Path | None = None,
 ) -> Path:
     """Write a dataset atomically into the workspace; a stored dataset is replaced only with `overwrite`."""
     if not name or "/" in name or name.startswith("."):
         raise InvalidInputError(f"bad dataset name {name!r}", hint="use letters, digits, '-' and '_'")
-    root = get_workspace().datasets
+    root = get_workspace(home).datasets
     final = root / name
     if final.exists() and not overwrite:
         raise ConflictError(

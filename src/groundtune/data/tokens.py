@@ -8,6 +8,7 @@ about what the prompt says.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from groundtune.models.layout import PromptLayout, layout_for_tokenizer
@@ -46,7 +47,7 @@ class TokenCounter:
         return pieces
 
 
-def load_counter(lm: str) -> TokenCounter:
+def load_counter(lm: str, home: str | Path | None = None) -> TokenCounter:
     """The token counter of a registry LM, a local model folder, or the tiny test model."""
     from groundtune.core.workspace import get_workspace
     from groundtune.models.registry import TINY_LM, load_lm
@@ -56,15 +57,13 @@ def load_counter(lm: str) -> TokenCounter:
 
         tok = tiny_tokenizer()
         return TokenCounter(lm, tok, layout_for_tokenizer(tok))
-    from pathlib import Path
-
     from transformers import AutoTokenizer
 
     # The registry caches converted models as <workspace>/models/<name>/ with tokenizer.json beside
     # the weights; a local folder may be given too. Either way only the tokenizer is read.
-    for folder in (get_workspace().models / lm, Path(lm).expanduser()):
+    for folder in (get_workspace(home).models / lm, Path(lm).expanduser()):
         if (folder / "tokenizer.json").is_file() or (folder / "tokenizer_config.json").is_file():
             tok = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
             return TokenCounter(lm, tok, layout_for_tokenizer(tok))
-    loaded = load_lm(lm)  # not cached yet: the registry pulls/converts it once
+    loaded = load_lm(lm, home)  # not cached yet: the registry pulls/converts it once
     return TokenCounter(lm, loaded.tokenizer, loaded.layout)

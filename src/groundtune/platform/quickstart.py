@@ -224,7 +224,7 @@ def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgre
         splits={"train": 0.9, "validation": 0.1},
         overwrite=True,
     )
-    result = build_dataset(config, progress=stage)
+    result = build_dataset(config, progress=stage, home=home)
     counts = {k: len(v) for k, v in result.splits.items()}
     say(f"[2/5] dataset '{DATASET}': {counts} examples, k={config.k}, P={config.oracle_fraction}")
     state.set("dataset", str(result.path))
