@@ -44,6 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from groundtune.core.adapters import resolve_adapter
+    from groundtune.eval.report import HEADLINE
     from groundtune.eval.run import load_items
     from groundtune.eval.runner import System, run_systems
     from groundtune.grounding import get_format
@@ -81,15 +82,7 @@ def main() -> None:
     [scored] = run_systems(items, [System(name=args.name, adapter=args.name)], engine, fmt, decoding)
     result["metrics"] = scored.metrics
     result["eval_seconds"] = time.perf_counter() - t
-    keys = [
-        "relevance_f1",
-        "quote_validity",
-        "answer_f1",
-        "citation_precision",
-        "refusal_f1",
-        "false_refusal_rate",
-        "refused",
-    ]
+    keys = [*HEADLINE, "refused"]
     print(args.name, overrides, {k: scored.metrics.get(k) for k in keys}, flush=True)
 
     out = eval_home / "exp"
