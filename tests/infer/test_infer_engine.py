@@ -27,6 +27,30 @@ def test_small_batches_and_token_budget_give_the_same_results(make_requests) -> 
     assert [r.text for r in small.generate(reqs)] == [r.text for r in big.generate(reqs)]
 
 
+def test_rows_are_spread_evenly_over_the_batches_they_need(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
+    """No small last batch (a decode step costs nearly as much for 2 rows as for 8): 17 requests at a
+    batch size of 8 run as 6, 6, 5; the token budget still caps a batch."""
+    sizes: list[int] = []
+    original = engine._batches
+
+    def record(rows):  # type: ignore[no-untyped-def]
+        for batch in original(rows):
+            sizes.append(len(batch))
+            yield batch
+
+    engine._batches = record
+    try:
+        results = engine.generate(make_requests(max_new_tokens=2) * 4 + make_requests(max_new_tokens=2)[:1])
+    finally:
+        del engine._batches
+    assert sizes == [6, 6, 5] and len(results) == 17
+    from groundtune.infer import Engine
+
+    capped = Engine(engine.lm, batch_size=8, max_batch_tokens=40)
+    widths = [len(capped._encode(p)) for p in ["Why?"] * 17]
+    assert all(len(b) * widths[0] <= 40 for b in capped._batches(capped._rows(make_requests(["Why?"]) * 17)))
+
+
 def test_results_come_back_in_request_order_with_counts(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
     reqs = make_requests(max_new_tokens=7)
     finished: list[int] = []
