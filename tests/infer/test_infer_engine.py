@@ -47,8 +47,8 @@ def test_rows_are_spread_evenly_over_the_batches_they_need(engine, make_requests
     from groundtune.infer import Engine
 
     capped = Engine(engine.lm, batch_size=8, max_batch_tokens=40)
-    widths = [len(capped._encode(p)) for p in ["Why?"] * 17]
-    assert all(len(b) * widths[0] <= 40 for b in capped._batches(capped._rows(make_requests(["Why?"]) * 17)))
+    width = len(capped._encode("Why?"))
+    assert all(len(b) * width <= 40 for b in capped._batches(capped._rows(make_requests(["Why?"]) * 17)))
 
 
 def test_results_come_back_in_request_order_with_counts(engine, make_requests) -> None:  # type: ignore[no-untyped-def]

@@ -82,11 +82,16 @@ def run_batch(
     ids, mask = _left_pad(rows, pad_id)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     capacity = ids.shape[1] + max(r.config.max_new_tokens for r in rows)
-    cache = BufferedCache(capacity)
     extra: dict[str, Any] = {}
     if adapter_names is not None:
         extra["adapter_names"] = adapter_names
     live = list(rows)
+    shared = _shared_prefix(rows, adapter_names)
+    if shared:
+        cache = _prefix_cache(model, rows, shared, ids.shape[1], capacity, extra)
+        ids, positions = ids[:, shared:], positions[:, shared:]
+    else:
+        cache = BufferedCache(capacity)
 
     def forward(**inputs: Any) -> Any:
         # Inference mode only around the model call: it is thread-local, and this generator yields
@@ -94,10 +99,6 @@ def run_batch(
         with torch.inference_mode():
             return model(past_key_values=cache, use_cache=True, **inputs, **extra).logits[:, -1, :].float()
 
-    shared = _shared_prefix(rows, adapter_names)
-    if shared:
-        cache = _prefix_cache(model, rows, shared, ids.shape[1], capacity, extra)
-        ids, positions = ids[:, shared:], positions[:, shared:]
     logits = forward(input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=1)
     next_pos = positions[:, -1] + 1
     while True:

@@ -11,6 +11,7 @@ grounding format does) nor parse answers.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -167,7 +168,8 @@ class Engine:
         a decode step costs nearly as much for 2 rows as for 16, so a small last batch is paid for
         at almost full price."""
         ordered = sorted(rows, key=lambda r: -len(r.prompt_ids))
-        limit = -(-len(ordered) // -(-len(ordered) // self.batch_size)) if ordered else self.batch_size
+        needed = math.ceil(len(ordered) / self.batch_size)  # batches at most batch_size rows make
+        limit = math.ceil(len(ordered) / needed) if ordered else self.batch_size
         batch: list[Row] = []
         for row in ordered:
             width = len(batch[0].prompt_ids) if batch else len(row.prompt_ids)
