@@ -84,10 +84,13 @@ def test_every_system_gets_the_same_prompts_and_decoding(engine: Engine) -> None
     zero, few, tuned = by_name["base"], by_name["base-2shot"], by_name["tuned"]
     for i, ex in enumerate(items):
         task = fmt.render_prompt(ex.question, ex.documents)
-        assert zero[i].prompt == tuned[i].prompt == task  # byte-identical for zero-shot systems
-        # the few-shot prompt is the same task preceded by demonstrations
-        assert few[i].prompt.endswith(fmt.render_task(ex.question, ex.documents))
-        assert few[i].prompt.startswith(fmt.instruction) and few[i].prompt != task
+        assert zero[i].prompt == tuned[i].prompt == few[i].prompt == task  # byte-identical
+        # the few-shot system sees the demonstrations first, as earlier exchanges in the same format
+        assert zero[i].history == tuned[i].history == []
+        assert few[i].history == [
+            (fmt.render_prompt(d.question, d.documents), fmt.render_target(d.target, d.documents))
+            for d in demos
+        ]
     # One decoding config for all; with few-shot systems it also stops where a few-shot reply ends.
     shared = config.model_copy(update={"stop": list(fmt.few_shot_stop)})
     assert {r.config.model_dump_json() for call in backend.calls for r in call} == {shared.model_dump_json()}

@@ -56,8 +56,6 @@ def _render(style: str) -> str:
             fmt.render_target(TARGET, DOCS),
             "=== refusal ===",
             fmt.render_target(fmt.refusal_target(), DOCS),
-            "=== few-shot prompt ===",
-            fmt.few_shot_prompt(QUESTION, DOCS, [DEMO]),
             "",
         ]
     )
@@ -73,18 +71,15 @@ def test_rendered_text_matches_golden(style: str) -> None:
     assert path.read_text() == text, f"rendered {style} text changed: bump its version and regenerate"
 
 
-def test_few_shot_without_demonstrations_is_the_plain_prompt() -> None:
+def test_few_shot_turns_are_training_prompts_and_targets() -> None:
     for style in styles():
         fmt = get_format(style)
-        assert fmt.few_shot_prompt(QUESTION, DOCS, []) == fmt.render_prompt(QUESTION, DOCS)
-
-
-def test_few_shot_prompt_ends_with_the_task() -> None:
-    fmt = get_format()
-    prompt = fmt.few_shot_prompt(QUESTION, DOCS, [DEMO])
-    assert prompt.startswith(fmt.instruction)
-    assert prompt.endswith(fmt.render_task(QUESTION, DOCS))
-    assert fmt.render_target(DEMO.target, DEMO.documents) in prompt
+        assert fmt.few_shot_turns([]) == []
+        [(user, reply)] = fmt.few_shot_turns([DEMO])
+        assert (user, reply) == fmt.render_example(DEMO)
+        # a rendered reply holds no blank line, so the few-shot stop never cuts one short
+        assert not any(stop in reply for stop in fmt.few_shot_stop)
+        assert not any(stop in fmt.render_target(TARGET, DOCS) for stop in fmt.few_shot_stop)
 
 
 def test_describe_records_style_and_version() -> None:

@@ -33,8 +33,10 @@ def _app(engine: Any, seen: list[dict[str, Any]], flaky: dict[str, int]) -> Any:
             return JSONResponse({"error": {"message": f"unknown model {model}"}}, status_code=404)
         if body["max_tokens"] > 64:
             return JSONResponse({"error": {"message": "max_tokens too large"}}, status_code=400)
+        messages = [m["content"] for m in body["messages"]]
         req = GenerationRequest(
-            prompt=body["messages"][-1]["content"],
+            prompt=messages[-1],
+            history=list(zip(messages[:-1:2], messages[1:-1:2], strict=True)),
             adapter=None if model == "tiny" else model,
             config=GenerationConfig(
                 max_new_tokens=body["max_tokens"],
@@ -98,6 +100,9 @@ def server(adapter_dirs) -> Iterator[dict[str, Any]]:  # type: ignore[no-untyped
 
 def test_remote_results_equal_in_process_results(server, make_requests) -> None:  # type: ignore[no-untyped-def]
     reqs = make_requests(max_new_tokens=10) + make_requests(adapter="alpha", max_new_tokens=10)
+    reqs.append(
+        GenerationRequest(prompt="Hi", history=[("Demo?", "Yes.")], config=GenerationConfig(max_new_tokens=9))
+    )
     reqs.append(GenerationRequest(prompt="Hello", config=GenerationConfig(max_new_tokens=12, stop=["w"])))
     done: list[int] = []
     with OpenAIBackend(server["url"], model="tiny", concurrency=3) as backend:
@@ -107,9 +112,18 @@ def test_remote_results_equal_in_process_results(server, make_requests) -> None:
     for r, loc in zip(remote, local, strict=True):
         assert (r.text, r.finish_reason) == (loc.text, loc.finish_reason)
         assert (r.prompt_tokens, r.completion_tokens) == (loc.prompt_tokens, loc.completion_tokens)
-    sent = server["seen"][-1]
+    [conversation] = [b for b in server["seen"] if len(b["messages"]) > 1]
+    assert conversation["messages"] == [
+        {"role": "user", "content": "Demo?"},
+        {"role": "assistant", "content": "Yes."},
+        {"role": "user", "content": "Hi"},
+    ]
+    engine = server["engine"]
+    assert (
+        local[-2].prompt_tokens == engine.count_tokens("Hi", [("Demo?", "Yes.")]) > engine.count_tokens("Hi")
+    )
+    [sent] = [b for b in server["seen"] if b.get("stop") == ["w"]]
     assert sent["messages"] == [{"role": "user", "content": "Hello"}]
-    assert sent["stop"] == ["w"]
     assert {b["model"] for b in server["seen"]} == {"tiny", "alpha"}
 
 

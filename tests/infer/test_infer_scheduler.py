@@ -46,7 +46,9 @@ def test_full_queue_is_refused_and_bad_requests_fail_in_the_caller(engine, make_
             for _ in range(10):
                 waiting.append(scheduler.submit(make_requests(max_new_tokens=3)[1]))
         assert err.value.status == 429 and err.value.retry_after > 0
-        assert 1 <= len(waiting) <= 2  # the queue holds two; `first` may already be taken
+        # The queue holds two. How many got in first depends on how many the worker took before it
+        # blocked on the model (with no gathering pause it takes whatever is queued as it wakes).
+        assert len(waiting) >= 1 and scheduler._queue.qsize() <= 2
         with pytest.raises(NotFoundError):
             scheduler.submit(make_requests(adapter="missing")[0])
     assert first.result(timeout=60).completion_tokens == 3

@@ -22,6 +22,14 @@ def test_chat_template_renders_exactly_the_layout() -> None:
         [{"role": "user", "content": "Question?"}], tokenize=False, add_generation_prompt=True
     )
     assert rendered == "<bos>" + GEMMA_TURNS.prompt("Question?")
+    # a conversation (few-shot demonstrations as earlier exchanges) renders as the engine lays it out
+    conversation = [
+        {"role": "user", "content": "Demo?"},
+        {"role": "assistant", "content": "Reply."},
+        {"role": "user", "content": "Question?"},
+    ]
+    rendered = lm.tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+    assert rendered == "<bos>" + GEMMA_TURNS.prompt("Question?", [("Demo?", "Reply.")])
 
 
 def test_vllm_command_enables_lora_with_every_adapter(tmp_path: Path) -> None:

@@ -129,10 +129,15 @@ def run(
         "suites": {},
         "sweeps": {},
         "abstention": {},
+        "demonstrations": {},
     }
     (run_dir / "eval.json").write_text(
         json.dumps(
-            {k: v for k, v in report.items() if k not in ("suites", "sweeps", "abstention")},
+            {
+                k: v
+                for k, v in report.items()
+                if k not in ("suites", "sweeps", "abstention", "demonstrations")
+            },
             indent=2,
             default=str,
         )
@@ -144,6 +149,7 @@ def run(
         items, pool = load_items(suite, limit=limit, data_dir=data_dir, seed=seed, home=home)
         first_items = first_items or items
         demos = pick_demonstrations(pool, shots, seed=seed) if shots else []
+        report["demonstrations"][suite] = [d.id for d in demos]
         first_demos = first_demos or demos
         if abstain is not None and calibration_set is not None and not thresholds:
             calibrated = calibrate_systems(

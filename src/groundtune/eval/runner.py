@@ -1,8 +1,8 @@
 """Runs several systems over the same examples: identical item prompts, identical decoding.
 
 A `System` is the base model (optionally with few-shot demonstrations) or the base plus one adapter.
-For every item the task part of the prompt is rendered once by the grounding format and shared by
-all systems; few-shot systems prepend demonstrations rendered by that same format. Every request
+Every system gets the same prompt for an item, rendered by the grounding format; few-shot systems see
+demonstrations before it as earlier exchanges of the conversation, rendered by that same format. Every request
 carries the same `GenerationConfig` (and, when calibrated, each system its own abstention threshold).
 Scoring is `eval.metrics`; this module only orchestrates.
 """
@@ -111,16 +111,17 @@ def build_requests(
             hint="pass more demonstrations or fewer shots",
         )
     if shots_needed:
-        # Every system decodes alike, so all stop where a few-shot reply ends (a tuned model never
-        # writes that separator; a base model continuing the pattern would start the next section).
+        # Every system decodes alike, so all stop where a few-shot reply ends (a tuned model ends its
+        # turn before; a base model continuing the pattern would write the next task).
         stop = [*config.stop, *(s for s in fmt.few_shot_stop if s not in config.stop)]
         config = config.model_copy(update={"stop": stop})
     out: dict[str, list[GenerationRequest]] = {}
     for system in systems:
-        demos = list(demonstrations[: system.shots])
+        history = fmt.few_shot_turns(demonstrations[: system.shots])
         out[system.name] = [
             GenerationRequest(
-                prompt=fmt.few_shot_prompt(ex.question, ex.documents, demos),
+                prompt=fmt.render_prompt(ex.question, ex.documents),
+                history=history,
                 adapter=system.adapter,
                 config=config,
             )

@@ -44,38 +44,27 @@ class GroundingFormat(ABC):
             blocks.append(f"{head}\n{doc.text.strip()}")
         return "\n\n".join(blocks)
 
-    def render_task(self, question: str, documents: Sequence[ContextDocument]) -> str:
-        """Documents and question without the instruction (one task of a few-shot prompt)."""
-        return f"{self.render_documents(documents)}\n\nQuestion: {normalize_whitespace(question)}"
-
     def render_prompt(self, question: str, documents: Sequence[ContextDocument]) -> str:
         """The user turn: instruction, numbered titled documents, question."""
-        return f"{self.instruction}\n\n{self.render_task(question, documents)}"
+        question = normalize_whitespace(question)
+        return f"{self.instruction}\n\n{self.render_documents(documents)}\n\nQuestion: {question}"
 
-    few_shot_stop: tuple[str, ...] = ("\n### ",)
-    """Where a few-shot reply ends: a model that goes on writes the next `### ...` section."""
+    few_shot_stop: tuple[str, ...] = ("\n\n",)
+    """Where a reply ends for a model that does not end its turn: a base model that goes on leaves a
+    blank line and writes another task (documents, `Question:`). Rendered targets hold no blank line
+    unless an answer does (answers are one paragraph in every dataset groundtune builds)."""
 
-    def few_shot_prompt(
-        self,
-        question: str,
-        documents: Sequence[ContextDocument],
-        demonstrations: Sequence[Example],
-    ) -> str:
-        """A user turn holding worked demonstrations (rendered by this same format) before the task.
+    def few_shot_turns(self, demonstrations: Sequence[Example]) -> list[tuple[str, str]]:
+        """Worked demonstrations as earlier (user turn, model turn) exchanges of a conversation.
 
-        With no demonstrations this is exactly `render_prompt`, so a tuned model and a few-shot base
-        model can be given prompts that differ only by the demonstrations.
+        Each user turn is exactly the prompt a tuned model sees and each model turn exactly its
+        target, so a few-shot base model answers the same final prompt as a tuned one, having seen
+        the format carried out in the model's own turn (where a base model continues the pattern).
         """
-        if not demonstrations:
-            return self.render_prompt(question, documents)
-        parts = [self.instruction]
-        for i, demo in enumerate(demonstrations, start=1):
-            parts.append(
-                f"### Example {i}\n{self.render_task(demo.question, demo.documents)}\n\n"
-                f"### Reply {i}\n{self.render_target(demo.target, demo.documents)}"
-            )
-        parts.append(f"### Task\n{self.render_task(question, documents)}")
-        return "\n\n".join(parts)
+        return [
+            (self.render_prompt(d.question, d.documents), self.render_target(d.target, d.documents))
+            for d in demonstrations
+        ]
 
     # -- target and parsing (per style) --------------------------------------------------------------
 

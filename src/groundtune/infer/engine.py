@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -135,12 +135,13 @@ class Engine:
         with self._lock:
             self._adapters.unload(name)
 
-    def count_tokens(self, prompt: str) -> int:
-        """Prompt tokens of `prompt` once wrapped in the layout (what `prompt_tokens` reports)."""
-        return len(self._encode(prompt))
+    def count_tokens(self, prompt: str, history: Sequence[tuple[str, str]] = ()) -> int:
+        """Prompt tokens of `prompt` (after `history`) once wrapped in the layout (what
+        `prompt_tokens` reports)."""
+        return len(self._encode(prompt, history))
 
-    def _encode(self, prompt: str) -> list[int]:
-        return list(self.tokenizer(self.layout.prompt(prompt))["input_ids"])
+    def _encode(self, prompt: str, history: Sequence[tuple[str, str]] = ()) -> list[int]:
+        return list(self.tokenizer(self.layout.prompt(prompt, history))["input_ids"])
 
     def validate(self, request: GenerationRequest) -> None:
         """Raise the error `generate` would raise for `request` (unknown adapter, too long)."""
@@ -150,7 +151,7 @@ class Engine:
         rows = []
         for i, req in enumerate(requests):
             self._adapters.check(req.adapter)
-            ids = self._encode(req.prompt)
+            ids = self._encode(req.prompt, req.history)
             if len(ids) + req.config.max_new_tokens > self._max_len:
                 raise InvalidInputError(
                     f"request {i}: {len(ids)} prompt tokens + {req.config.max_new_tokens} new tokens exceed "

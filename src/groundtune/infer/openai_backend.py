@@ -1,7 +1,8 @@
 """A generation backend that calls any OpenAI-compatible `/v1/chat/completions` server (vLLM,
 groundtune's own server, a hosted API) with the same `generate(requests)` interface as `Engine`.
 
-Each prompt is sent as one user message; the server applies its chat template. A request's
+Each prompt is sent as one user message, after its history's (user, assistant) messages; the server
+applies its chat template. A request's
 `adapter` becomes the `model` field (how vLLM and groundtune serve LoRA adapters by name), else the
 backend's `model`. Requests run with bounded concurrency; 429/503 answers are retried after their
 `Retry-After`. It knows nothing about models, tokenizers or the grounding format.
@@ -72,7 +73,14 @@ class OpenAIBackend:
         cfg = request.config
         body: dict[str, Any] = {
             "model": request.adapter or self.model,
-            "messages": [{"role": "user", "content": request.prompt}],
+            "messages": [
+                *(
+                    {"role": role, "content": text}
+                    for user, reply in request.history
+                    for role, text in (("user", user), ("assistant", reply))
+                ),
+                {"role": "user", "content": request.prompt},
+            ],
             "max_tokens": cfg.max_new_tokens,
             "temperature": cfg.temperature,
             "top_p": cfg.top_p,

@@ -1,8 +1,8 @@
 """What callers hand to any generation backend and what they get back.
 
-`GenerationRequest.prompt` is the user-turn content the grounding format rendered; backends wrap it
-(the in-process engine with the model's `PromptLayout`, an OpenAI-compatible server with its chat
-template). Nothing here knows torch, HTTP or the grounding format itself.
+`GenerationRequest.prompt` is the user-turn content the grounding format rendered, after any earlier
+exchanges in `history`; backends wrap them (the in-process engine with the model's `PromptLayout`, an
+OpenAI-compatible server with its chat template). Nothing here knows torch, HTTP or the grounding format itself.
 """
 
 from __future__ import annotations
@@ -44,6 +44,11 @@ class GenerationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     prompt: str = Field(description="User-turn content (rendered by the grounding format).")
+    history: list[tuple[str, str]] = Field(
+        default_factory=list,
+        description="Earlier (user turn, model turn) exchanges before `prompt`, oldest first: few-shot "
+        "demonstrations (the grounding format's `few_shot_turns`).",
+    )
     adapter: str | None = Field(default=None, description="Adapter name; None uses the base model.")
     config: GenerationConfig = Field(default_factory=GenerationConfig)
 

@@ -11,6 +11,7 @@ derived from it. The grounding format decides *what* the prompt says; this only 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,9 +28,11 @@ class PromptLayout:
     model_suffix: str
     stop: list[str] = field(default_factory=list)
 
-    def prompt(self, user: str) -> str:
-        """The text the model is conditioned on (ends where its completion starts)."""
-        return f"{self.user_prefix}{user}{self.user_suffix}"
+    def prompt(self, user: str, history: Sequence[tuple[str, str]] = ()) -> str:
+        """The text the model is conditioned on (ends where its completion starts), after the earlier
+        (user, model) exchanges of `history` laid out turn by turn."""
+        past = "".join(f"{self.user_prefix}{u}{self.user_suffix}{self.completion(m)}" for u, m in history)
+        return f"{past}{self.user_prefix}{user}{self.user_suffix}"
 
     def completion(self, target: str) -> str:
         """The text the model is trained to produce after `prompt()` (target plus end-of-turn)."""
