@@ -220,11 +220,8 @@ def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgre
             {"kind": "qa", "path": str(src / "qa_train.jsonl")},
             {"kind": "qa", "path": str(src / "qa_heldout.jsonl"), "assign": "test"},
         ],
-        # Training questions split into train/validation; the held-out questions alone are the test
-        # split. Validation calibrates abstention: with n answerable items a 10% budget allows
-        # floor(0.1 (n + 1)) - 1 refusals there (26 items: 1, i.e. 4%; about 50: 4, i.e. 8%), so a
-        # small split calibrates far below the budget and refuses few of the unanswerable.
-        splits={"train": 0.8, "validation": 0.2},
+        # Training questions split into train/validation; the held-out questions alone are the test split.
+        splits={"train": 0.9, "validation": 0.1},
         overwrite=True,
     )
     result = build_dataset(config, progress=stage, home=home)
