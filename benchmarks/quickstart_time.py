@@ -113,6 +113,8 @@ def main() -> None:
         "second_run_seconds": rerun,
         "second_run_exit_code": again.returncode,
         "train": state.get("train"),
+        "abstention": json.loads((Path(state["eval_run"]) / "report.json").read_text()).get("abstention"),
+        "update": state.get("update"),
         "items": {s: table[s].get("n_items") for s in systems},
         "capabilities": capabilities,
         "bars": {

@@ -73,6 +73,8 @@ def test_calibration_refuses_as_much_as_the_false_refusal_budget_allows() -> Non
     targets = [False] * 10 + [True] * 4
     own = [False] * 14
     assert calibrate(u, own, targets, max_false_refusal=0.0).threshold is None  # nothing guarantees 0
+    small = calibrate(u, own, targets, max_false_refusal=0.05)  # (0 + 1) / 11 > 0.05
+    assert small.threshold is None and "needs at least 19 answerable validation items" in small.summary()
     strict = calibrate(u, own, targets, max_false_refusal=0.1)  # (0 + 1) / 11 <= 0.1: no answerable refused
     assert (
         strict.threshold == pytest.approx(1.5) and strict.false_refusal == 0 and strict.refusal_recall == 0.5
@@ -87,5 +89,7 @@ def test_calibration_refuses_as_much_as_the_false_refusal_budget_allows() -> Non
     assert spent.threshold == pytest.approx(1.5) and spent.false_refusal == pytest.approx(0.2)
     over = calibrate(u, [True, True, True] + [False] * 11, targets, max_false_refusal=0.3)
     assert over.threshold is None  # already over budget: never abstain
+    assert "own refusals use up the 30% budget" in over.summary()
+    assert "use up" not in spent.summary() and "abstains at uncertainty >= 1.500" in spent.summary()
     with pytest.raises(ValueError):
         calibrate(u, own, targets[:-1])

@@ -15,6 +15,7 @@ Pure code over text and numbers: the generation backend supplies the entropies a
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
@@ -44,7 +45,17 @@ class Abstention(BaseModel):
             "never abstains" if self.threshold is None else f"abstains at uncertainty >= {self.threshold:.3f}"
         )
         recall = "–" if self.refusal_recall is None else f"{self.refusal_recall:.0%}"
-        return f"{when} (validation: refuses {self.false_refusal:.0%} of answerable and {recall} of refusal questions)"
+        line = f"{when} (validation: refuses {self.false_refusal:.0%} of answerable and {recall} of refusal questions)"
+        if self.threshold is None and self.false_refusal > 0:
+            line += f"; its own refusals use up the {self.max_false_refusal:.0%} budget"
+        elif self.threshold is None and self.answerable:
+            needed = math.ceil(1 / self.max_false_refusal - 1) if self.max_false_refusal > 0 else None
+            line += (
+                f"; a {self.max_false_refusal:.0%} budget needs at least {needed} answerable validation items"
+                if needed
+                else "; a 0% budget never abstains"
+            )
+        return line
 
 
 def answer_span(text: str, answer: str) -> tuple[int, int]:
