@@ -87,10 +87,7 @@ def test_every_system_gets_the_same_prompts_and_decoding(engine: Engine) -> None
         assert zero[i].prompt == tuned[i].prompt == few[i].prompt == task  # byte-identical
         # the few-shot system sees the demonstrations first, as earlier exchanges in the same format
         assert zero[i].history == tuned[i].history == []
-        assert few[i].history == [
-            (fmt.render_prompt(d.question, d.documents), fmt.render_target(d.target, d.documents))
-            for d in demos
-        ]
+        assert few[i].history == [fmt.render_example(d) for d in demos]
     # One decoding config for all; with few-shot systems it also stops where a few-shot reply ends.
     shared = config.model_copy(update={"stop": list(fmt.few_shot_stop)})
     assert {r.config.model_dump_json() for call in backend.calls for r in call} == {shared.model_dump_json()}

@@ -1,10 +1,10 @@
 """Runs several systems over the same examples: identical item prompts, identical decoding.
 
 A `System` is the base model (optionally with few-shot demonstrations) or the base plus one adapter.
-Every system gets the same prompt for an item, rendered by the grounding format; few-shot systems see
-demonstrations before it as earlier exchanges of the conversation, rendered by that same format. Every request
-carries the same `GenerationConfig` (and, when calibrated, each system its own abstention threshold).
-Scoring is `eval.metrics`; this module only orchestrates.
+Every system gets the same prompt for an item, rendered by the grounding format; few-shot systems
+see demonstrations before it as earlier exchanges of the conversation, rendered by that same format.
+Every request carries the same `GenerationConfig` (and, when calibrated, each system its own
+abstention threshold). Scoring is `eval.metrics`; this module only orchestrates.
 """
 
 from __future__ import annotations

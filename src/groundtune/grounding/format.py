@@ -61,10 +61,7 @@ class GroundingFormat(ABC):
         target, so a few-shot base model answers the same final prompt as a tuned one, having seen
         the format carried out in the model's own turn (where a base model continues the pattern).
         """
-        return [
-            (self.render_prompt(d.question, d.documents), self.render_target(d.target, d.documents))
-            for d in demonstrations
-        ]
+        return [self.render_example(d) for d in demonstrations]
 
     # -- target and parsing (per style) --------------------------------------------------------------
 

@@ -2,10 +2,10 @@
 groundtune's own server, a hosted API) with the same `generate(requests)` interface as `Engine`.
 
 Each prompt is sent as one user message, after its history's (user, assistant) messages; the server
-applies its chat template. A request's
-`adapter` becomes the `model` field (how vLLM and groundtune serve LoRA adapters by name), else the
-backend's `model`. Requests run with bounded concurrency; 429/503 answers are retried after their
-`Retry-After`. It knows nothing about models, tokenizers or the grounding format.
+applies its chat template. A request's `adapter` becomes the `model` field (how vLLM and groundtune
+serve LoRA adapters by name), else the backend's `model`. Requests run with bounded concurrency;
+429/503 answers are retried after their `Retry-After`. It knows nothing about models, tokenizers or
+the grounding format.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What callers hand to any generation backend and what they get back.
 
 `GenerationRequest.prompt` is the user-turn content the grounding format rendered, after any earlier
-exchanges in `history`; backends wrap them (the in-process engine with the model's `PromptLayout`, an
-OpenAI-compatible server with its chat template). Nothing here knows torch, HTTP or the grounding format itself.
+exchanges in `history`; backends wrap them (the in-process engine with the model's `PromptLayout`,
+an OpenAI-compatible server with its chat template). Nothing here knows torch, HTTP or the grounding
+format itself.
 """
 
 from __future__ import annotations

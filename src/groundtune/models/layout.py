@@ -31,7 +31,7 @@ class PromptLayout:
     def prompt(self, user: str, history: Sequence[tuple[str, str]] = ()) -> str:
         """The text the model is conditioned on (ends where its completion starts), after the earlier
         (user, model) exchanges of `history` laid out turn by turn."""
-        past = "".join(f"{self.user_prefix}{u}{self.user_suffix}{self.completion(m)}" for u, m in history)
+        past = "".join(self.prompt(u) + self.completion(m) for u, m in history)
         return f"{past}{self.user_prefix}{user}{self.user_suffix}"
 
     def completion(self, target: str) -> str:
