@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.errors import InvalidInputError, NotFoundError
+from groundtune.core.ids import content_hash
 from groundtune.data.sources import QAPair, as_list
 
 NQ_OPEN_ORACLE_FILES = ("nq-open-oracle.jsonl.gz", "nq-open-oracle.jsonl")
@@ -90,7 +91,11 @@ def load_nq_open_oracle(path: str | Path, limit: int | None = None) -> PublicQA:
             )
         doc_ids = []
         for ctx in gold:
-            doc_id = f"nq-{ctx['id']}"
+            # The release's passages carry no id: a passage is named by its content, so a passage that
+            # is gold for several questions is one document.
+            doc_id = f"nq-{ctx['id']}" if ctx.get("id") else "nq-" + content_hash(
+                ctx.get("title", ""), ctx["text"], length=12
+            )
             doc_ids.append(doc_id)
             corpus.setdefault(doc_id, {"id": doc_id, "title": ctx.get("title", ""), "text": ctx["text"]})
         pairs.append(
@@ -138,7 +143,7 @@ def load_clapnq(
     """ClapNQ (primeqa/clapnq layout): `annotated_data/<split>/clapnq_<split>_{answerable,unanswerable}.jsonl`
     with `id`, `input`, `passages` and `output` (`answer`, `selected_sentences`); gold passage ids from
     `retrieval/<split>/question_<split>_*.tsv` and the corpus from `retrieval/passages.tsv`.
-    Unanswerable questions become pairs with `answerable=False`.
+    Unanswerable questions become pairs with `answerable=False`. `limit` caps the pairs of each kind.
     """
     root = Path(path)
     kinds = ["answerable", "unanswerable"] if unanswerable else ["answerable"]
@@ -151,7 +156,9 @@ def load_clapnq(
     for file, kind in zip(files, kinds, strict=True):
         if not file.exists():
             continue
-        for _, row in _jsonl(file):
+        for n, row in _jsonl(file):
+            if limit and n > limit:
+                break
             qid = str(row["id"])
             outputs = [o for o in row.get("output") or [] if o and o.get("answer")]
             answers = [str(o["answer"]).strip() for o in outputs]
@@ -161,13 +168,18 @@ def load_clapnq(
                 for s in o.get("selected_sentences") or []
                 if s.strip("&")
             ]
-            doc_ids = gold_ids.get(qid, [])
-            if not doc_ids:
-                # No retrieval file: the annotated passage itself is the gold document.
-                for i, p in enumerate(row.get("passages") or []):
-                    doc_id = f"clapnq-{qid}-{i}"
-                    doc_ids.append(doc_id)
-                    fallback_corpus[doc_id] = {"id": doc_id, "title": p.get("title", ""), "text": p["text"]}
+            passages = row.get("passages") or []
+            doc_ids = list(gold_ids.get(qid, []))
+            if len(doc_ids) != len(passages):
+                # The retrieval ids name the annotated passages one to one; without them (or unanswerable
+                # rows, whose id list is empty) the annotated passage gets an id of its own.
+                doc_ids = [f"clapnq-{qid}-{i}" for i in range(len(passages))]
+            for doc_id, p in zip(doc_ids, passages, strict=True):
+                # The release ships no passage corpus (retrieval/passages.tsv): the annotated passages
+                # are the corpus, unanswerable rows' same-page passages included (near-miss contexts).
+                fallback_corpus.setdefault(
+                    doc_id, {"id": doc_id, "title": p.get("title", ""), "text": p["text"]}
+                )
             pairs.append(
                 QAPair(
                     id=f"clapnq-{split}-{qid}",
@@ -180,7 +192,5 @@ def load_clapnq(
                     meta={"clapnq_kind": kind, "passage_ids": doc_ids},
                 )
             )
-            if limit and len(pairs) >= limit:
-                break
     corpus = _clapnq_passages(root) or list(fallback_corpus.values())
     return PublicQA("clapnq", pairs, corpus)
