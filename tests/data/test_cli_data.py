@@ -101,7 +101,7 @@ def test_data_corpus_writes_public_corpus_records(tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "c.jsonl").read_text().splitlines()]
     assert [r["id"] for r in rows] == ["nq-100", "nq-101", "nq-102"]
     res = runner.invoke(app, ["data", "corpus", "squad", str(folder), "--out", str(tmp_path / "x.jsonl")])
-    assert res.exit_code == 2 and "unknown corpus kind" in res.output
+    assert res.exit_code == 2 and "unknown public source" in res.output and "squad2" in res.output
 
 
 def test_data_help_does_not_import_torch() -> None:

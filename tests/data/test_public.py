@@ -10,8 +10,18 @@ from pathlib import Path
 import pytest
 
 from conftest import shared_data
-from groundtune.core.errors import NotFoundError
-from groundtune.data.public import load_clapnq, load_nq_open_oracle
+from groundtune.core.errors import InvalidInputError, NotFoundError
+from groundtune.data.public import (
+    HELDOUT_KEY,
+    load_clapnq,
+    load_hotpotqa,
+    load_nq_open_oracle,
+    load_public,
+    load_quotesum,
+    load_rgb_counterfactual,
+    load_squad2,
+)
+from groundtune.grounding.quotes import find_verbatim
 
 
 def _nq_line(i: int, answer: str, text: str, hasanswer: bool = True) -> dict[str, object]:
@@ -143,3 +153,65 @@ def test_real_nq_open_oracle() -> None:
 def test_real_clapnq() -> None:
     data = load_clapnq(shared_data("clapnq"), "dev")
     assert any(p.answerable for p in data.pairs) and any(not p.answerable for p in data.pairs)
+
+
+def test_real_squad2() -> None:
+    data = load_squad2(shared_data("squad2_dev_half"))
+    assert len(data.pairs) == 6078 and len(data.corpus) == 646
+    unanswerable = [p for p in data.pairs if not p.answerable]
+    assert len(unanswerable) == 3168
+    # An unanswerable question keeps its own paragraph as a near-miss context, never as gold.
+    assert all(p.near_miss_doc_ids and not p.gold_doc_ids and not p.answers for p in unanswerable)
+    text = {r["id"]: r["text"] for r in data.corpus}
+    answerable = [p for p in data.pairs if p.answerable]
+    assert all(any(a in text[p.gold_doc_ids[0]] for a in p.answers) for p in answerable)
+
+
+def test_real_quotesum() -> None:
+    data = load_quotesum(shared_data("quotesum"))
+    text = {r["id"]: r["text"] for r in data.corpus}
+    assert len(data.pairs) > 200
+    multi = [p for p in data.pairs if len(p.gold_doc_ids) > 1]
+    assert len(multi) > 50  # multi-source answers
+    for p in data.pairs:
+        assert "[" not in p.answer  # markers resolved
+        # Every quoted span is verbatim in one of its gold sources.
+        assert all(any(find_verbatim(ev, text[d]) for d in p.gold_doc_ids) for ev in p.gold_evidence)
+
+
+def test_real_hotpotqa() -> None:
+    data = load_hotpotqa(shared_data("hotpotqa_reflexion100"))
+    assert len(data.pairs) == 100
+    assert all(len(p.gold_doc_ids) == 2 and len(p.meta["distractor_doc_ids"]) == 10 for p in data.pairs)
+    text = {r["id"]: r["text"] for r in data.corpus}
+    assert all(any(ev in text[d] for d in p.gold_doc_ids) for p in data.pairs for ev in p.gold_evidence)
+
+
+def test_real_rgb_counterfactual() -> None:
+    data = load_rgb_counterfactual(shared_data("rgb_en_fact"))
+    assert len(data.pairs) >= 90
+    text = {r["id"]: r["text"] for r in data.corpus}
+    for p in data.pairs:
+        # The documents carry the counterfactual value; the world's answer is kept apart.
+        assert any(p.answers[0] in text[d] for d in p.gold_doc_ids)
+        assert p.meta["counterfactual"] and p.meta["world_answer"]
+
+
+def test_heldout_part_is_fixed_per_source() -> None:
+    first = load_public("squad2", shared_data("squad2_dev_half"))
+    again = load_public("squad2", shared_data("squad2_dev_half"), limit=500)
+    held = {p.id for p in first.pairs if p.meta[HELDOUT_KEY]}
+    assert 0.1 < len(held) / len(first.pairs) < 0.3
+    assert {p.id for p in again.pairs if p.meta[HELDOUT_KEY]} == held & {p.id for p in again.pairs}
+    # Questions on one paragraph are held out together.
+    by_doc: dict[str, set[bool]] = {}
+    for p in first.pairs:
+        for d in p.gold_doc_ids + p.near_miss_doc_ids:
+            by_doc.setdefault(d, set()).add(p.meta[HELDOUT_KEY])
+    assert all(len(v) == 1 for v in by_doc.values())
+
+
+def test_unknown_public_source() -> None:
+    with pytest.raises(InvalidInputError) as err:
+        load_public("squad3", "/nowhere")
+    assert "squad2" in (err.value.hint or "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from groundtune.data.splits import assign_splits, forbidden_docs, leaks
+from groundtune.data.splits import assign_splits, forbidden_docs, heldout_questions, leaks, question_leaks
 
 FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 
@@ -67,3 +67,43 @@ def test_pinned_questions_take_their_group_and_conflicts_are_left_out() -> None:
     assert q_split["h1"] == q_split["q0"] == "test"  # q0 shares d0 with a pinned test question
     assert q_split["h2"] == "test" and d_split["x"] == "test"
     assert "t_on_x" not in q_split  # pinned to train but its document is held out
+
+
+def test_split_by_question_holds_out_questions_not_documents() -> None:
+    # 120 questions about 6 documents: by document, a held-out document takes a sixth of the questions
+    # with it; by question, every document stays trainable and the shares hold.
+    docs = {f"q{i:03d}": [f"d{i % 6}"] for i in range(120)}
+    q_split, d_split = assign_splits(docs, FRACTIONS, seed=0, by="question")
+    assert d_split == {}
+    counts = {s: sum(1 for v in q_split.values() if v == s) for s in ("train", "validation", "test")}
+    assert counts == {"train": 96, "validation": 12, "test": 12}
+    pinned = {q: "test" for q in list(docs)[:40]}
+    q_split, _ = assign_splits(docs, FRACTIONS, seed=0, pinned=pinned, by="question")
+    assert all(q_split[q] == "test" for q in pinned)
+    assert all(q_split[q] in ("train", "validation") for q in docs if q not in pinned)
+
+
+def test_strata_are_dealt_separately() -> None:
+    docs = {f"q{i:03d}": [f"d{i}"] for i in range(60)}
+    strata = {q: "unanswerable" if int(q[1:]) % 6 == 0 else "answerable" for q in docs}
+    q_split, _ = assign_splits(docs, FRACTIONS, seed=5, strata=strata)
+    for split in ("validation", "test"):
+        kinds = {strata[q] for q, s in q_split.items() if s == split}
+        assert kinds == {"answerable", "unanswerable"}, split
+    fixed, _ = assign_splits(docs, FRACTIONS, seed=5, strata=strata, fixed_test={"answerable"})
+    assert not any(s == "test" and strata[q] == "answerable" for q, s in fixed.items())
+
+
+def test_heldout_part_is_fixed_and_keeps_groups_together() -> None:
+    docs = {f"q{i}": [f"d{i // 3}"] for i in range(3000)}
+    held = heldout_questions(docs, 0.2, salt="src")
+    assert 0.16 < len(held) / len(docs) < 0.24
+    assert all({f"q{3 * (i // 3) + j}" for j in range(3)} <= held for i in (int(q[1:]) for q in held))
+    more = {**docs, "extra": ["d_new"]}
+    assert heldout_questions(more, 0.2, salt="src") - {"extra"} == held
+    assert heldout_questions(docs, 0.2, salt="other") != held
+
+
+def test_question_leaks_names_a_question_in_two_splits() -> None:
+    assert question_leaks({"train": {"a", "b"}, "test": {"c"}}) == []
+    assert question_leaks({"train": {"a"}, "validation": {"a"}}) == ["'a' (question in train and validation)"]

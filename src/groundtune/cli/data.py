@@ -22,6 +22,8 @@ def _sources(
     nq_open_oracle: Path | None,
     clapnq: Path | None,
     clapnq_split: str,
+    public: list[str],
+    part: str,
     limit: int | None,
     teacher_url: str | None,
     teacher_model: str | None,
@@ -34,6 +36,17 @@ def _sources(
         sources.append({"kind": "nq_open_oracle", "path": str(nq_open_oracle), "limit": limit})
     if clapnq:
         sources.append({"kind": "clapnq", "path": str(clapnq), "split": clapnq_split, "limit": limit})
+    for spec in public:
+        kind, sep, path = spec.partition("=")
+        if not sep or not path:
+            from groundtune.core.errors import InvalidInputError
+
+            raise InvalidInputError(
+                f"--source {spec!r} is not KIND=PATH",
+                hint="e.g. --source squad2=../shared/data/squad2_dev_half",
+            )
+        extra = {"split": clapnq_split} if kind == "clapnq" else {}
+        sources.append({"kind": kind, "path": path, "limit": limit, "part": part, **extra})
     if teacher_url:
         sources.append(
             {
@@ -65,6 +78,18 @@ def build_cmd(
     ),
     clapnq: Path | None = typer.Option(None, "--clapnq", help="ClapNQ release folder."),
     clapnq_split: str = typer.Option("dev", "--clapnq-split"),
+    public: list[str] = typer.Option(
+        [],
+        "--source",
+        help="Public source KIND=PATH (nq_open_oracle, clapnq, squad2, quotesum, hotpotqa, "
+        "rgb_counterfactual); repeatable.",
+    ),
+    part: str = typer.Option(
+        "all", "--part", help="Public sources: all (held-out part -> test), train (leave it out) or test."
+    ),
+    split_by: str | None = typer.Option(
+        None, "--split-by", help="document (default) or question: what the held-out splits hold out."
+    ),
     limit: int | None = typer.Option(None, "--limit", min=1, help="At most this many questions per source."),
     teacher_url: str | None = typer.Option(None, "--teacher-url", help="OpenAI-compatible base URL (…/v1)."),
     teacher_model: str | None = typer.Option(None, "--teacher-model"),
@@ -100,6 +125,8 @@ def build_cmd(
         nq_open_oracle,
         clapnq,
         clapnq_split,
+        public,
+        part,
         limit,
         teacher_url,
         teacher_model,
@@ -120,6 +147,7 @@ def build_cmd(
         seed=seed,
         lm=lm,
         max_tokens=max_tokens,
+        split_by=split_by,
         overwrite=overwrite or None,
     )
     with stage_bars() as progress:
@@ -135,6 +163,13 @@ def _print_report(name: str, report: dict[str, Any]) -> None:
         ("questions", report.get("questions")),
         ("examples", report.get("examples")),
         ("splits", ", ".join(f"{k}={v}" for k, v in report.get("splits", {}).items())),
+        ("split by", report.get("split_by", "document")),
+        (
+            "answerable / refusal per split",
+            ", ".join(
+                f"{k}={v['answerable']}/{v['refusal']}" for k, v in report.get("split_kinds", {}).items()
+            ),
+        ),
         ("refusal share", report.get("refusal_share")),
         (
             "answerable with verified quote",
@@ -146,12 +181,15 @@ def _print_report(name: str, report: dict[str, Any]) -> None:
         ("prompt tokens (mean/p95/max)", _triple(tokens.get("prompt"))),
         ("completion tokens (mean/p95/max)", _triple(tokens.get("completion"))),
         ("truncations", report.get("truncations")),
+        ("evidence from free-form support", report.get("evidence_from_support", 0)),
         ("drops", report.get("drops") or "none"),
         ("time (s)", report.get("timings_s", {}).get("total")),
     ]
     for key, value in rows:
         table.add_row(key, escape(str(value)))
     console.print(table)
+    for warning in report.get("warnings") or []:
+        console.print(f"[bold red]warning:[/] {escape(warning)}")
 
 
 def _triple(stats: dict[str, float] | None) -> str:
@@ -262,7 +300,9 @@ def preview_cmd(
 @app.command("corpus")
 @handle_errors
 def corpus_cmd(
-    kind: str = typer.Argument(..., help="nq_open_oracle or clapnq."),
+    kind: str = typer.Argument(
+        ..., help="nq_open_oracle, clapnq, squad2, quotesum, hotpotqa or rgb_counterfactual."
+    ),
     path: Path = typer.Argument(..., help="The public release (file or folder)."),
     out: Path = typer.Option(
         ..., "--out", help="JSONL file of id/title/text records for `groundtune kb add`."
@@ -270,14 +310,12 @@ def corpus_cmd(
     split: str = typer.Option("dev", "--split", help="ClapNQ split."),
 ) -> None:
     """Write a public benchmark's corpus as records, so `kb add` gives documents the gold ids."""
-    from groundtune.core.errors import InvalidInputError
-    from groundtune.data import load_clapnq, load_nq_open_oracle
+    from groundtune.data.public import HELDOUT_KEY, load_public
 
-    if kind == "nq_open_oracle":
-        data = load_nq_open_oracle(path)
-    elif kind == "clapnq":
-        data = load_clapnq(path, split)
-    else:
-        raise InvalidInputError(f"unknown corpus kind {kind!r}", hint="use nq_open_oracle or clapnq")
+    data = load_public(kind, path, split=split)
     written = data.write_corpus(out)
-    console.print(f"wrote {len(data.corpus)} records to {written} ({len(data.pairs)} questions)")
+    held = sum(1 for p in data.pairs if p.meta[HELDOUT_KEY])
+    console.print(
+        f"wrote {len(data.corpus)} records to {written} ({len(data.pairs)} questions, {held} in the fixed "
+        "held-out test part)"
+    )

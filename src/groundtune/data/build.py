@@ -1,4 +1,4 @@
-"""`build_dataset`: QA sources -> THE retriever -> labels -> splits by document -> context plans ->
+"""`build_dataset`: QA sources -> THE retriever -> labels -> splits (by document or question) -> context plans ->
 targets -> token budget -> rendering -> validation -> stored dataset with card and report.
 
 The steps live in their own modules; this one sequences them and records what happened. It never
@@ -18,19 +18,21 @@ from typing import Any
 
 from groundtune import __version__
 from groundtune.core.errors import ConflictError, GroundtuneError, InvalidInputError
-from groundtune.core.ids import new_id
+from groundtune.core.ids import content_hash, new_id
 from groundtune.core.schemas import Chunk, ContextDocument, Example, GroundedAnswer
 from groundtune.data import planning
 from groundtune.data.budget import Fitted, fit_example
 from groundtune.data.config import BuildConfig, SourceSpec
-from groundtune.data.report import BuildReport
+from groundtune.data.public import HELDOUT_KEY
+from groundtune.data.report import BuildReport, split_warnings
 from groundtune.data.sources import QAPair, load_qa_file
-from groundtune.data.splits import assign_splits, forbidden_docs, leaks
+from groundtune.data.splits import assign_splits, forbidden_docs, leaks, question_leaks
 from groundtune.data.store import DatasetCard, save_dataset
 from groundtune.data.targets import build_target
 from groundtune.data.tokens import TokenCounter, load_counter
 from groundtune.data.validate import check_example, duplicate_key, has_verified_quote
 from groundtune.grounding import GroundingFormat, get_format
+from groundtune.grounding.quotes import normalize_answer
 
 Progress = Callable[[str, int, int], None]
 
@@ -63,25 +65,32 @@ class RandomPool:
         return [c for c in picks if c.id not in exclude][:n]
 
 
-def load_source(spec: SourceSpec, kb: Any, seed: int) -> list[QAPair]:
-    """The QA pairs of one source."""
+def load_source(spec: SourceSpec, kb: Any, seed: int) -> tuple[list[QAPair], set[str]]:
+    """The QA pairs of one source (a public source's: of the part `spec.part` asks for) and the
+    documents of a public source's held-out part (empty for other sources)."""
     from groundtune.data import public
 
+    if spec.kind in public.LOADERS:
+        every = public.load_public(
+            spec.kind, spec.path or "", split=spec.split, unanswerable=spec.unanswerable
+        )
+        held = [p for p in every.pairs if p.meta[public.HELDOUT_KEY]]
+        heldout_docs = {d for p in held for d in (*p.gold_doc_ids, *p.near_miss_doc_ids)}
+        pairs = every.pairs
+        if spec.part != "all":
+            pairs = [p for p in pairs if p.meta[public.HELDOUT_KEY] == (spec.part == "test")]
+        if spec.limit:  # a fixed sample spread over the release, the same in every build
+            pairs = sorted(pairs, key=lambda p: content_hash(spec.kind, p.id))[: spec.limit]
+        return pairs, heldout_docs
     if spec.kind == "qa":
         pairs = load_qa_file(spec.path or "")
-    elif spec.kind == "nq_open_oracle":
-        pairs = public.load_nq_open_oracle(spec.path or "", limit=spec.limit).pairs
-    elif spec.kind == "clapnq":
-        pairs = public.load_clapnq(
-            spec.path or "", spec.split, unanswerable=spec.unanswerable, limit=spec.limit
-        ).pairs
     else:
         from groundtune.data.teacher import generate_qa
 
         assert spec.teacher is not None
         chunks = kb.random_chunks(spec.chunks, seed=seed)
         pairs = generate_qa(chunks, spec.teacher).pairs
-    return pairs[: spec.limit] if spec.limit else pairs
+    return (pairs[: spec.limit] if spec.limit else pairs), set()
 
 
 def _render(
@@ -137,25 +146,39 @@ def _render(
     return problem if problem else (ex, fitted)
 
 
-def _load_pairs(config: BuildConfig, kb: Any, report: BuildReport) -> tuple[list[QAPair], dict[str, str]]:
-    """Every source's pairs (first of each id kept) and the split each pinned pair must go to."""
+def _load_pairs(
+    config: BuildConfig, kb: Any, report: BuildReport
+) -> tuple[list[QAPair], dict[str, str], set[str]]:
+    """Every source's pairs (first of each id kept), the split each pinned pair must go to, and the
+    documents of public sources' held-out parts (never shown outside the test split, even when the
+    build leaves their questions out)."""
     pairs: list[QAPair] = []
     pinned: dict[str, str] = {}
+    heldout_docs: set[str] = set()
     seen: set[str] = set()
+    questions: set[str] = set()
     for spec in config.sources:
-        got = load_source(spec, kb, config.seed)
+        got, held = load_source(spec, kb, config.seed)
+        heldout_docs |= held
         report.sources[spec.kind] += len(got)
         for pair in got:
             if pair.id in seen:
                 report.drop("duplicate_question_id")
                 continue
             seen.add(pair.id)
+            asked = normalize_answer(pair.question)
+            if config.split_by == "question" and asked in questions:
+                report.drop("duplicate_question")  # one question in two splits would leak its answer
+                continue
+            questions.add(asked)
             pairs.append(pair)
             if spec.assign != "auto":
                 pinned[pair.id] = spec.assign
+            elif pair.meta.get(HELDOUT_KEY):
+                pinned[pair.id] = "test"
     if not pairs:
         raise InvalidInputError("the sources hold no questions", hint="check the source paths and limits")
-    return pairs, pinned
+    return pairs, pinned, heldout_docs
 
 
 def build_dataset(
@@ -179,7 +202,7 @@ def build_dataset(
     t0 = time.perf_counter()
     fmt = get_format(config.style)
     counter = counter or load_counter(config.lm, home)
-    report = BuildReport()
+    report = BuildReport(split_by=config.split_by)
     with open_kb(config.kb, home) as kb:
         retriever_config = RetrieverConfig(**config.retriever)
         retriever = kb.retriever(retriever_config)
@@ -187,7 +210,7 @@ def build_dataset(
         retriever_hash = retriever.hash()
         retriever_dump = retriever.config.model_dump(mode="json")
         embedder = kb.embedder_name
-        pairs, pinned = _load_pairs(config, kb, report)
+        pairs, pinned, heldout_docs = _load_pairs(config, kb, report)
         report.questions = len(pairs)
         timings["load"] = time.perf_counter() - t0
 
@@ -197,6 +220,8 @@ def build_dataset(
         pairs, unresolved = planning.resolve_gold_sources(pairs, lookup)
         if unresolved:
             report.labels["gold_source_not_in_kb"] += unresolved
+        # Free-form answers (not verbatim in their named gold documents) take the best-supporting sentence.
+        pairs, report.evidence_from_support, _ = planning.derive_evidence(pairs, lookup, kb.embedder.encode)
         progress("retrieve", 0, len(pairs))
         hits = planning.retrieve_candidates(retriever, pairs, config.candidates)
         progress("retrieve", len(pairs), len(pairs))
@@ -208,15 +233,23 @@ def build_dataset(
             for c in hits[p.id]:
                 report.labels[c.label.reason] += 1
         sources = {p.id: planning.source_docs(p, relevant[p.id]) for p in pairs}
-        q_split, d_split = assign_splits(sources, config.splits, config.seed, pinned)
+        # Strata: answerable or not, and public or not (a public source's test split is its fixed part).
+        strata = {p.id: f"{HELDOUT_KEY in p.meta}:{p.answerable}" for p in pairs}
+        fixed = {f"True:{answerable}" for answerable in (True, False)}
+        q_split, d_split = assign_splits(
+            sources, config.splits, config.seed, pinned, by=config.split_by, strata=strata, fixed_test=fixed
+        )
         for p in pairs:
             if p.id not in q_split:
                 report.drop("pinned_split_conflict")
         pairs = [p for p in pairs if p.id in q_split]
+        for doc in heldout_docs:  # a public source's held-out documents: test only, whatever was built
+            d_split.setdefault(doc, "test")
         banned = forbidden_docs(d_split)
         pool = RandomPool(kb, config.seed)
+        draws = planning.oracle_draws(pairs, q_split, config.oracle_fraction, config.seed)
 
-        def plan(p: QAPair, oracle: bool | None = None) -> planning.Plan:
+        def plan(p: QAPair, twin: bool = False) -> planning.Plan:
             return planning.plan_context(
                 p,
                 hits[p.id],
@@ -228,7 +261,9 @@ def build_dataset(
                 seed=config.seed,
                 forbidden_docs=banned[q_split[p.id]],
                 random_pool=pool,
-                oracle=oracle,
+                oracle=False if twin else draws.get(p.id, False),
+                twin=twin,
+                near_miss=planning.near_miss_candidates(p, lookup),
             )
 
         # (question, plan, example id): each question once, then its contrast twin when drawn.
@@ -237,7 +272,7 @@ def build_dataset(
             first = plan(p)
             plans.append((p, first, p.id))
             if planning.wants_contrast(p, first, q_split[p.id], config.contrast_fraction, config.seed):
-                plans.append((p, plan(p, oracle=False), p.id + planning.CONTRAST_SUFFIX))
+                plans.append((p, plan(p, twin=True), p.id + planning.CONTRAST_SUFFIX))
         timings["plan"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -274,10 +309,14 @@ def build_dataset(
         for s, exs in splits.items()
     }
     report.leakage = leaks(d_split, shown)
+    if config.split_by == "question":
+        asked = {s: {normalize_answer(ex.question) for ex in exs} for s, exs in splits.items()}
+        report.leakage += question_leaks(asked)
     if report.leakage:
         raise GroundtuneError(  # a bug, not a user error; refuse to store a leaking dataset
             f"split leakage detected: {report.leakage[:3]}", hint="report this; the dataset was not stored"
         )
+    report.warnings = split_warnings(splits, report.questions, config.splits)
     timings["total"] = time.perf_counter() - t0
     report.timings = timings
     report_dict = report.to_dict(splits, verified)

@@ -20,13 +20,26 @@ class SourceSpec(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    kind: Literal["qa", "nq_open_oracle", "clapnq", "teacher"] = Field(
-        description="qa: a JSONL/CSV file; nq_open_oracle / clapnq: public releases; teacher: generated."
+    kind: Literal[
+        "qa", "nq_open_oracle", "clapnq", "squad2", "quotesum", "hotpotqa", "rgb_counterfactual", "teacher"
+    ] = Field(
+        description="qa: a JSONL/CSV file; nq_open_oracle, clapnq, squad2, quotesum, hotpotqa, "
+        "rgb_counterfactual: public releases (docs/data.md); teacher: generated."
     )
     path: str | None = Field(default=None, description="File or folder (not used by 'teacher').")
     split: str = Field(default="dev", description="ClapNQ split to read (train or dev).")
-    unanswerable: bool = Field(default=True, description="ClapNQ: include the unanswerable questions.")
-    limit: int | None = Field(default=None, ge=1, description="Read at most this many questions.")
+    unanswerable: bool = Field(
+        default=True, description="ClapNQ, SQuAD 2.0: include the unanswerable questions."
+    )
+    part: Literal["all", "train", "test"] = Field(
+        default="all",
+        description="Public sources: 'all' puts the source's fixed held-out questions in the test split "
+        "and builds the rest; 'train' leaves them out (their documents are still never shown); 'test' "
+        "builds only them.",
+    )
+    limit: int | None = Field(
+        default=None, ge=1, description="Read at most this many questions (public: a fixed sample)."
+    )
     assign: Literal["auto", "train", "validation", "test"] = Field(
         default="auto", description="Put every question of this source (and its documents) in one split."
     )
@@ -74,6 +87,12 @@ class BuildConfig(BaseModel):
     max_quotes_per_doc: int = Field(default=2, ge=1)
     max_quote_chars: int = Field(default=300, ge=40)
     splits: dict[str, float] = Field(default_factory=lambda: {"train": 0.8, "validation": 0.1, "test": 0.1})
+    split_by: Literal["document", "question"] = Field(
+        default="document",
+        description="document: questions about one document share a split and held-out documents are never "
+        "shown in training (public benchmarks); question: held-out questions may be about documents "
+        "training also sees (a user holding out questions about one knowledge base).",
+    )
     seed: int = 0
     lm: str = Field(default="gemma-3-270m", description="LM whose tokenizer counts the token budget.")
     max_tokens: int = Field(default=1024, ge=64, description="Budget for prompt + completion tokens.")

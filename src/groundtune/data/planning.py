@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from groundtune.core.schemas import Chunk, ContextDocument, RetrievedChunk
-from groundtune.data.labelling import IRRELEVANT, Label, label_chunk
+from groundtune.data.labelling import IRRELEVANT, Label, evidence_in, label_chunk
 from groundtune.data.sources import QAPair
+from groundtune.data.support import MIN_SUPPORT, Embed, best_support
+from groundtune.data.targets import sentence_spans
 
 HARD, RANDOM, GOLD = "hard_negative", "random", "gold"
 
@@ -135,6 +137,42 @@ def resolve_gold_sources(pairs: Sequence[QAPair], lookup: ChunkLookup) -> tuple[
     return out, missing
 
 
+def derive_evidence(
+    pairs: Sequence[QAPair], lookup: ChunkLookup, embed: Embed | None = None
+) -> tuple[list[QAPair], int, int]:
+    """Pairs whose free-form answers appear in none of their gold documents get, as gold evidence, the
+    best-supporting sentence of each gold document (support.py), so labels, targets and quotes follow
+    the verbatim path. Returns the pairs, how many gained evidence and how many found no support (those
+    are marked `meta["unsupported"]` and dropped with that reason)."""
+    out, supported, unsupported = [], 0, 0
+    for pair in pairs:
+        if not pair.answerable or pair.gold_evidence or not pair.answers or not pair.gold_doc_ids:
+            out.append(pair)
+            continue
+        chunks = [c for d in pair.gold_doc_ids for c in lookup.by_doc(d)]
+        if not chunks or any(evidence_in(c.text, pair) for c in chunks):
+            out.append(pair)  # verbatim answers (or gold documents missing from the KB) label as before
+            continue
+        evidence: list[str] = []
+        for doc in dict.fromkeys(pair.gold_doc_ids):
+            best = None
+            for chunk in lookup.by_doc(doc):
+                found = best_support(chunk.text, pair, sentence_spans(chunk.text), embed)
+                if found and (best is None or found.score > best[0].score):
+                    best = (found, chunk.text)
+            if best and best[0].score >= MIN_SUPPORT:
+                a, b = best[0].span
+                evidence.append(best[1][a:b])
+        if evidence:
+            supported += 1
+            meta = {**pair.meta, "evidence_from": "support"}
+            out.append(pair.model_copy(update={"gold_evidence": evidence, "meta": meta}))
+        else:
+            unsupported += 1
+            out.append(pair.model_copy(update={"meta": {**pair.meta, "unsupported": True}}))
+    return out, supported, unsupported
+
+
 def retrieve_candidates(
     retriever: Any, pairs: Sequence[QAPair], n: int, batch_size: int = 256
 ) -> dict[str, list[Candidate]]:
@@ -175,7 +213,39 @@ def gold_candidates(pair: QAPair, hits: Sequence[Candidate], lookup: ChunkLookup
 def source_docs(pair: QAPair, relevant: Iterable[Candidate]) -> list[str]:
     """The documents a question is about (what splits group by): its gold documents and every
     document a relevant chunk of it comes from, since any of them may be shown as its answer."""
-    return list(dict.fromkeys([*pair.gold_doc_ids, *(c.chunk.doc_id for c in relevant)]))
+    return list(
+        dict.fromkeys([*pair.gold_doc_ids, *(c.chunk.doc_id for c in relevant), *pair.near_miss_doc_ids])
+    )
+
+
+def near_miss_candidates(pair: QAPair, lookup: ChunkLookup) -> list[Candidate]:
+    """The chunks of a question's near-miss documents, as hard negatives to show before any other."""
+    return [
+        Candidate(chunk, label_chunk(chunk, pair), HARD)
+        for doc in pair.near_miss_doc_ids
+        for chunk in lookup.by_doc(doc)
+    ]
+
+
+def oracle_draws(
+    pairs: Sequence[QAPair], split_of: dict[str, str], fraction: float, seed: int
+) -> dict[str, bool]:
+    """Which answerable questions are shown their evidence: in each split exactly round((1-P) n) of its n
+    answerable questions are not (picked by a seeded hash), so even a small validation split holds
+    refusal items; a held-out split of two or more answerable questions holds at least one when P < 1."""
+    by_split: dict[str, list[QAPair]] = defaultdict(list)
+    for pair in pairs:
+        if pair.answerable:
+            by_split[split_of[pair.id]].append(pair)
+    draws: dict[str, bool] = {}
+    for split, members in by_split.items():
+        members = sorted(members, key=lambda p: example_rng(seed, p.id).random())
+        n_refuse = round((1.0 - fraction) * len(members))
+        if split != "train" and 0.0 < fraction < 1.0 and len(members) >= 2:
+            n_refuse = max(n_refuse, 1)
+        for i, pair in enumerate(members):
+            draws[pair.id] = i >= n_refuse
+    return draws
 
 
 def _allowed(c: Candidate, forbidden_docs: set[str], used: set[str]) -> bool:
@@ -195,16 +265,20 @@ def plan_context(
     forbidden_docs: set[str],
     random_pool: Any,
     oracle: bool | None = None,
+    twin: bool = False,
+    near_miss: Sequence[Candidate] = (),
 ) -> Plan:
     """Choose and order the k documents of one question's context (see the module docstring).
 
     `random_pool(n, exclude_ids, rng)` returns up to n random chunks of the knowledge base. `oracle`
-    decides whether the relevant chunks are shown instead of the `oracle_fraction` draw (a contrast
-    twin is planned with `oracle=False`, from its own random stream).
+    decides whether the relevant chunks are shown instead of the `oracle_fraction` draw (see
+    `oracle_draws`); a contrast `twin` is planned with `oracle=False`, from its own random stream. `near_miss` chunks (on the
+    question's topic, not answering it) take the first distractor slots.
     """
-    rng = example_rng(seed, pair.id if oracle is None else f"{pair.id}{CONTRAST_SUFFIX}")
+    rng = example_rng(seed, f"{pair.id}{CONTRAST_SUFFIX}" if twin else pair.id)
     if pair.answerable and not relevant:
-        return Plan(pair, dropped="no_relevant_chunk")
+        unsupported = pair.meta.get("unsupported")
+        return Plan(pair, dropped="no_supporting_sentence" if unsupported else "no_relevant_chunk")
     if oracle is None:
         oracle = pair.answerable and rng.random() < oracle_fraction
     else:
@@ -216,8 +290,11 @@ def plan_context(
     used = {c.chunk.id for c in chosen}
     slots = max(k - len(chosen), 0)
     n_random = sum(rng.random() < random_share for _ in range(slots))
-    hard = [c for c in hits if _allowed(c, forbidden_docs, used)][: slots - n_random]
-    used |= {c.chunk.id for c in hard}
+    hard: list[Candidate] = []
+    for c in [*near_miss, *hits]:
+        if len(hard) < slots - n_random and _allowed(c, forbidden_docs, used):
+            hard.append(c)
+            used.add(c.chunk.id)
     need = slots - len(hard)
     randoms: list[Candidate] = []
     if need:

@@ -40,6 +40,9 @@ class BuildReport:
     dropped_distractors: int = 0
     shortened_examples: int = 0
     leakage: list[str] = field(default_factory=list)
+    split_by: str = "document"
+    evidence_from_support: int = 0
+    warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     def drop(self, reason: str) -> None:
@@ -62,6 +65,14 @@ class BuildReport:
             "questions": self.questions,
             "examples": n,
             "splits": {name: len(exs) for name, exs in splits.items()},
+            "split_by": self.split_by,
+            "split_kinds": {
+                name: {
+                    "answerable": sum(1 for ex in exs if not ex.target.refusal),
+                    "refusal": sum(1 for ex in exs if ex.target.refusal),
+                }
+                for name, exs in splits.items()
+            },
             "refusal_share": round(1 - len(answerable) / n, 4) if n else 0.0,
             "answerable_examples": len(answerable),
             "answerable_with_verified_quote": with_quote,
@@ -85,6 +96,41 @@ class BuildReport:
             "drops": dict(self.drops.most_common()),
             "label_reasons": dict(self.labels.most_common()),
             "sources": dict(self.sources),
+            "evidence_from_support": self.evidence_from_support,
             "leakage": self.leakage,
+            "warnings": self.warnings,
             "timings_s": {k: round(v, 2) for k, v in self.timings.items()},
         }
+
+
+# Fewer training examples than this make an adapter that learns the format at best (see docs/data.md).
+MIN_TRAIN_EXAMPLES = 50
+
+
+def split_warnings(
+    splits: dict[str, list[Example]], questions: int, fractions: dict[str, float]
+) -> list[str]:
+    """What a user must hear before training on these splits: too little left to train on, or a
+    validation split that cannot calibrate abstention (it needs answerable and refusal items)."""
+    out: list[str] = []
+    train = len(splits.get("train", []))
+    if train < MIN_TRAIN_EXAMPLES:
+        out.append(
+            f"only {train} training examples: fine-tuning needs at least {MIN_TRAIN_EXAMPLES}; add questions, "
+            "or hold out fewer (with --qa-test, a split by question keeps their documents trainable: "
+            "--split-by question)"
+        )
+    elif questions and train < 0.5 * questions:
+        out.append(
+            f"only {train} training examples from {questions} questions: most questions went to held-out "
+            "splits (a split by document moves every question about a held-out document; --split-by "
+            "question does not)"
+        )
+    if fractions.get("validation", 0) > 0:
+        val = splits.get("validation", [])
+        if not any(not ex.target.refusal for ex in val) or not any(ex.target.refusal for ex in val):
+            out.append(
+                f"the validation split ({len(val)} examples) lacks answerable or refusal items: abstention "
+                "cannot be calibrated on it; add questions or raise the validation share"
+            )
+    return out

@@ -28,6 +28,7 @@ CHUNK_KEYS = ("gold_chunk_ids", "chunk_ids", "gold_chunk_id", "chunk_id")
 EVIDENCE_KEYS = ("gold_evidence", "evidence", "context_evidence", "quote")
 # File names or paths of gold documents, matched against chunk sources (KB file ids are path hashes).
 SOURCE_KEYS = ("gold_sources", "gold_source", "doc", "file", "source_file")
+NEAR_MISS_KEYS = ("near_miss_doc_ids", "near_miss_doc_id")
 LIST_SEPARATORS = ("|", ";", "::")
 
 
@@ -45,6 +46,11 @@ class QAPair(BaseModel):
     gold_evidence: list[str] = Field(default_factory=list, description="Verbatim evidence sentences.")
     gold_sources: list[str] = Field(
         default_factory=list, description="Gold documents by file name or path (matched to chunk sources)."
+    )
+    near_miss_doc_ids: list[str] = Field(
+        default_factory=list,
+        description="Documents on the question's topic that do not answer it (an unanswerable question's "
+        "own paragraph): shown first among its distractors and kept in its split.",
     )
     source: str = ""
     meta: dict[str, Any] = Field(default_factory=dict)
@@ -113,7 +119,9 @@ def pair_from_row(row: dict[str, Any], *, source: str, n: int, split_cells: bool
             f"{source}#{n}: question {question[:60]!r} has no answer and no evidence",
             hint="add an 'answer' (or 'gold_evidence'), or mark the row answerable=false",
         )
-    known = set(QUESTION_KEYS + ANSWER_KEYS + DOC_KEYS + CHUNK_KEYS + EVIDENCE_KEYS + SOURCE_KEYS)
+    known = set(
+        QUESTION_KEYS + ANSWER_KEYS + DOC_KEYS + CHUNK_KEYS + EVIDENCE_KEYS + SOURCE_KEYS + NEAR_MISS_KEYS
+    )
     known |= {"id", "answerable", "source", "meta"}
     meta = {k: v for k, v in row.items() if k not in known and isinstance(v, str | int | float | bool)}
     if isinstance(row.get("meta"), dict):
@@ -127,6 +135,7 @@ def pair_from_row(row: dict[str, Any], *, source: str, n: int, split_cells: bool
         gold_chunk_ids=as_list(_first(row, CHUNK_KEYS)),
         gold_evidence=as_list(_first(row, EVIDENCE_KEYS), split=split_cells) if answerable else [],
         gold_sources=as_list(_first(row, SOURCE_KEYS)) if answerable else [],
+        near_miss_doc_ids=as_list(_first(row, NEAR_MISS_KEYS)),
         source=str(row.get("source") or source),
         meta=meta,
     )

@@ -1,0 +1,90 @@
+"""Loaders for the public QA benchmarks in `../shared/data/` (see docs/data.md): each returns the QA
+pairs (with gold document ids and evidence) and the corpus records (`{"id", "title", "text"}`) to
+ingest into a knowledge base, so gold ids match document ids and hard negatives come from THE
+retriever over the benchmark's own passages.
+
+`load_public` also marks each question's fixed held-out part: a fifth of each source's documents
+(grouped so questions that share a document stay together, chosen by a hash of the group, not by a
+seed) are test documents, and their questions are never trained or tuned on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from groundtune.core.errors import InvalidInputError
+from groundtune.core.ids import content_hash
+from groundtune.data.public.clapnq import load_clapnq
+from groundtune.data.public.common import PublicQA
+from groundtune.data.public.hotpotqa import load_hotpotqa
+from groundtune.data.public.nq import load_nq_open_oracle
+from groundtune.data.public.quotesum import load_quotesum
+from groundtune.data.public.rgb import load_rgb_counterfactual
+from groundtune.data.public.squad import load_squad2
+from groundtune.data.splits import heldout_questions
+
+HELDOUT_FRACTION = 0.2
+HELDOUT_KEY = "heldout"
+
+LOADERS: dict[str, Callable[..., PublicQA]] = {
+    "nq_open_oracle": load_nq_open_oracle,
+    "clapnq": load_clapnq,
+    "squad2": load_squad2,
+    "quotesum": load_quotesum,
+    "hotpotqa": load_hotpotqa,
+    "rgb_counterfactual": load_rgb_counterfactual,
+}
+# Where each source lives inside ../shared/data (the folder name of its release).
+SHARED_FOLDERS = {
+    "nq_open_oracle": "nq_open_oracle",
+    "clapnq": "clapnq",
+    "squad2": "squad2_dev_half",
+    "quotesum": "quotesum",
+    "hotpotqa": "hotpotqa_reflexion100",
+    "rgb_counterfactual": "rgb_en_fact",
+}
+
+
+def load_public(
+    kind: str, path: str | Path, *, split: str = "dev", unanswerable: bool = True, limit: int | None = None
+) -> PublicQA:
+    """The pairs and corpus of public source `kind`, each pair's `meta["heldout"]` set (see above).
+
+    The held-out part is computed over the whole release, so a `limit` (a fixed sample of the questions,
+    the same for every call) keeps it.
+    """
+    if kind not in LOADERS:
+        raise InvalidInputError(
+            f"unknown public source {kind!r}", hint=f"choose one of {', '.join(sorted(LOADERS))}"
+        )
+    options: dict[str, Any] = {}
+    if kind == "clapnq":
+        options["split"] = split
+    if kind in ("clapnq", "squad2"):
+        options["unanswerable"] = unanswerable
+    data = LOADERS[kind](path, **options)
+    held = heldout_questions(
+        {p.id: [*p.gold_doc_ids, *p.near_miss_doc_ids] for p in data.pairs}, HELDOUT_FRACTION, salt=kind
+    )
+    for pair in data.pairs:
+        pair.meta[HELDOUT_KEY] = pair.id in held
+    if limit:  # a sample spread over the release (its first questions often share one article)
+        data.pairs = sorted(data.pairs, key=lambda p: content_hash(kind, p.id))[:limit]
+    return data
+
+
+__all__ = [
+    "HELDOUT_KEY",
+    "LOADERS",
+    "SHARED_FOLDERS",
+    "PublicQA",
+    "load_clapnq",
+    "load_hotpotqa",
+    "load_nq_open_oracle",
+    "load_public",
+    "load_quotesum",
+    "load_rgb_counterfactual",
+    "load_squad2",
+]
