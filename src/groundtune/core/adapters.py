@@ -18,6 +18,8 @@ from groundtune.core.jsonfile import read_json, write_json
 from groundtune.core.workspace import get_workspace
 
 ADAPTER_MANIFEST = "groundtune-adapter.json"
+# Adapters that ship with the package (the general grounding stage), found by name after the workspace's.
+SHIPPED = Path(__file__).resolve().parent / "shipped"
 
 
 @dataclass(frozen=True)
@@ -51,15 +53,27 @@ def update_manifest(adapter_dir: Path, **entries: Any) -> None:
 
 
 def resolve_adapter(ref: str | Path, home: str | Path | None = None, name: str | None = None) -> AdapterRef:
-    """`ref` is a registered adapter name, an adapter folder, or a training run folder (its `adapter/`)."""
+    """`ref` is a registered adapter name, an adapter folder, a training run folder (its `adapter/`), or
+    the name of an adapter shipped with the package (`general`)."""
     ws = get_workspace(home)
-    candidates = [ws.adapters / str(ref), Path(ref).expanduser(), Path(ref).expanduser() / "adapter"]
+    candidates = [
+        ws.adapters / str(ref),
+        Path(ref).expanduser(),
+        Path(ref).expanduser() / "adapter",
+        SHIPPED / str(ref),
+    ]
     for path in candidates:
         if (path / "adapter_config.json").is_file():
             manifest_file = path / ADAPTER_MANIFEST
             manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
             return AdapterRef(name or manifest.get("adapter_name") or path.name, path.resolve(), manifest)
-    known = sorted(p.name for p in ws.adapters.iterdir() if (p / "adapter_config.json").is_file())
+    known = sorted(
+        p.name
+        for folder in (ws.adapters, SHIPPED)
+        if folder.is_dir()
+        for p in folder.iterdir()
+        if (p / "adapter_config.json").is_file()
+    )
     raise NotFoundError(
         f"no adapter '{ref}'",
         hint=f"registered adapters: {', '.join(known) or 'none yet'}; or pass an adapter or run folder",

@@ -82,6 +82,37 @@ def add_lora(model: Any, config: TrainConfig, base_name: str) -> Any:
     return peft_model
 
 
+def init_settings(adapter_dir: Path) -> dict[str, Any]:
+    """The LoRA settings (`r`, `alpha`, `target_modules`, `top_layers`) of a saved adapter, so a run
+    that continues it builds layers of the same shape."""
+    conf = json.loads((adapter_dir / "adapter_config.json").read_text())
+    layers = conf.get("layers_to_transform")
+    targets = conf["target_modules"]
+    return {
+        "r": int(conf["r"]),
+        "alpha": float(conf["lora_alpha"]),
+        "target_modules": sorted(targets) if isinstance(targets, list) else targets,
+        "top_layers": len(layers) if layers else None,
+    }
+
+
+def load_init_weights(peft_model: Any, adapter_dir: Path) -> int:
+    """Copy a saved adapter's LoRA weights into `peft_model` (built with `init_settings`); returns how
+    many tensors were loaded, and raises when any trainable weight is left at its fresh init."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    state = load_file(str(adapter_dir / "adapter_model.safetensors"))
+    result: Any = set_peft_model_state_dict(peft_model, state)
+    missing = [k for k in result.missing_keys if "lora_" in k]
+    if missing or result.unexpected_keys:
+        raise ValueError(
+            f"adapter {adapter_dir} does not fit this model: missing {missing[:3]}, "
+            f"unexpected {list(result.unexpected_keys)[:3]}"
+        )
+    return len(state)
+
+
 def _lean_forward(self: Any, x: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
     """y = W x + (B * s)(A dropout(x)), with the add fused into one addmm.
 

@@ -62,6 +62,11 @@ class TrainConfig(_Strict):
     )
     run_id: str | None = Field(default=None, description="Run directory name (default: a new run_… id).")
     lora: LoraSettings = Field(default_factory=LoraSettings)
+    init_adapter: str | None = Field(
+        default=None,
+        description="Continue training this adapter (registered name, folder, or a shipped one such as "
+        "'general'): its LoRA weights are the starting point and its rank and target modules are used.",
+    )
     quantization: Literal["none", "4bit"] = Field(
         default="none", description="4bit = QLoRA (needs bitsandbytes and a CUDA GPU)."
     )

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 import groundtune
+from groundtune.core.adapters import resolve_adapter
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id, stable_hash
 from groundtune.core.jsonfile import write_json
@@ -159,6 +160,18 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
     if config.base_weights == "bf16" or (config.base_weights == "auto" and autocast_dtype is not None):
         base_dtype = torch.bfloat16
 
+    init = None
+    if config.init_adapter:
+        init = resolve_adapter(config.init_adapter, ws.home)
+        trained_on = init.manifest.get("model")
+        if trained_on and trained_on != config.model:
+            raise InvalidInputError(
+                f"init_adapter '{config.init_adapter}' was trained on {trained_on}, not {config.model}",
+                hint=f"set model: {trained_on}, or train without init_adapter",
+            )
+        config = config.model_copy(
+            update={"lora": config.lora.model_copy(update=adapter.init_settings(init.path))}
+        )
     lm = load_lm(config.model, ws.home, dtype=base_dtype)  # load straight into the final dtype: lower peak
     ds_dir, card, (train, skipped), val = _load_examples(config, ws, lm)
     n_params = adapter.count_parameters(lm.model)
@@ -184,6 +197,8 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
         model = lm.model.to(device=device, dtype=base_dtype)
     torch.manual_seed(config.seed)  # LoRA A matrices are drawn here: same seed, same adapter init
     peft_model = adapter.add_lora(model, config, lm.path or config.model)
+    if init is not None:  # a resumed run then restores its newest checkpoint over these weights
+        adapter.load_init_weights(peft_model, init.path)
     peft_model.to(device)
     peft_model.train()
     module = SupervisedLM(peft_model.get_base_model(), autocast_dtype or base_dtype)
@@ -228,6 +243,11 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
             "model_parameters": n_params,
             "trainable_parameters": sum(p.numel() for p in params),
             "dataset": config.dataset,
+            "init_adapter": (
+                {"name": init.name, "path": str(init.path), "manifest_hash": stable_hash(init.manifest)}
+                if init is not None
+                else None
+            ),
             "dataset_dir": str(ds_dir),
             "dataset_card_hash": stable_hash(card) if card else None,
             **card_provenance(card),
