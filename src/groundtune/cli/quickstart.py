@@ -61,5 +61,10 @@ def quickstart_cmd(
         from groundtune.serve.server import build_deployment
         from groundtune.serve.server import serve as run_server
 
-        deployment = build_deployment(model, adapters={"quickstart": str(result.adapter)}, kb=result.kb)
+        deployment = build_deployment(
+            model,
+            adapters={"quickstart": str(result.adapter)},
+            kb=result.kb,
+            calibrations=[result.calibration] if result.calibration else [],
+        )
         run_server(deployment, port=port)

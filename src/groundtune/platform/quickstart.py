@@ -44,8 +44,9 @@ TABLE = [
 # of four, to fit the quickstart's 15-minute budget on a 2-core CPU. `train_overrides` go on top.
 QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
 # Both systems abstain when unsure, each with a threshold calibrated on the validation split that
-# refuses at most this share of answerable questions there (grounding/abstention.py).
-ABSTAIN = DEFAULT_MAX_FALSE_REFUSAL
+# refuses at most this share of answerable questions there (grounding/abstention.py); the adapter's
+# is stored as a calibration artifact, which the update step and the serve command name.
+MAX_FALSE_REFUSAL = DEFAULT_MAX_FALSE_REFUSAL
 
 
 def compare(
@@ -84,6 +85,7 @@ class QuickstartResult:
     adapter: Path
     eval_run: Path
     table: dict[str, dict[str, float | None]]
+    calibration: str | None = None
     update: list[dict[str, str]] = field(default_factory=list)
     serve_command: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
@@ -153,25 +155,36 @@ def run_quickstart(
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    eval_run, table = _eval_step(state, home, say, eval_progress, model, eval_limit, max_new_tokens)
+    eval_run, table, calibration = _eval_step(
+        state, home, say, eval_progress, model, eval_limit, max_new_tokens
+    )
     seconds["eval"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    update = _update_step(src, state, docs, adapter, home, say, model, max_new_tokens)
+    update = _update_step(src, state, docs, adapter, calibration, home, say, model, max_new_tokens)
     seconds["update"] = time.perf_counter() - t
 
     command = f"groundtune serve --model {model} --adapter {ADAPTER}={adapter} --kb {KB_NAME}"
+    if calibration:
+        command += f" --calibration {calibration}"
     state.set("last_run", {"seconds": seconds, "table": table, "update": update})
-    return QuickstartResult(KB_NAME, DATASET, adapter, eval_run, table, update, command, seconds)
+    return QuickstartResult(KB_NAME, DATASET, adapter, eval_run, table, calibration, update, command, seconds)
 
 
 def _forget(ws: Any, root: Path) -> None:
-    """Remove everything the quickstart made (KB, dataset, adapter, state) so it starts over."""
+    """Remove everything the quickstart made (KB, dataset, adapter, its calibrations, state) so it
+    starts over."""
     from groundtune import kb
+    from groundtune.core.adapters import resolve_adapter
+    from groundtune.core.calibrations import list_calibrations
 
     if any(s.name == KB_NAME for s in kb.list_kbs(ws.home)):
         kb.delete(KB_NAME, home=ws.home)
-    for path in (ws.datasets / DATASET, ws.adapters / ADAPTER, root):
+    paths = [ws.datasets / DATASET, ws.adapters / ADAPTER, root]
+    if (ws.adapters / ADAPTER / "adapter_config.json").is_file():
+        ref = resolve_adapter(ADAPTER, ws.home)
+        paths += [ws.calibrations / c.name for c in list_calibrations(ws.home, ref)]
+    for path in paths:
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -258,11 +271,12 @@ def _train_step(state: _State, home: Any, say: Say, overrides: dict[str, Any]) -
 
 def _eval_step(
     state: _State, home: Any, say: Say, progress: Any, model: str, limit: int | None, max_new_tokens: int
-) -> tuple[Path, dict[str, dict[str, float | None]]]:
+) -> tuple[Path, dict[str, dict[str, float | None]], str | None]:
     from groundtune.eval.run import run, show
 
     done = state.get("eval_run")
-    if done and (Path(done) / "report.json").is_file():
+    # A run from before calibrations were artifacts has none to serve with: evaluate again.
+    if done and (Path(done) / "report.json").is_file() and "calibrations" in show(done):
         say("[4/5] evaluation: already done (skipped)")
         run_dir = Path(done)
     else:
@@ -276,7 +290,7 @@ def _eval_step(
             max_new_tokens=max_new_tokens,
             home=home,
             progress=progress,
-            abstain=ABSTAIN,
+            max_false_refusal=MAX_FALSE_REFUSAL,
         )
         state.set("eval_run", str(run_dir))
     report = show(run_dir)
@@ -284,11 +298,22 @@ def _eval_step(
     say(f"[4/5] evaluation on held-out questions: report {run_dir / 'report.html'}")
     for name, calibrated in report.get("abstention", {}).items():
         say(f"      {name} {Abstention.model_validate(calibrated).summary()}")
-    return run_dir, suite
+    calibration = report["calibrations"].get(ADAPTER)
+    if calibration:
+        say(f"      {ADAPTER}'s threshold is stored as calibration {calibration}")
+    return run_dir, suite, calibration
 
 
 def _update_step(
-    src: Path, state: _State, docs: Path, adapter: Path, home: Any, say: Say, model: str, max_new_tokens: int
+    src: Path,
+    state: _State,
+    docs: Path,
+    adapter: Path,
+    calibration: str | None,
+    home: Any,
+    say: Say,
+    model: str,
+    max_new_tokens: int,
 ) -> list[dict[str, str]]:
     """Ask each update question, replace the document with its new version, ask again."""
     from groundtune.serve.schemas import ChatCompletionRequest
@@ -302,7 +327,13 @@ def _update_step(
         say("[5/5] knowledge update without retraining: already shown (skipped)")
         return list(done)
     items = [json.loads(line) for line in updates_file.read_text().splitlines() if line.strip()]
-    deployment = build_deployment(model, adapters={ADAPTER: str(adapter)}, kb=KB_NAME, home=home)
+    deployment = build_deployment(
+        model,
+        adapters={ADAPTER: str(adapter)},
+        kb=KB_NAME,
+        calibrations=[calibration] if calibration else [],
+        home=home,
+    )
     rows = []
     try:
 
