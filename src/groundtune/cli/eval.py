@@ -10,21 +10,11 @@ from rich.markup import escape
 from rich.table import Table
 
 from groundtune.cli.app import console, err_console, handle_errors, progress_bars
+from groundtune.eval.headline import FIGURES
 from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL
+from groundtune.models import DEFAULT_LM
 
 app = typer.Typer(help="Evaluate base vs tuned, capability by capability.", no_args_is_help=True)
-
-TABLE_METRICS = [
-    ("relevance F1", "relevance_f1"),
-    ("gold doc named", "relevance_gold_named"),
-    ("quote validity", "quote_validity"),
-    ("answer F1", "answer_f1"),
-    ("answer containment", "answer_containment"),
-    ("citation precision", "citation_precision"),
-    ("refusal F1", "refusal_f1"),
-    ("false refusals", "false_refusal_rate"),
-    ("format ok", "format_ok"),
-]
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -32,10 +22,10 @@ def print_report(report: dict[str, Any]) -> None:
     from groundtune.grounding.abstention import Abstention
 
     for suite, by_system in report.get("suites", {}).items():
-        table = Table("metric", *by_system, title=f"suite {suite}")
-        for label, key in TABLE_METRICS:
-            values = [by_system[s].get(key) for s in by_system]
-            table.add_row(label, *("–" if v is None else f"{v:.3f}" for v in values))
+        table = Table("metric", *map(escape, by_system), title=escape(f"suite {suite}"))
+        for figure in FIGURES:
+            values = [by_system[s].get(figure.key) for s in by_system]
+            table.add_row(figure.label, *("–" if v is None else f"{v:.3f}" for v in values))
         console.print(table)
     stored = report.get("calibrations") or {}
     for system, calibrated in (report.get("abstention") or {}).items():
@@ -53,7 +43,7 @@ def run_cmd(
     suite: list[str] = typer.Option(
         ..., "--suite", help="dataset:NAME[:SPLIT], hotpotqa, rgb-counterfactual or mtrag-un (repeatable)."
     ),
-    model: str = typer.Option("gemma-3-270m", "--model", help="Base model: registry name, path or hub id."),
+    model: str = typer.Option(DEFAULT_LM, "--model", help="Base model: registry name, path or hub id."),
     adapter: list[str] = typer.Option(
         [], "--adapter", help="Adapter name or folder to compare (repeatable)."
     ),

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from groundtune.cli.app import console, handle_errors, progress_bars, stage_bars
+from groundtune.models import DEFAULT_LM
 
 
 @handle_errors
@@ -16,7 +17,7 @@ def quickstart_cmd(
     ),
     port: int = typer.Option(8000, "--port", help="Port for --serve."),
     model: str = typer.Option(
-        "gemma-3-270m", "--model", help="Base model to tune (registry name, path or hub id)."
+        DEFAULT_LM, "--model", help="Base model to tune (registry name, path or hub id)."
     ),
     embedder: str = typer.Option("minilm-l6", "--embedder", help="Embedder of the sample knowledge base."),
     max_steps: int | None = typer.Option(
@@ -27,7 +28,8 @@ def quickstart_cmd(
     ),
 ) -> None:
     """Build a KB, build grounded data, fine-tune Gemma 3 270M, prove the lift, show serving."""
-    from groundtune.platform.quickstart import TABLE, compare, run_quickstart
+    from groundtune.eval.headline import HEADLINE
+    from groundtune.platform.quickstart import compare, run_quickstart
 
     with stage_bars() as stage, progress_bars() as bars:
         result = run_quickstart(
@@ -46,9 +48,9 @@ def quickstart_cmd(
         "capability", *systems, "tuned better?", title="held-out questions (base few-shot vs tuned)"
     )
     marks = {None: "–", "tie": "tie", "yes": "[green]yes[/]", "no": "[red]no[/]"}
-    for (label, key, _), (_, _, _, verdict) in zip(TABLE, compare(result.table), strict=True):
-        values = [result.table[s].get(key) for s in systems]
-        table.add_row(label, *("–" if v is None else f"{v:.3f}" for v in values), marks[verdict])
+    for figure, (_, _, _, verdict) in zip(HEADLINE, compare(result.table), strict=True):
+        values = [result.table[s].get(figure.key) for s in systems]
+        table.add_row(figure.label, *("–" if v is None else f"{v:.3f}" for v in values), marks[verdict])
     console.print(table)
     console.print(f"report: {result.eval_run / 'report.html'}")
     for row in result.update:

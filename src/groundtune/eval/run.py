@@ -34,7 +34,7 @@ from groundtune.eval.calibration import (
     check_budget,
     record_calibrations,
 )
-from groundtune.eval.report import write_report
+from groundtune.eval.report_page import write_report
 from groundtune.eval.runner import ProgressFactory, System, default_systems, pick_demonstrations, run_systems
 from groundtune.eval.suites import load_suite
 from groundtune.grounding import DEFAULT_STYLE, get_format

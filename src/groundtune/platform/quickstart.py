@@ -25,20 +25,14 @@ from typing import Any
 
 from groundtune.core.errors import NotFoundError
 from groundtune.core.workspace import get_workspace
+from groundtune.eval.headline import HEADLINE
 from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL, Abstention
+from groundtune.models import DEFAULT_LM
 
 KB_NAME = "quickstart"
 DATASET = "quickstart"
 ADAPTER = "quickstart"
 RECIPE = "default"
-TABLE = [
-    ("relevance F1", "relevance_f1", True),
-    ("quote validity", "quote_validity", True),
-    ("answer F1", "answer_f1", True),
-    ("citation precision", "citation_precision", True),
-    ("refusal F1", "refusal_f1", True),
-    ("false refusals", "false_refusal_rate", False),
-]
 
 # The default recipe's training section as it is (one epoch), with one validation at the end instead
 # of four, to fit the quickstart's 15-minute budget on a 2-core CPU. `train_overrides` go on top.
@@ -57,7 +51,7 @@ def compare(
     systems = list(table)
     base = next(s for s in systems if s.startswith("base"))
     rows: list[tuple[str, float | None, float | None, str | None]] = []
-    for label, key, higher in TABLE:
+    for label, key, higher, _ in HEADLINE:
         b, t = table[base].get(key), table[systems[-1]].get(key)
         if b is None or t is None:
             verdict = None
@@ -119,7 +113,7 @@ def run_quickstart(
     stage: StageProgress = _noop_stage,
     eval_progress: Any = None,
     train_overrides: dict[str, Any] | None = None,
-    model: str = "gemma-3-270m",
+    model: str = DEFAULT_LM,
     embedder: str = "minilm-l6",
     eval_limit: int | None = None,
     max_new_tokens: int = 96,
