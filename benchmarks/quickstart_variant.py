@@ -50,7 +50,7 @@ def main() -> None:
     from groundtune.grounding import get_format
     from groundtune.infer import Engine
     from groundtune.infer.request import GenerationConfig
-    from groundtune.platform.quickstart import QUICKSTART_TRAIN
+    from groundtune.pipelines.quickstart import QUICKSTART_TRAIN
     from groundtune.train import load_config, train
 
     overrides = {k: yaml.safe_load(v) for k, _, v in (item.partition("=") for item in args.set)}

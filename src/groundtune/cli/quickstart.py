@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from groundtune.cli.app import console, handle_errors, progress_bars, stage_bars
@@ -26,10 +29,15 @@ def quickstart_cmd(
     eval_limit: int | None = typer.Option(
         None, "--eval-limit", min=1, help="Score only the first N held-out questions."
     ),
+    examples: Path | None = typer.Option(
+        None,
+        "--examples",
+        help="The sample knowledge base folder (default: examples/sample_kb of this checkout).",
+    ),
 ) -> None:
     """Build a KB, build grounded data, fine-tune Gemma 3 270M, prove the lift, show serving."""
     from groundtune.eval.headline import HEADLINE
-    from groundtune.platform.quickstart import compare, run_quickstart
+    from groundtune.pipelines.quickstart import compare, run_quickstart
 
     with stage_bars() as stage, progress_bars() as bars:
         result = run_quickstart(
@@ -41,6 +49,7 @@ def quickstart_cmd(
             embedder=embedder,
             train_overrides={"max_steps": max_steps} if max_steps else None,
             eval_limit=eval_limit,
+            examples=examples,
         )
 
     systems = list(result.table)
@@ -54,11 +63,15 @@ def quickstart_cmd(
     console.print(table)
     console.print(f"report: {result.eval_run / 'report.html'}")
     for row in result.update:
-        console.print(f"[bold]Q:[/] {row['question']}")
-        console.print(f"  before the update: {row['before']}   (document said: {row['expected_before']})")
-        console.print(f"  after the update:  {row['after']}   (document says: {row['expected_after']})")
+        console.print(f"[bold]Q:[/] {escape(row['question'])}")
+        console.print(
+            escape(f"  before the update: {row['before']}   (document said: {row['expected_before']})")
+        )
+        console.print(
+            escape(f"  after the update:  {row['after']}   (document says: {row['expected_after']})")
+        )
     console.print("time per step: " + ", ".join(f"{k} {v:.0f}s" for k, v in result.seconds.items()))
-    console.print(f"serve it:  [bold]{result.serve_command}[/]")
+    console.print(f"serve it:  [bold]{escape(result.serve_command)}[/]")
     if serve:
         from groundtune.serve.server import build_deployment
         from groundtune.serve.server import serve as run_server

@@ -10,7 +10,7 @@ from pathlib import Path
 from groundtune import kb
 from groundtune.core.calibrations import list_calibrations, load_calibration
 from groundtune.data import load_dataset
-from groundtune.platform.quickstart import examples_dir, run_quickstart
+from groundtune.pipelines.quickstart import examples_dir, run_quickstart
 
 TINY = dict(
     model="tiny-random-gemma3",
@@ -113,3 +113,13 @@ def test_quickstart_command_prints_the_capability_table_and_serve_command() -> N
     assert "groundtune serve --model tiny-random-gemma3 --adapter quickstart=" in result.output.replace(
         "\n", ""
     )
+
+
+def test_the_sample_kb_is_found_in_the_checkout_or_passed_explicitly(tmp_path: Path) -> None:
+    import pytest
+
+    from groundtune.core.errors import NotFoundError
+
+    assert examples_dir() == Path(__file__).resolve().parents[2] / "examples" / "sample_kb"
+    with pytest.raises(NotFoundError, match="no docs/ folder"):
+        run_quickstart(examples=tmp_path, say=lambda _: None, **TINY)

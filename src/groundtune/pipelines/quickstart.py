@@ -67,9 +67,22 @@ Say = Callable[[str], None]
 StageProgress = Callable[[str, int, int], None]
 
 
+SAMPLE_KB = Path("examples") / "sample_kb"
+
+
 def examples_dir() -> Path:
-    """`examples/sample_kb` of the source tree groundtune runs from."""
-    return Path(__file__).resolve().parents[3] / "examples" / "sample_kb"
+    """`examples/sample_kb` of a groundtune source checkout, searched upward from this module (a
+    checkout, or an editable install of one) and then from the working directory (a checkout used
+    with a regular install). The sample KB is not package data: a wheel does not carry it, so
+    outside a checkout the caller passes its folder (`examples=`, `groundtune quickstart --examples`)."""
+    for origin in (Path(__file__).resolve().parent, Path.cwd().resolve()):
+        for folder in (origin, *origin.parents):
+            if (folder / SAMPLE_KB / "docs").is_dir():
+                return folder / SAMPLE_KB
+    raise NotFoundError(
+        f"no {SAMPLE_KB} folder above {Path(__file__).resolve().parent} or {Path.cwd()}",
+        hint="run from a groundtune source checkout, or pass --examples DIR (the sample_kb folder)",
+    )
 
 
 @dataclass
@@ -123,10 +136,11 @@ def run_quickstart(
     `model`/`embedder` swap the embedded defaults (the tests use the tiny models); `eval_limit`
     scores only the first held-out questions.
     """
-    src = Path(examples or examples_dir())
+    src = Path(examples) if examples else examples_dir()
     if not (src / "docs").is_dir():
         raise NotFoundError(
-            f"no sample knowledge base at {src}", hint="run from a groundtune source checkout"
+            f"no sample knowledge base at {src} (it has no docs/ folder)",
+            hint="pass the examples/sample_kb folder of a groundtune source checkout",
         )
     ws = get_workspace(home)
     root = ws.home / "quickstart"
