@@ -59,7 +59,7 @@ def main() -> None:
     from groundtune.grounding import get_format
     from groundtune.infer import Engine
     from groundtune.infer.request import GenerationConfig
-    from groundtune.platform.quickstart import ADAPTER, DATASET
+    from groundtune.pipelines.quickstart import ADAPTER, DATASET
 
     home = Path(args.home)
     engine = Engine.load(adapters={ADAPTER: home / "adapters" / ADAPTER}, home=home)

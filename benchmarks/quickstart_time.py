@@ -84,7 +84,7 @@ def main() -> None:
     last = state["last_run"]
     table = last["table"]
     systems = list(table)
-    from groundtune.platform.quickstart import compare
+    from groundtune.pipelines.quickstart import compare
 
     capabilities: dict[str, Any] = {
         label: {

@@ -44,13 +44,13 @@ def main() -> None:
     args = parser.parse_args()
 
     from groundtune.core.adapters import resolve_adapter
-    from groundtune.eval.report import HEADLINE
+    from groundtune.eval.headline import HEADLINE_KEYS
     from groundtune.eval.run import load_items
     from groundtune.eval.runner import System, run_systems
     from groundtune.grounding import get_format
     from groundtune.infer import Engine
     from groundtune.infer.request import GenerationConfig
-    from groundtune.platform.quickstart import QUICKSTART_TRAIN
+    from groundtune.pipelines.quickstart import QUICKSTART_TRAIN
     from groundtune.train import load_config, train
 
     overrides = {k: yaml.safe_load(v) for k, _, v in (item.partition("=") for item in args.set)}
@@ -82,7 +82,7 @@ def main() -> None:
     [scored] = run_systems(items, [System(name=args.name, adapter=args.name)], engine, fmt, decoding)
     result["metrics"] = scored.metrics
     result["eval_seconds"] = time.perf_counter() - t
-    keys = [*HEADLINE, "refused"]
+    keys = [*HEADLINE_KEYS, "refused"]
     print(args.name, overrides, {k: scored.metrics.get(k) for k in keys}, flush=True)
 
     out = eval_home / "exp"

@@ -17,8 +17,9 @@ ALLOWED: dict[str, set[str]] = {
     "infer": {"core", "models", "grounding"},
     "eval": {"core", "models", "kb", "grounding", "data", "infer"},
     "serve": {"core", "models", "kb", "grounding", "infer"},
+    "pipelines": {"core", "models", "kb", "grounding", "data", "train", "infer", "eval", "serve"},
+    "platform": {"core", "models", "kb", "grounding", "data", "train", "infer", "eval", "serve", "pipelines"},
     "sdk": {"core"},
-    "platform": {"core", "models", "kb", "grounding", "data", "train", "infer", "eval", "serve"},
     "ui": {"core", "platform"},
     "cli": {
         "core",
@@ -30,6 +31,7 @@ ALLOWED: dict[str, set[str]] = {
         "infer",
         "eval",
         "serve",
+        "pipelines",
         "platform",
         "sdk",
         "ui",
@@ -65,3 +67,62 @@ def test_stages_import_only_what_they_consume() -> None:
                 if (PKG / dep).is_dir():
                     bad.append(f"{path.relative_to(PKG)} imports groundtune.{dep}")
     assert not bad, "\n".join(bad)
+
+
+def _string_literals(path: Path) -> list[tuple[int, str]]:
+    """(line, text) of every string literal of a module except docstrings (they describe, not prompt)."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+def _prompt_sentences() -> set[str]:
+    """Every refusal sentence, and every sentence of at least six words of the instructions and the
+    teacher prompts, that grounding/ defines."""
+    import re
+
+    from groundtune.grounding import get_format, styles, teacher_prompts
+
+    texts = [teacher_prompts.QUESTION_PROMPT, teacher_prompts.ANSWER_PROMPT]
+    sentences = set()
+    for style in styles():
+        fmt = get_format(style)
+        sentences.add(fmt.refusal)
+        texts.append(fmt.instruction)
+    for text in texts:
+        sentences |= {s.strip() for s in re.split(r"(?<=[.:])\s+", text) if len(s.split()) >= 6}
+    return sentences
+
+
+# Text that is not a prompt although it looks like one: the tiny test tokenizer is trained on the
+# grounding format's vocabulary (models/tiny.py), so its corpus quotes it.
+NOT_PROMPTS = {"models/tiny.py"}
+
+
+def test_prompt_text_lives_only_in_grounding() -> None:
+    """No module outside grounding/ writes a refusal sentence or an instruction to a model: they are
+    defined once, in grounding/, and everything else imports them."""
+    sentences = _prompt_sentences()
+    bad = []
+    for path in PKG.rglob("*.py"):
+        rel = path.relative_to(PKG)
+        if rel.parts[0] == "grounding" or str(rel) in NOT_PROMPTS:
+            continue
+        for line, text in _string_literals(path):
+            copied = [s for s in sentences if s in text]
+            # New prompt text: a multi-line literal with a template field that tells a model to reply.
+            instructs = "\n" in text and "{" in text and any(w in text for w in ("Reply", "Answer", "Write "))
+            if copied or instructs:
+                bad.append(f"{rel}:{line}: {text[:80]!r}")
+    assert not bad, "prompt text outside grounding/ (move it there and import it):\n" + "\n".join(bad)

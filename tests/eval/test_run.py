@@ -82,20 +82,24 @@ def test_eval_errors_name_the_fix(tmp_path: Path) -> None:
     assert result.exit_code == 3 and "no adapter 'nope'" in result.output
     # abstention calibrates on a dataset's validation split, so it needs one and must not score it
     result = CliRunner().invoke(
-        app, ["eval", "run", "--suite", "hotpotqa", "--abstain", "0.1", "--model", "tiny-random-gemma3"]
+        app,
+        ["eval", "run", "--suite", "hotpotqa", "--max-false-refusal", "0.1", "--model", "tiny-random-gemma3"],
     )
     assert (
-        result.exit_code == 2 and "not a dataset suite" in result.output and "drop --abstain" in result.output
+        result.exit_code == 2
+        and "not a dataset suite" in result.output
+        and "drop --max-false-refusal" in result.output
     )
     args = [
         "eval",
         "run",
         "--suite",
         "dataset:d:validation",
-        "--abstain",
+        "--abstain",  # the deprecated name still works, and says so
         "0.1",
         "--model",
         "tiny-random-gemma3",
     ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "calibrated on" in result.output and "test split" in result.output
+    assert "--abstain is deprecated" in result.output

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from groundtune.core.schemas import ContextDocument, Example, GroundedAnswer, Quote
-from groundtune.eval.report import write_report
+from groundtune.eval.report_page import write_report
 from groundtune.eval.runner import System, build_requests, default_systems, pick_demonstrations, run_systems
 from groundtune.eval.sweeps import distractor_sweep, position_sweep, summarise
 from groundtune.grounding import get_format

@@ -9,21 +9,21 @@ import pytest
 
 from groundtune.core.errors import InvalidInputError
 from groundtune.kb import sparse as bm25
-from groundtune.kb.chunker import TokenCounter, chunk_document
+from groundtune.kb.chunker import ChunkTokenizer, chunk_document
 from groundtune.kb.parsers import make_document
 from groundtune.models import load_embedder
 
 
 @pytest.fixture(scope="module")
-def counter() -> TokenCounter:
-    return TokenCounter(load_embedder("tiny-random-minilm").tokenizer)
+def counter() -> ChunkTokenizer:
+    return ChunkTokenizer(load_embedder("tiny-random-minilm").tokenizer)
 
 
 def _doc(text: str, fmt: str = "markdown"):
     return make_document("d1", "s", "Title", text, fmt=fmt).model_copy(update={"version": 3})
 
 
-def test_spans_budget_headings_and_version(counter: TokenCounter) -> None:
+def test_spans_budget_headings_and_version(counter: ChunkTokenizer) -> None:
     body = " ".join(f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(60))
     text = f"# Guide\n\nIntro line.\n\n## Part A\n\n{body}\n\n## Part B\n\n### Deep\n\nShort tail."
     doc = _doc(text)
@@ -44,14 +44,14 @@ def test_spans_budget_headings_and_version(counter: TokenCounter) -> None:
     assert len({c.id for c in chunks}) == len(chunks)
 
 
-def test_long_sentence_cut_at_token_boundaries(counter: TokenCounter) -> None:
+def test_long_sentence_cut_at_token_boundaries(counter: ChunkTokenizer) -> None:
     doc = _doc("word " * 500, fmt="text")
     chunks = chunk_document(doc, counter, chunk_tokens=50, chunk_overlap=0)
     assert len(chunks) == 10 and all(c.n_tokens <= 50 for c in chunks)
     assert "".join(c.text.replace(" ", "") for c in chunks) == "word" * 500
 
 
-def test_chunk_ids_are_content_hashes(counter: TokenCounter) -> None:
+def test_chunk_ids_are_content_hashes(counter: ChunkTokenizer) -> None:
     a = chunk_document(_doc("Alpha. Beta."), counter)
     b = chunk_document(_doc("Alpha. Beta."), counter)
     c = chunk_document(_doc("Alpha. Gamma."), counter)
@@ -59,7 +59,7 @@ def test_chunk_ids_are_content_hashes(counter: TokenCounter) -> None:
 
 
 @pytest.mark.parametrize(("size", "overlap"), [(4, 0), (64, 64), (64, -1)])
-def test_bad_chunk_settings(counter: TokenCounter, size: int, overlap: int) -> None:
+def test_bad_chunk_settings(counter: ChunkTokenizer, size: int, overlap: int) -> None:
     with pytest.raises(InvalidInputError, match="chunk size"):
         chunk_document(_doc("x"), counter, chunk_tokens=size, chunk_overlap=overlap)
 
@@ -98,7 +98,7 @@ def test_counts_unaffected_by_a_query_encoded_mid_call(monkeypatch: pytest.Monke
     emb = load_embedder("tiny-random-minilm")
     text = "\n\n".join(" ".join(f"Fact {i} about the flip document." for i in range(40)) for _ in range(3))
     doc = _doc(f"Version 3. {text}", fmt="text")
-    counter = TokenCounter(emb.tokenizer)
+    counter = ChunkTokenizer(emb.tokenizer)
     expected = chunk_document(doc, counter, chunk_tokens=64, chunk_overlap=8)
     shared = emb.tokenizer
     setup = shared.set_truncation_and_padding
@@ -116,5 +116,5 @@ def test_counts_unaffected_by_a_query_encoded_mid_call(monkeypatch: pytest.Monke
     monkeypatch.setattr(shared, "set_truncation_and_padding", set_then_query)
     # The replay is real: the shared tokenizer now pads a plain call (1 token padded to 3).
     assert [len(x) for x in shared(["a", "a b c"], add_special_tokens=False)["input_ids"]] == [3, 3]
-    got = chunk_document(doc, TokenCounter(emb.tokenizer), chunk_tokens=64, chunk_overlap=8)
+    got = chunk_document(doc, ChunkTokenizer(emb.tokenizer), chunk_tokens=64, chunk_overlap=8)
     assert [(c.start, c.end, c.n_tokens) for c in got] == [(c.start, c.end, c.n_tokens) for c in expected]

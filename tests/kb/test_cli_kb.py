@@ -18,9 +18,12 @@ def test_cli_create_add_search_show_remove_reindex(docs_dir: Path) -> None:
     assert r.exit_code == 0, r.output
     (docs_dir / "bad.txt").write_bytes(b"\xff\xfe")
     r = run(app, ["kb", "add", "demo", str(docs_dir), "--json"])
-    assert r.exit_code == 0, r.output
+    assert r.exit_code == 2, r.output  # a file failed: non-zero, though the others are stored
     summary = json.loads(r.stdout[r.stdout.index("{") :])
     assert len(summary["added"]) == 5 and summary["errors"][0]["source"].endswith("bad.txt")
+    r = run(app, ["kb", "add", "demo", str(docs_dir)])
+    assert r.exit_code == 2 and "unchanged 5" in r.output and "bad.txt" in r.output
+    assert "1 input(s) failed; the 5 that could be read are stored" in r.output
     r = run(app, ["kb", "search", "demo", "warranty batteries", "-k", "2", "--json"])
     hits = json.loads(r.stdout)
     assert r.exit_code == 0 and len(hits) == 2 and hits[0]["rank"] == 1

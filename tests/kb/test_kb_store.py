@@ -86,8 +86,8 @@ def test_create_errors_and_list(make_kb) -> None:
 
 
 def test_local_index_is_exclusive(make_kb) -> None:
-    make_kb("solo")
-    with pytest.raises(ConflictError, match="open in another"):
+    make_kb("solo")  # another process is tested in test_owner.py
+    with pytest.raises(ConflictError, match="already open in this process"):
         kbmod.open_kb("solo")
 
 

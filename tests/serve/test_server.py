@@ -243,9 +243,35 @@ def _result(text: str, entropy: float | None = None) -> Any:
     )
 
 
+def _calibrated(ref: Any, threshold: float = 0.5) -> dict[str, Any]:
+    """The `calibrations` of a deployment serving `ref` with one named calibration at `threshold`."""
+    from groundtune.core.calibrations import Calibration
+    from groundtune.serve.calibrations import Chosen
+
+    calibration = Calibration(
+        name="cal_test",
+        created="2025-01-01T00:00:00.000000Z",
+        groundtune_version="0",
+        adapter=ref.name,
+        adapter_path=str(ref.path),
+        adapter_run_id=None,
+        model="m",
+        grounding_format="cited@1",
+        dataset="d",
+        split="validation",
+        max_false_refusal=0.1,
+        threshold=threshold,
+        items=10,
+        answerable=8,
+        false_refusal=0.0,
+        refusal_recall=0.5,
+    )
+    return {ref.name: Chosen(calibration, named=True)}
+
+
 def test_adapter_with_calibrated_abstention_refuses_unsure_answers(tmp_path: Path) -> None:
-    """An adapter whose manifest carries an abstention threshold turns an answer the model was unsure
-    of into the refusal, says why, and keeps sure answers; the base model never abstains."""
+    """An adapter served with a calibration turns an answer the model was unsure of into the
+    refusal, says why, and keeps sure answers; the base model never abstains."""
     from groundtune.core.adapters import AdapterRef
     from groundtune.infer.request import GenerationRequest
     from groundtune.serve.deployment import Deployment, Prepared
@@ -254,8 +280,10 @@ def test_adapter_with_calibrated_abstention_refuses_unsure_answers(tmp_path: Pat
         ContextDocument(title="Warranty", text="The warranty lasts 24 months.", doc_id="d1", chunk_id="c1")
     ]
     fmt = get_format("cited")
-    ref = AdapterRef("tuned", tmp_path, {"abstention": {"threshold": 0.5}})
-    deployment = Deployment(backend=None, base_name="m", adapters={"tuned": ref}, limits=Limits())
+    ref = AdapterRef("tuned", tmp_path)
+    deployment = Deployment(
+        backend=None, base_name="m", adapters={"tuned": ref}, limits=Limits(), calibrations=_calibrated(ref)
+    )
     reply = 'Relevant: [1]\nQuote [1]: "The warranty lasts 24 months."\nAnswer: 24 months [1].'
     for model, entropy, refuses in (("tuned", 0.9, True), ("tuned", 0.1, False), ("m", 0.9, False)):
         prepared = Prepared("chatcmpl_x", model, fmt, docs, GenerationRequest(prompt="p"), None)
@@ -263,7 +291,35 @@ def test_adapter_with_calibrated_abstention_refuses_unsure_answers(tmp_path: Pat
         assert message.context.refusal is refuses
         assert message.context.uncertainty == pytest.approx(entropy)
         assert message.content == (fmt.refusal if refuses else "24 months [1].")
-        assert any("unsure" in w for w in message.context.warnings) is refuses
+        assert any("unsure" in w and "cal_test" in w for w in message.context.warnings) is refuses
+    cards = {c.id: c for c in deployment.models()}
+    assert cards["tuned"].calibration == "cal_test" and "0.500" in cards["tuned"].abstention
+    assert cards["m"].calibration is None and "never abstains" in cards["m"].abstention
+
+
+def test_an_engine_without_entropies_says_abstention_is_off(tmp_path: Path) -> None:
+    """On vLLM no token entropies come back: the calibration is not applied, the model card, every
+    reply and /health say so, and nothing is held back from the stream."""
+    from groundtune.core.adapters import AdapterRef
+    from groundtune.serve.calibrations import NO_ENTROPIES
+    from groundtune.serve.deployment import Deployment
+    from groundtune.serve.schemas import ChatCompletionRequest
+
+    ref = AdapterRef("tuned", tmp_path)
+    deployment = Deployment(
+        backend=None,
+        base_name="m",
+        adapters={"tuned": ref},
+        limits=Limits(),
+        calibrations=_calibrated(ref),
+        abstention_off=NO_ENTROPIES,
+    )
+    assert deployment.abstention_threshold("tuned") is None  # so streams are not held back
+    card = next(c for c in deployment.models() if c.id == "tuned")
+    assert card.abstention == NO_ENTROPIES and any("cal_test is not applied" in w for w in card.warnings)
+    request = {"model": "tuned", "messages": [{"role": "user", "content": "q?"}], "documents": DOCS}
+    prepared = deployment.prepare(ChatCompletionRequest.model_validate(request))
+    assert any("abstention is off" in w for w in prepared.warnings)
 
 
 def test_a_model_that_may_abstain_streams_its_answer_only_once_decided(tmp_path: Path) -> None:
@@ -278,7 +334,7 @@ def test_a_model_that_may_abstain_streams_its_answer_only_once_decided(tmp_path:
         ContextDocument(title="Warranty", text="The warranty lasts 24 months.", doc_id="d1", chunk_id="c1")
     ]
     fmt = get_format("cited")
-    ref = AdapterRef("tuned", tmp_path, {"abstention": {"threshold": 0.5}})
+    ref = AdapterRef("tuned", tmp_path)
     reply = 'Relevant: [1]\nQuote [1]: "The warranty lasts 24 months."\nAnswer: 24 months, counted from purchase [1].'
 
     class Scripted(Deployment):
@@ -289,7 +345,9 @@ def test_a_model_that_may_abstain_streams_its_answer_only_once_decided(tmp_path:
                 yield reply[i : i + 4], None
             yield "", _result(reply, self.entropy)
 
-    deployment = Scripted(backend=None, base_name="m", adapters={"tuned": ref}, limits=Limits())
+    deployment = Scripted(
+        backend=None, base_name="m", adapters={"tuned": ref}, limits=Limits(), calibrations=_calibrated(ref)
+    )
     answer = "24 months, counted from purchase [1]."
     for model, entropy, expected, pieces in (
         ("tuned", 0.9, fmt.refusal, 1),

@@ -1,9 +1,12 @@
-"""Shared CLI plumbing: the console, and mapping groundtune errors to messages and exit codes."""
+"""Shared CLI plumbing: the console, quiet libraries, and mapping groundtune errors to messages and
+exit codes."""
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
@@ -12,8 +15,29 @@ from rich.console import Console
 
 from groundtune.core.errors import GroundtuneError
 
-console = Console()
-err_console = Console(stderr=True)
+# emoji=False: a user's name such as `fire` must print as written, not as :fire: turned into 🔥
+# (user strings also go through rich.markup.escape where they are printed).
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
+
+VERBOSE_ENV = "GROUNDTUNE_VERBOSE"
+# Libraries whose deprecation notices are about their own internals, not about anything the user did.
+_LIBRARIES = r"(transformers|peft|torch|accelerate|huggingface_hub|tokenizers)(\.|$)"
+
+
+def quiet_libraries() -> None:
+    """Show groundtune's own progress and results, not the libraries' chatter: no transformers
+    "Loading weights" bars (one per model load, i.e. at every step), no FutureWarnings or
+    DeprecationWarnings raised inside the libraries, transformers' log at error level. Warnings
+    that concern the user's own input still show. `GROUNDTUNE_VERBOSE=1` or an explicit
+    `PYTHONWARNINGS` keeps everything. Environment only, so `--help` stays light."""
+    if os.environ.get(VERBOSE_ENV) or os.environ.get("PYTHONWARNINGS"):
+        return
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' tqdm bars follow it
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    for category in (FutureWarning, DeprecationWarning):
+        warnings.filterwarnings("ignore", category=category, module=_LIBRARIES)
+
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -45,7 +69,9 @@ def _bar() -> Any:
     )
 
     return Progress(
-        TextColumn("{task.description}"),
+        # Descriptions carry user names (datasets, systems, files): plain text, never markup or
+        # emoji codes (a dataset named `fire` would show as 🔥).
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
@@ -53,6 +79,12 @@ def _bar() -> Any:
         TimeRemainingColumn(),
         console=err_console,
     )
+
+
+def _stop(bar: Any) -> None:
+    """Stop a bar still live; stopping a stopped one prints a blank line (one per bar at the end)."""
+    if bar.live.is_started:
+        bar.stop()
 
 
 @contextlib.contextmanager
@@ -81,7 +113,7 @@ def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
         yield factory
     finally:
         for bar in open_bars:
-            bar.stop()
+            _stop(bar)
 
 
 @contextlib.contextmanager
@@ -107,4 +139,4 @@ def stage_bars() -> Iterator[Callable[[str, int, int], None]]:
         yield update
     finally:
         for bar, _ in bars.values():
-            bar.stop()
+            _stop(bar)

@@ -1,4 +1,4 @@
-"""`groundtune eval run | show | report`."""
+"""`groundtune eval run | calibrate | calibrations | show | report`."""
 
 from __future__ import annotations
 
@@ -6,23 +6,15 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
-from groundtune.cli.app import console, handle_errors, progress_bars
+from groundtune.cli.app import console, err_console, handle_errors, progress_bars
+from groundtune.eval.headline import FIGURES
+from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL
+from groundtune.models import DEFAULT_LM
 
 app = typer.Typer(help="Evaluate base vs tuned, capability by capability.", no_args_is_help=True)
-
-TABLE_METRICS = [
-    ("relevance F1", "relevance_f1"),
-    ("gold doc named", "relevance_gold_named"),
-    ("quote validity", "quote_validity"),
-    ("answer F1", "answer_f1"),
-    ("answer containment", "answer_containment"),
-    ("citation precision", "citation_precision"),
-    ("refusal F1", "refusal_f1"),
-    ("false refusals", "false_refusal_rate"),
-    ("format ok", "format_ok"),
-]
 
 
 def print_report(report: dict[str, Any]) -> None:
@@ -30,13 +22,17 @@ def print_report(report: dict[str, Any]) -> None:
     from groundtune.grounding.abstention import Abstention
 
     for suite, by_system in report.get("suites", {}).items():
-        table = Table("metric", *by_system, title=f"suite {suite}")
-        for label, key in TABLE_METRICS:
-            values = [by_system[s].get(key) for s in by_system]
-            table.add_row(label, *("–" if v is None else f"{v:.3f}" for v in values))
+        table = Table("metric", *map(escape, by_system), title=escape(f"suite {suite}"))
+        for figure in FIGURES:
+            values = [by_system[s].get(figure.key) for s in by_system]
+            table.add_row(figure.label, *("–" if v is None else f"{v:.3f}" for v in values))
         console.print(table)
+    stored = report.get("calibrations") or {}
     for system, calibrated in (report.get("abstention") or {}).items():
-        console.print(f"abstention {system}: {Abstention.model_validate(calibrated).summary()}")
+        line = f"abstention {escape(system)}: {Abstention.model_validate(calibrated).summary()}"
+        if system in stored:
+            line += f" — stored as calibration [bold]{escape(stored[system])}[/]"
+        console.print(line)
     for system, values in (report.get("sweeps") or {}).items():
         console.print(f"sweep {system}: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(values.items())))
 
@@ -47,7 +43,7 @@ def run_cmd(
     suite: list[str] = typer.Option(
         ..., "--suite", help="dataset:NAME[:SPLIT], hotpotqa, rgb-counterfactual or mtrag-un (repeatable)."
     ),
-    model: str = typer.Option("gemma-3-270m", "--model", help="Base model: registry name, path or hub id."),
+    model: str = typer.Option(DEFAULT_LM, "--model", help="Base model: registry name, path or hub id."),
     adapter: list[str] = typer.Option(
         [], "--adapter", help="Adapter name or folder to compare (repeatable)."
     ),
@@ -68,18 +64,24 @@ def run_cmd(
     ),
     judge_model: str = typer.Option("default", "--judge-model", help="Judge model name at --judge-url."),
     judge_api_key: str | None = typer.Option(None, "--judge-api-key", envvar="GROUNDTUNE_JUDGE_API_KEY"),
-    abstain: float | None = typer.Option(
+    max_false_refusal: float | None = typer.Option(
         None,
-        "--abstain",
+        "--max-false-refusal",
         min=0.0,
         max=0.99,
         help="Calibrate each system's abstention on the dataset's validation split, refusing at most this share "
-        "of answerable items (e.g. 0.1); adapters keep their threshold for serving.",
+        "of answerable items (e.g. 0.1); each adapter's threshold is stored as a calibration for serving.",
+    ),
+    abstain: float | None = typer.Option(
+        None, "--abstain", min=0.0, max=0.99, hidden=True, help="Deprecated name of --max-false-refusal."
     ),
 ) -> None:
     """Run base zero-shot, base few-shot and each adapter on identical prompts; write JSON + HTML."""
     from groundtune.eval.run import run, show
 
+    if abstain is not None:
+        err_console.print("[yellow]--abstain is deprecated: use --max-false-refusal[/]")
+        max_false_refusal = abstain if max_false_refusal is None else max_false_refusal
     judge = None
     if judge_url:
         from groundtune.infer import OpenAIBackend
@@ -98,10 +100,77 @@ def run_cmd(
             data_dir=data_dir,
             judge=judge,
             progress=bars,
-            abstain=abstain,
+            max_false_refusal=max_false_refusal,
         )
     print_report(show(run_dir))
     console.print(f"[green]report:[/] {run_dir / 'report.html'}  (run id {run_dir.name})")
+
+
+@app.command("calibrate")
+@handle_errors
+def calibrate_cmd(
+    adapter: str = typer.Option(..., "--adapter", help="Adapter name or folder to calibrate."),
+    dataset: str = typer.Option(
+        ..., "--dataset", help="Dataset whose labelled split the threshold is fitted on."
+    ),
+    split: str = typer.Option(
+        "validation", "--split", help="Split to fit on (never the one you will score)."
+    ),
+    max_false_refusal: float = typer.Option(
+        DEFAULT_MAX_FALSE_REFUSAL,
+        "--max-false-refusal",
+        min=0.0,
+        max=0.99,
+        help="Refuse at most this share of answerable items.",
+    ),
+    name: str | None = typer.Option(None, "--name", help="Calibration name (default: a new cal_… id)."),
+    model: str | None = typer.Option(None, "--model", help="Base model (default: the adapter's own)."),
+    max_tokens: int = typer.Option(160, "--max-tokens", min=1, max=2048),
+) -> None:
+    """Fit an adapter's abstention threshold and store it as a calibration (`serve --calibration NAME`)."""
+    from groundtune.eval.calibration import calibrate_adapter
+    from groundtune.grounding.abstention import Abstention
+
+    with progress_bars() as bars:
+        calibration = calibrate_adapter(
+            adapter,
+            dataset,
+            split=split,
+            max_false_refusal=max_false_refusal,
+            name=name,
+            model=model,
+            max_new_tokens=max_tokens,
+            progress=bars,
+        )
+    summary = Abstention.model_validate(calibration.model_dump()).summary()
+    console.print(
+        f"calibration [bold]{escape(calibration.name)}[/] of adapter {escape(calibration.adapter)}: {summary}"
+    )
+    console.print(
+        f"serve with it: groundtune serve --adapter {escape(calibration.adapter)} --calibration {escape(calibration.name)}"
+    )
+
+
+@app.command("calibrations")
+@handle_errors
+def calibrations_cmd(
+    adapter: str | None = typer.Option(None, "--adapter", help="Only this adapter's calibrations."),
+) -> None:
+    """List stored calibrations, oldest first."""
+    from groundtune.core.adapters import resolve_adapter
+    from groundtune.core.calibrations import list_calibrations
+
+    ref = resolve_adapter(adapter) if adapter else None
+    found = list_calibrations(adapter=ref)
+    for c in found:
+        threshold = "never abstains" if c.threshold is None else f"threshold {c.threshold:.3f}"
+        console.print(
+            f"[bold]{escape(c.name)}[/]  adapter {escape(c.adapter)}, fitted on {escape(c.dataset)}:"
+            f"{escape(c.split)} with a {c.max_false_refusal:.0%} budget: {threshold}, "
+            f"false refusals {c.false_refusal:.0%}  ({c.created[:19]})"
+        )
+    if not found:
+        console.print("no calibrations yet: groundtune eval calibrate --adapter NAME --dataset NAME")
 
 
 @app.command("show")

@@ -7,9 +7,11 @@ import json
 from typing import cast
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from groundtune.cli.app import console, err_console, handle_errors, stage_bars
+from groundtune.core.errors import InvalidInputError
 
 app = typer.Typer(
     help="Knowledge bases: ingest documents, search them, keep them up to date.", no_args_is_help=True
@@ -85,9 +87,19 @@ def add_cmd(
         )
         for e in s.errors:
             where = "" if e.message.startswith(e.source) else f"{e.source}: "
-            err_console.print(f"[red]✗[/] {where}{e.message}" + (f" [yellow]({e.hint})[/]" if e.hint else ""))
+            hint = f" [yellow]({escape(e.hint)})[/]" if e.hint else ""
+            err_console.print(f"[red]✗[/] {escape(where + e.message)}{hint}")
     if s.errors:
-        raise typer.Exit(2 if not (s.added or s.updated or s.unchanged) else 0)
+        # A file that could not be read is bad input (InvalidInputError's exit code), even when the
+        # other files were stored: scripts must notice, and the summary above says what was kept.
+        stored = len(s.added) + len(s.updated) + len(s.unchanged)
+        if not as_json:
+            err_console.print(
+                f"{len(s.errors)} input(s) failed; the {stored} that could be read are stored"
+                if stored
+                else "nothing was stored"
+            )
+        raise typer.Exit(InvalidInputError.exit_code)
 
 
 @app.command("remove")
@@ -116,7 +128,11 @@ def list_cmd() -> None:
     table = Table("name", "id", "embedder", "index", "catalog")
     for s in kb.list_kbs():
         table.add_row(
-            s.name, s.id, s.embedder, s.index_url or "local", "custom" if s.catalog_url else "sqlite"
+            escape(s.name),
+            s.id,
+            escape(s.embedder),
+            s.index_url or "local",
+            "custom" if s.catalog_url else "sqlite",
         )
     console.print(table)
 
@@ -138,12 +154,12 @@ def show_cmd(
     docs = info.pop("document_list", None)
     table = Table("setting", "value", show_header=False)
     for key, value in info.items():
-        table.add_row(key, str(value))
+        table.add_row(key, escape(str(value)))
     console.print(table)
     if docs:
         dt = Table("id", "v", "title", "source")
         for d in docs:
-            dt.add_row(d["id"], str(d["version"]), d["title"], d["source"])
+            dt.add_row(*(escape(str(d[k])) for k in ("id", "version", "title", "source")))
         console.print(dt)
 
 
@@ -192,8 +208,8 @@ def search_cmd(
             f"{h.score:.4f}",
             str(h.dense_rank or "-"),
             str(h.sparse_rank or "-"),
-            " › ".join(dict.fromkeys([c.title, *c.heading_path])),
-            c.text[:160].replace("\n", " "),
+            escape(" › ".join(dict.fromkeys([c.title, *c.heading_path]))),
+            escape(c.text[:160].replace("\n", " ")),
         )
     console.print(table)
 
@@ -226,4 +242,4 @@ def delete_cmd(
     if not yes:
         typer.confirm(f"delete knowledge base '{name}'?", abort=True)
     kb.delete(name)
-    console.print(f"[green]deleted[/] {name}")
+    console.print(f"[green]deleted[/] {escape(name)}")

@@ -12,6 +12,7 @@ from groundtune.cli import eval as eval_cli
 from groundtune.cli import kb as kb_cli
 from groundtune.cli import models as models_cli
 from groundtune.cli import train as train_cli
+from groundtune.cli.app import quiet_libraries
 from groundtune.cli.quickstart import quickstart_cmd
 from groundtune.cli.serve import serve_cmd
 from groundtune.core.workspace import HOME_ENV
@@ -50,6 +51,7 @@ def root(
     ),
 ) -> None:
     """Global options apply to every command."""
+    quiet_libraries()
     if home:
         os.environ[HOME_ENV] = home
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 
 from groundtune.cli.app import console, handle_errors
 from groundtune.core.errors import InvalidInputError
+from groundtune.models import DEFAULT_LM
 
 
 def parse_adapters(values: list[str]) -> dict[str, str]:
@@ -24,9 +26,15 @@ def parse_adapters(values: list[str]) -> dict[str, str]:
 
 @handle_errors
 def serve_cmd(
-    model: str = typer.Option("gemma-3-270m", "--model", help="Base model: registry name, path or hub id."),
+    model: str = typer.Option(DEFAULT_LM, "--model", help="Base model: registry name, path or hub id."),
     adapter: list[str] = typer.Option(
         [], "--adapter", help="NAME=PATH (or a registered adapter NAME); repeatable."
+    ),
+    calibration: list[str] = typer.Option(
+        [],
+        "--calibration",
+        help="Calibration an adapter abstains with (groundtune eval calibrations lists them); repeatable. "
+        "An adapter not named uses its latest calibration.",
     ),
     kb: str | None = typer.Option(
         None, "--kb", help="Knowledge base to retrieve from when requests bring no documents."
@@ -57,6 +65,7 @@ def serve_cmd(
         model,
         parse_adapters(adapter),
         kb,
+        calibrations=calibration,
         engine=engine,  # type: ignore[arg-type]
         vllm_url=vllm_url,
         max_batch=max_batch,
@@ -64,7 +73,8 @@ def serve_cmd(
         timeout_s=timeout,
     )
     for card in deployment.models():
-        note = f" [yellow]{'; '.join(card.warnings)}[/]" if card.warnings else ""
-        console.print(f"serving [bold]{card.id}[/] ({card.kind}, {card.grounding_format}){note}")
+        note = f" [yellow]{escape('; '.join(card.warnings))}[/]" if card.warnings else ""
+        console.print(f"serving [bold]{escape(card.id)}[/] ({card.kind}, {card.grounding_format}){note}")
+        console.print(f"  {escape(card.abstention)}")
     console.print(f"OpenAI base URL: http://{host}:{port}/v1")
     serve(deployment, host=host, port=port, api_key=api_key)

@@ -2,8 +2,8 @@
 
 Training writes `<workspace>/adapters/<name>/` (PEFT files plus `groundtune-adapter.json`: base
 model, prompt layout, grounding format and version, retriever hash). Evaluation and serving read
-it here so they never guess the format an adapter was trained with; an evaluation that calibrates
-abstention adds its threshold (`update_manifest`). Pure file access.
+it here so they never guess the format an adapter was trained with. Nothing after training writes
+into an adapter (abstention thresholds are calibration artifacts, `core.calibrations`). Pure file access.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.errors import NotFoundError
-from groundtune.core.jsonfile import read_json, write_json
 from groundtune.core.workspace import get_workspace
 
 ADAPTER_MANIFEST = "groundtune-adapter.json"
@@ -39,17 +38,9 @@ class AdapterRef:
         return self.manifest.get("retriever_hash")
 
     @property
-    def abstention_threshold(self) -> float | None:
-        """Refusal threshold on answer uncertainty, once an evaluation calibrated it (`eval run --abstain`)."""
-        value = (self.manifest.get("abstention") or {}).get("threshold")
-        return float(value) if value is not None else None
-
-
-def update_manifest(adapter_dir: Path, **entries: Any) -> None:
-    """Set top-level `entries` in the adapter's manifest (written atomically; other entries kept)."""
-    path = adapter_dir / ADAPTER_MANIFEST
-    manifest = read_json(path) if path.is_file() else {}
-    write_json(path, {**manifest, **entries})
+    def run_id(self) -> str | None:
+        """The training run that made it (a retrained adapter of the same name has another)."""
+        return self.manifest.get("run_id")
 
 
 def resolve_adapter(ref: str | Path, home: str | Path | None = None, name: str | None = None) -> AdapterRef:

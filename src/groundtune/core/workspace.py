@@ -37,6 +37,11 @@ class Workspace:
         return self._dir("adapters")
 
     @property
+    def calibrations(self) -> Path:
+        """Abstention calibrations, one immutable folder each (`calibration.json`)."""
+        return self._dir("calibrations")
+
+    @property
     def runs(self) -> Path:
         """Training runs (checkpoints, metrics) and evaluation runs."""
         return self._dir("runs")

@@ -28,17 +28,7 @@ from groundtune.core.ids import content_hash, stable_hash
 from groundtune.core.schemas import Chunk
 from groundtune.data.sources import QAPair
 from groundtune.grounding.quotes import find_verbatim
-
-QUESTION_PROMPT = (
-    'Here is a passage titled "{title}":\n\n{text}\n\n'
-    "Write {n} different questions that a user might ask and that this passage answers on its own. "
-    "One question per line, no numbering, nothing else."
-)
-ANSWER_PROMPT = (
-    'Passage titled "{title}":\n\n{text}\n\nQuestion: {question}\n\n'
-    'Reply with JSON only: {{"evidence": "<the sentence of the passage that answers, copied exactly>", '
-    '"answer": "<a short answer>"}}. If the passage does not answer, reply {{"answer": null}}.'
-)
+from groundtune.grounding.teacher_prompts import ANSWER_PROMPT, QUESTION_PROMPT
 
 
 class TeacherConfig(BaseModel):

@@ -6,6 +6,9 @@ runs/<eval_id>/
   records/<suite>/<system>.jsonl one EvalRecord per item
   report.json, report.html       metrics per suite and system, sweeps, plots
 ```
+With a false-refusal budget each system's abstention is calibrated on the dataset's validation split
+first; each adapter's threshold is stored as a calibration artifact (`eval.calibration`), never in
+the adapter.
 Suites are `dataset:NAME[:SPLIT]` (a groundtune dataset, default split `test`) or a fixed-context
 benchmark from `eval.suites`. It loads models through `infer` and renders only through `grounding`.
 """
@@ -19,18 +22,24 @@ from pathlib import Path
 from typing import Any
 
 from groundtune import __version__
-from groundtune.core.adapters import resolve_adapter, update_manifest
+from groundtune.core.adapters import resolve_adapter
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, Example
 from groundtune.core.workspace import get_workspace
 from groundtune.eval import sweeps as sweep_mod
-from groundtune.eval.report import write_report
+from groundtune.eval.calibration import (
+    calibrate_systems,
+    calibration_items,
+    check_budget,
+    record_calibrations,
+)
+from groundtune.eval.report_page import write_report
 from groundtune.eval.runner import ProgressFactory, System, default_systems, pick_demonstrations, run_systems
 from groundtune.eval.suites import load_suite
-from groundtune.grounding import get_format
-from groundtune.grounding.abstention import Abstention, calibrate
+from groundtune.grounding import DEFAULT_STYLE, get_format
 from groundtune.infer.request import Backend, GenerationConfig
+from groundtune.models import DEFAULT_LM
 
 
 def dataset_suite(suite: str) -> tuple[str, str] | None:
@@ -75,13 +84,13 @@ def _style_for(adapters: dict[str, Any], style: str | None) -> str:
             f"adapters use different grounding styles {sorted(styles)}",
             hint="compare adapters of one style per evaluation run",
         )
-    return style or (styles.pop() if styles else "cited")
+    return style or (styles.pop() if styles else DEFAULT_STYLE)
 
 
 def run(
     suites: Sequence[str],
     *,
-    model: str = "gemma-3-270m",
+    model: str = DEFAULT_LM,
     adapters: Sequence[str] = (),
     shots: int = 2,
     include_zero_shot: bool = True,
@@ -95,16 +104,17 @@ def run(
     seed: int = 0,
     home: str | Path | None = None,
     progress: ProgressFactory | None = None,
-    abstain: float | None = None,
+    max_false_refusal: float | None = None,
 ) -> Path:
     """Evaluate base (zero- and few-shot) and each adapter on every suite; returns the run folder.
 
-    `abstain` (a budget of refused answerable items, e.g. 0.1) first calibrates each system's
-    abstention threshold on the dataset's validation split, then scores every suite with it, and
-    records each adapter's threshold in its manifest, so that serving the adapter abstains alike."""
+    `max_false_refusal` (a budget of refused answerable items, e.g. 0.1) first calibrates each
+    system's abstention threshold on the dataset's validation split, then scores every suite with
+    it; each adapter's threshold is stored as a calibration artifact (`report.json["calibrations"]`
+    names them) that serving can use. The adapters themselves are not written to."""
     if not suites:
         raise InvalidInputError("no suite given", hint="pass --suite dataset:NAME or a benchmark suite name")
-    calibration_set = _check_abstention(suites, abstain) if abstain is not None else None
+    calibration_set = _check_abstention(suites, max_false_refusal) if max_false_refusal is not None else None
     refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
     fmt = get_format(_style_for(refs, style))
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
@@ -129,6 +139,7 @@ def run(
         "suites": {},
         "sweeps": {},
         "abstention": {},
+        "calibrations": {},
         "demonstrations": {},
     }
     (run_dir / "eval.json").write_text(
@@ -136,7 +147,7 @@ def run(
             {
                 k: v
                 for k, v in report.items()
-                if k not in ("suites", "sweeps", "abstention", "demonstrations")
+                if k not in ("suites", "sweeps", "abstention", "calibrations", "demonstrations")
             },
             indent=2,
             default=str,
@@ -151,14 +162,29 @@ def run(
         demos = pick_demonstrations(pool, shots, seed=seed) if shots else []
         report["demonstrations"][suite] = [d.id for d in demos]
         first_demos = first_demos or demos
-        if abstain is not None and calibration_set is not None and not thresholds:
+        if max_false_refusal is not None and calibration_set is not None and not thresholds:
             calibrated = calibrate_systems(
-                calibration_set, systems, backend, fmt, config, demos, abstain, home=home, progress=progress
+                calibration_items(calibration_set, "validation", home),
+                systems,
+                backend,
+                fmt,
+                config,
+                demos,
+                max_false_refusal,
+                progress=progress,
             )
             report["abstention"] = {name: a.model_dump() for name, a in calibrated.items()}
             thresholds = {name: a.threshold for name, a in calibrated.items()}
-            for name, ref in refs.items():
-                record_abstention(ref.path, calibrated[name], f"dataset:{calibration_set}:validation")
+            report["calibrations"] = record_calibrations(
+                calibrated,
+                refs,
+                model=model,
+                fmt=fmt,
+                dataset=calibration_set,
+                split="validation",
+                eval_run=run_id,
+                home=home,
+            )
         labelled = (lambda name, total, s=suite: progress(f"{s} · {name}", total)) if progress else None
         results = run_systems(
             items, systems, backend, fmt, config, demos, progress=labelled, judge=judge, thresholds=thresholds
@@ -177,63 +203,24 @@ def run(
     return run_dir
 
 
-def _check_abstention(suites: Sequence[str], budget: float) -> str:
+def _check_abstention(suites: Sequence[str], max_false_refusal: float) -> str:
     """The dataset whose validation split abstention calibrates on (the first suite's); it scores
     other splits only."""
-    if not 0.0 <= budget < 1.0:
-        raise InvalidInputError(
-            f"abstain budget {budget} is outside [0, 1)",
-            hint="use e.g. 0.1 (refuse at most 10% of answerable items)",
-        )
+    check_budget(max_false_refusal)
     first = dataset_suite(suites[0])
     if first is None:
         raise InvalidInputError(
             f"abstention is calibrated on a dataset's validation split, and {suites[0]!r} is not a dataset suite",
-            hint="put a dataset:NAME suite first, or drop --abstain",
+            hint="put a dataset:NAME suite first, or drop --max-false-refusal",
         )
     parsed = [(s, dataset_suite(s)) for s in suites]
     scored = [s for s, dataset in parsed if dataset is not None and dataset[1] == "validation"]
     if scored:
         raise InvalidInputError(
             f"{scored[0]} is the split abstention is calibrated on, so scoring it would grade the calibration itself",
-            hint="score the test split (dataset:NAME or dataset:NAME:test), or drop --abstain",
+            hint="score the test split (dataset:NAME or dataset:NAME:test), or drop --max-false-refusal",
         )
     return first[0]
-
-
-def calibrate_systems(
-    name: str,
-    systems: Sequence[System],
-    backend: Backend,
-    fmt: Any,
-    config: GenerationConfig,
-    demos: Sequence[Example],
-    budget: float,
-    *,
-    home: Any,
-    progress: ProgressFactory | None = None,
-) -> dict[str, Abstention]:
-    """Each system's abstention threshold, from its replies to the validation split of dataset `name`."""
-    items, _ = load_items(f"dataset:{name}:validation", limit=None, data_dir=None, seed=0, home=home)
-    targets = [not ex.answerable for ex in items]
-    if all(targets) or not any(targets):
-        raise InvalidInputError(
-            f"dataset '{name}' validation split needs both answerable and refusal items to calibrate abstention",
-            hint="rebuild the dataset with unanswerable questions (or fewer oracle documents), or drop --abstain",
-        )
-    labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
-    results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled)
-    return {
-        r.system.name: calibrate(
-            [rec.uncertainty for rec in r.records], [rec.parsed.refusal for rec in r.records], targets, budget
-        )
-        for r in results
-    }
-
-
-def record_abstention(adapter: Path, abstention: Abstention, calibrated_on: str) -> None:
-    """Write the calibrated threshold into the adapter's manifest (atomically), for serving to read."""
-    update_manifest(adapter, abstention={**abstention.model_dump(), "calibrated_on": calibrated_on})
 
 
 def run_sweeps(

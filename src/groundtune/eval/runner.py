@@ -20,6 +20,7 @@ from groundtune.core.schemas import EvalRecord, Example
 from groundtune.eval.metrics import aggregate, item_metrics
 from groundtune.grounding import GroundingFormat
 from groundtune.grounding.abstention import abstain, answer_uncertainty
+from groundtune.grounding.citations import renumber_citations
 from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest
 
 
@@ -79,10 +80,7 @@ def _shorten(example: Example, max_documents: int) -> Example:
     target = example.target
     quotes = [q.model_copy(update={"doc": renumber[q.doc]}) for q in target.quotes if q.doc in renumber]
     # Citation markers inside the answer text are rewritten too, so the demonstration stays consistent.
-    answer = target.answer
-    for old, new in sorted(renumber.items(), key=lambda kv: -kv[0]):
-        answer = answer.replace(f"[{old}]", f"[\x00{new}]")
-    answer = answer.replace("[\x00", "[")
+    answer = renumber_citations(target.answer, renumber)
     new_target = target.model_copy(
         update={
             "relevant": [renumber[n] for n in target.relevant if n in renumber],

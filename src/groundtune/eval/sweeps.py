@@ -9,6 +9,7 @@ import random
 from collections.abc import Sequence
 
 from groundtune.core.schemas import ContextDocument, Example
+from groundtune.grounding.citations import renumber_citations
 
 DISTRACTOR_COUNTS = (0, 1, 2, 4, 6, 8)
 POSITIONS = ("first", "middle", "last")
@@ -47,7 +48,7 @@ def _variant(example: Example, docs: list[ContextDocument], tag: str) -> Example
             "relevant": [gold],
             "citations": [gold],
             "quotes": quotes,
-            "answer": target.answer.replace(f"[{old}]", f"[{gold}]"),
+            "answer": renumber_citations(target.answer, {old: gold}),
         }
     )
     return example.model_copy(

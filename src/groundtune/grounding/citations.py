@@ -7,7 +7,7 @@ Knows nothing about styles or documents beyond their count.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
 _BARE_NUMBER = re.compile(r"\b(\d+)\b")
@@ -45,6 +45,16 @@ def parse_number_list(text: str) -> list[int]:
     if not numbers:
         numbers = _unique(int(m) for m in _BARE_NUMBER.findall(text))
     return numbers
+
+
+def renumber_citations(text: str, renumber: Mapping[int, int]) -> str:
+    """`text` with every cited document number n rewritten to `renumber[n]` (numbers not in it kept),
+    in one pass, so that swapping [1] and [2] cannot rewrite a marker twice."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        return re.sub(r"\d+", lambda d: str(renumber.get(int(d.group()), int(d.group()))), match.group(0))
+
+    return MARKER.sub(rewrite, text)
 
 
 def strip_citations(text: str) -> str:

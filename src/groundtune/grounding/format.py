@@ -137,7 +137,7 @@ def _styles() -> dict[str, type[GroundingFormat]]:
     from groundtune.grounding.cited import CitedFormat
     from groundtune.grounding.raft_cot import RaftCotFormat
 
-    return {"cited": CitedFormat, "raft-cot": RaftCotFormat, "answer-only": AnswerOnlyFormat}
+    return {f.id: f for f in (CitedFormat, RaftCotFormat, AnswerOnlyFormat)}
 
 
 def get_format(style: str = DEFAULT_STYLE) -> GroundingFormat:

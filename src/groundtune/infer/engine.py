@@ -22,6 +22,7 @@ from groundtune.infer.adapters import AdapterSet
 from groundtune.infer.decode import Event, Row, run_batch
 from groundtune.infer.request import GenerationRequest, GenerationResult, Progress
 from groundtune.infer.stops import TextTracker, split_stops
+from groundtune.models import DEFAULT_LM
 
 DTYPES = ("auto", "float32", "bfloat16")
 
@@ -93,7 +94,7 @@ class Engine:
     @classmethod
     def load(
         cls,
-        model: str = "gemma-3-270m",
+        model: str = DEFAULT_LM,
         adapters: dict[str, str | Path] | None = None,
         merged: bool = False,
         dtype: Any = "auto",

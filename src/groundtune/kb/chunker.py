@@ -30,8 +30,9 @@ class Section:
     path: tuple[str, ...]
 
 
-class TokenCounter:
-    """Counts and cuts text with a Hugging Face (fast) tokenizer, without special tokens."""
+class ChunkTokenizer:
+    """Counts and cuts text into chunk-sized pieces with the embedder's (fast) tokenizer, without
+    special tokens. (`data.tokens.TokenCounter` counts an LM's prompt tokens; this one sizes chunks.)"""
 
     def __init__(self, tokenizer: Any) -> None:
         self.tokenizer = counting_copy(tokenizer)
@@ -100,7 +101,7 @@ def _split(text: str, start: int, end: int, pattern: re.Pattern[str]) -> list[tu
     return spans
 
 
-def _units(text: str, sec: Section, budget: int, counter: TokenCounter) -> list[tuple[int, int, int]]:
+def _units(text: str, sec: Section, budget: int, counter: ChunkTokenizer) -> list[tuple[int, int, int]]:
     """(start, end, tokens) of paragraphs, or their sentences/lines/token pieces when too long."""
     out: list[tuple[int, int, int]] = []
     paragraphs = _split(text, sec.start, sec.end, _PARAGRAPH)
@@ -120,7 +121,7 @@ def _units(text: str, sec: Section, budget: int, counter: TokenCounter) -> list[
 
 
 def chunk_document(
-    doc: Document, counter: TokenCounter, *, chunk_tokens: int = 256, chunk_overlap: int = 32
+    doc: Document, counter: ChunkTokenizer, *, chunk_tokens: int = 256, chunk_overlap: int = 32
 ) -> list[Chunk]:
     """Chunks of one document version, in text order."""
     if chunk_tokens < 8 or not 0 <= chunk_overlap < chunk_tokens:

@@ -18,7 +18,7 @@ from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import content_hash
 from groundtune.core.schemas import Chunk, Document
 from groundtune.kb import sparse as bm25
-from groundtune.kb.chunker import TokenCounter, chunk_document, index_text
+from groundtune.kb.chunker import ChunkTokenizer, chunk_document, index_text
 from groundtune.kb.parsers import RECORD_SUFFIXES, file_doc_id, iter_files, make_document, parse_file
 from groundtune.kb.records import RecordFields, parse_records
 
@@ -158,7 +158,7 @@ def add(
     docs, errors = collect(inputs, fields or RecordFields(), tags, progress)
     summary = AddSummary(errors=errors)
     latest = kb.catalog.latest_versions(d.id for d in docs)
-    counter = TokenCounter(kb.embedder.tokenizer)
+    counter = ChunkTokenizer(kb.embedder.tokenizer)
     planned: list[tuple[Document, list[Chunk]]] = []
     for i, doc in enumerate(docs, start=1):
         prev = latest.get(doc.id)

@@ -22,6 +22,7 @@ from groundtune.kb import sparse as bm25
 from groundtune.kb.catalog import Catalog, NewVersion
 from groundtune.kb.chunker import index_text
 from groundtune.kb.index import VectorIndex
+from groundtune.kb.owner import Ownership
 from groundtune.kb.settings import KBSettings, load_settings
 
 if TYPE_CHECKING:
@@ -45,14 +46,21 @@ def open_index(path: Path, settings: KBSettings) -> VectorIndex:
 
 
 class KnowledgeBase:
-    """An open knowledge base. Use one per process and KB (local mode locks the index folder)."""
+    """An open knowledge base. In local mode one process owns it until it closes it (kb/owner.py)."""
 
     def __init__(self, path: Path, settings: KBSettings) -> None:
         self.path = path
         self.settings = settings
         self.name = settings.name
-        self.catalog = Catalog(catalog_url(path, settings), schema=settings.id)
-        self.index = open_index(path, settings)
+        # Claim a local-mode KB before touching its stores, so a second process fails here, plainly.
+        self._owner = None if settings.index_url else Ownership(settings.name, path)
+        try:
+            self.catalog = Catalog(catalog_url(path, settings), schema=settings.id)
+            self.index = open_index(path, settings)
+        except BaseException:
+            if self._owner is not None:
+                self._owner.release()
+            raise
         self._embedder: Any = None
         self._embedder_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -262,6 +270,8 @@ class KnowledgeBase:
     def close(self) -> None:
         self.index.close()
         self.catalog.close()
+        if self._owner is not None:
+            self._owner.release()
 
     def __enter__(self) -> KnowledgeBase:
         return self

@@ -118,13 +118,16 @@ def pull(
 
         if not progress:
             return build_gemma_cache(dest)
+        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+        # Whatever command first needs Gemma does this once; say so, so a minute of work is explained.
         with Progress(
-            TextColumn("[bold]pull gemma-3-270m[/] {task.description}"),
+            TextColumn("[bold]converting Gemma GGUF to safetensors once (~1 min)[/] {task.description}"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total} steps"),
             TimeElapsedColumn(),
+            console=Console(stderr=True),  # beside the other progress, off the results on stdout
         ) as bar:
             task = bar.add_task("", total=len(STEPS))
             seen: list[str] = []

@@ -69,6 +69,7 @@ def create_app(deployment: Deployment, *, api_key: str | None = None) -> FastAPI
             "status": "ok",
             "models": [deployment.base_name, *deployment.adapters],
             "knowledge_base": getattr(deployment.kb, "name", None),
+            "abstention": {m: deployment.abstention(m) for m in [deployment.base_name, *deployment.adapters]},
             "queue": scheduler.pending if scheduler else 0,
         }
 

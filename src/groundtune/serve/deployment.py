@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.adapters import AdapterRef, resolve_adapter
+from groundtune.core.calibrations import latest_calibration
 from groundtune.core.errors import ConflictError, DeadlineError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
-from groundtune.grounding import GroundingFormat, get_format, is_verbatim
+from groundtune.grounding import DEFAULT_STYLE, GroundingFormat, get_format, is_verbatim
 from groundtune.grounding.abstention import abstain, answer_uncertainty
 from groundtune.infer.request import GenerationConfig, GenerationRequest, GenerationResult
+from groundtune.serve.calibrations import Chosen
 from groundtune.serve.schemas import (
     AssistantMessage,
     ChatCompletion,
@@ -72,6 +74,9 @@ class Deployment:
         limits: Limits | None = None,
         scheduler: Any = None,
         timeout_s: float = 120.0,
+        calibrations: dict[str, Chosen] | None = None,
+        abstention_off: str | None = None,
+        home: str | Path | None = None,
     ) -> None:
         self.backend = backend
         self.base_name = base_name
@@ -81,6 +86,11 @@ class Deployment:
         self.scheduler = scheduler  # infer.BatchScheduler over an in-process Engine, or None (remote backend)
         self.timeout_s = timeout_s
         self.retriever = kb.retriever(retriever_config) if kb is not None else None
+        # served adapter -> the calibration it abstains with (serve/calibrations.py); `abstention_off`
+        # says why this backend cannot abstain at all (None: it can).
+        self.calibrations: dict[str, Chosen] = dict(calibrations or {})
+        self.abstention_off = abstention_off
+        self.home = home
         self._lock = threading.Lock()
 
     # -- models and adapters ------------------------------------------------------------------------
@@ -90,28 +100,48 @@ class Deployment:
         return self.retriever.hash() if self.retriever is not None else None
 
     def _warnings(self, ref: AdapterRef | None) -> list[str]:
-        if ref is None or self.retriever is None or not ref.retriever_hash:
+        if ref is None:
             return []
-        if ref.retriever_hash != self.retriever_hash:
-            return [
+        warnings = []
+        chosen = self.calibrations.get(ref.name)
+        if self.abstention_off and chosen:
+            warnings.append(f"calibration {chosen.calibration.name} is not applied: {self.abstention_off}")
+        if self.retriever is not None and ref.retriever_hash and ref.retriever_hash != self.retriever_hash:
+            warnings.append(
                 f"adapter '{ref.name}' was trained with retriever {ref.retriever_hash}, this deployment "
                 f"retrieves with {self.retriever_hash}: its training context may differ from what it sees now"
-            ]
-        return []
+            )
+        return warnings
+
+    def abstention(self, model: str) -> str:
+        """How `model` abstains, in one sentence (model cards and /health say it)."""
+        if model == self.base_name:
+            return "never abstains (calibrations belong to adapters)"
+        if self.abstention_off:
+            return self.abstention_off
+        chosen = self.calibrations.get(model)
+        return chosen.describe() if chosen else "never abstains: no calibration (groundtune eval calibrate)"
 
     def models(self) -> list[ModelCard]:
         cards = [
             ModelCard(
-                id=self.base_name, kind="base", grounding_format="cited", retriever_hash=self.retriever_hash
+                id=self.base_name,
+                kind="base",
+                grounding_format=DEFAULT_STYLE,
+                retriever_hash=self.retriever_hash,
+                abstention=self.abstention(self.base_name),
             )
         ]
         for name, ref in self.adapters.items():
+            chosen = self.calibrations.get(name)
             cards.append(
                 ModelCard(
                     id=name,
                     kind="adapter",
-                    grounding_format=ref.grounding_style or "cited",
+                    grounding_format=ref.grounding_style or DEFAULT_STYLE,
                     retriever_hash=ref.retriever_hash,
+                    calibration=chosen.calibration.name if chosen else None,
+                    abstention=self.abstention(name),
                     warnings=self._warnings(ref),
                 )
             )
@@ -123,10 +153,13 @@ class Deployment:
             raise ConflictError(
                 f"model '{name}' is already served", hint="unload it first or pick another name"
             )
-        ref = resolve_adapter(path, name=name)
+        ref = resolve_adapter(path, self.home, name=name)
+        latest = latest_calibration(ref, self.home)
         with self._lock:
             self.backend.load_adapter(name, ref.path)
             self.adapters[name] = ref
+            if latest is not None:
+                self.calibrations[name] = Chosen(latest, named=False)
         return next(c for c in self.models() if c.id == name)
 
     def unload_adapter(self, name: str) -> None:
@@ -135,6 +168,7 @@ class Deployment:
         with self._lock:
             self.backend.unload_adapter(name)
             del self.adapters[name]
+            self.calibrations.pop(name, None)
 
     # -- one request ---------------------------------------------------------------------------------
 
@@ -170,7 +204,7 @@ class Deployment:
                 code="max_tokens_too_large",
             )
         ref = self.adapters.get(req.model)
-        fmt = get_format(ref.grounding_style if ref and ref.grounding_style else "cited")
+        fmt = get_format(ref.grounding_style if ref and ref.grounding_style else DEFAULT_STYLE)
         documents, hash_ = self._documents(req, question)
         stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
         config = GenerationConfig(
@@ -251,8 +285,8 @@ class Deployment:
 
     def abstention_threshold(self, model: str) -> float | None:
         """The calibrated abstention threshold of `model` (None: it never abstains)."""
-        ref = self.adapters.get(model)
-        return ref.abstention_threshold if ref is not None else None
+        chosen = self.calibrations.get(model)
+        return None if self.abstention_off or chosen is None else chosen.calibration.threshold
 
     def message(self, prepared: Prepared, result: GenerationResult) -> AssistantMessage:
         """The assistant message: user-facing answer with [n] markers, and the grounding context. An
@@ -266,8 +300,8 @@ class Deployment:
         context.uncertainty = uncertainty
         if text != result.text:
             context.warnings.append(
-                f"the model was unsure of its answer (uncertainty {uncertainty:.3f} >= the adapter's calibrated "
-                f"{threshold:.3f}), so the reply is a refusal"
+                f"the model was unsure of its answer (uncertainty {uncertainty:.3f} >= {threshold:.3f}, "
+                f"calibration {self.calibrations[prepared.model].calibration.name}), so the reply is a refusal"
             )
         return AssistantMessage(content=content, context=context)
 

@@ -133,6 +133,8 @@ class ModelCard(BaseModel):
     kind: Literal["base", "adapter"]
     grounding_format: str
     retriever_hash: str | None = None
+    calibration: str | None = Field(default=None, description="The calibration it abstains with, if any.")
+    abstention: str = Field(default="", description="Whether and when it abstains, in one sentence.")
     warnings: list[str] = Field(default_factory=list)
 
 

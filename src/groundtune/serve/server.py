@@ -9,11 +9,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import tempfile
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 from groundtune.core.adapters import resolve_adapter
 from groundtune.core.errors import InvalidInputError
+from groundtune.models import DEFAULT_LM
+from groundtune.serve.calibrations import NO_ENTROPIES, choose
 from groundtune.serve.deployment import Deployment, Limits
 
 API_KEY_ENV = "GROUNDTUNE_API_KEY"
@@ -29,10 +33,11 @@ def is_loopback(host: str) -> bool:
 
 
 def build_deployment(
-    model: str = "gemma-3-270m",
+    model: str = DEFAULT_LM,
     adapters: dict[str, str] | None = None,
     kb: str | None = None,
     *,
+    calibrations: Sequence[str] = (),
     engine: Literal["inprocess", "vllm"] = "inprocess",
     vllm_url: str | None = None,
     max_batch: int = 8,
@@ -42,8 +47,14 @@ def build_deployment(
     home: str | Path | None = None,
     retriever_config: Any = None,
 ) -> Deployment:
-    """Load everything a server needs; `adapters` maps served names to adapter names or folders."""
+    """Load everything a server needs; `adapters` maps served names to adapter names or folders,
+    `calibrations` names the calibration an adapter abstains with (else it gets its latest)."""
     refs = {name: resolve_adapter(ref, home, name=name) for name, ref in (adapters or {}).items()}
+    chosen = choose(refs, calibrations, home)
+    if engine == "vllm" and chosen:
+        # vLLM's OpenAI API returns no per-token entropies, so nothing could ever be judged unsure:
+        # say so instead of holding back streams for an abstention that never fires.
+        warnings.warn(NO_ENTROPIES, stacklevel=2)
     knowledge_base = None
     if kb is not None:
         from groundtune.kb import open_kb
@@ -70,6 +81,9 @@ def build_deployment(
         limits=limits,
         scheduler=scheduler,
         timeout_s=timeout_s,
+        calibrations=chosen,
+        abstention_off=NO_ENTROPIES if engine == "vllm" else None,
+        home=home,
     )
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.recipes import find_recipe
+from groundtune.models import DEFAULT_LM
 
 
 class _Strict(BaseModel):
@@ -56,7 +57,7 @@ class TrainConfig(_Strict):
     """Everything one training run needs. Recipes in `recipes/` are YAML files of this shape."""
 
     dataset: str = Field(description="Dataset name under <workspace>/datasets or a directory path.")
-    model: str = Field(default="gemma-3-270m", description="Registry name, local path or hub id.")
+    model: str = Field(default=DEFAULT_LM, description="Registry name, local path or hub id.")
     name: str | None = Field(
         default=None, description="Adapter name under <workspace>/adapters (default: the run id)."
     )

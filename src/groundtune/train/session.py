@@ -34,8 +34,8 @@ from groundtune.train.examples import (
 )
 from groundtune.train.loss import SupervisedLM
 from groundtune.train.optim import make_optimizer, warmup_steps
-from groundtune.train.reporting import MetricsLog
 from groundtune.train.rundir import card_provenance
+from groundtune.train.tracking import MetricsLog
 
 
 @dataclass

@@ -22,9 +22,9 @@ from groundtune.train import adapter, checkpoint, distributed
 from groundtune.train.batching import collate, plan_epoch
 from groundtune.train.config import TrainConfig, build_config, load_config
 from groundtune.train.evaluate import evaluate
-from groundtune.train.reporting import ProgressBar, Trackers, read_metrics
 from groundtune.train.rundir import adapter_manifest, find_run, register_adapter
 from groundtune.train.session import Session, open_session
+from groundtune.train.tracking import ProgressBar, Trackers, read_metrics
 
 Callback = Callable[[dict[str, Any]], None]
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from groundtune.eval.headline import HEADLINE_KEYS
+
 # Capability -> (metric, higher is better). The order is the order of the report's tables.
 CAPABILITIES: dict[str, list[tuple[str, bool]]] = {
     "Relevance assessment": [
@@ -50,14 +52,6 @@ CAPABILITIES: dict[str, list[tuple[str, bool]]] = {
         ("n_items", True),
     ],
 }
-HEADLINE = [
-    "relevance_f1",
-    "quote_validity",
-    "answer_f1",
-    "citation_precision",
-    "refusal_f1",
-    "false_refusal_rate",
-]
 
 
 def _fmt(value: float | None) -> str:
@@ -112,7 +106,7 @@ def bar_chart(title: str, metrics: Mapping[str, Mapping[str, float | None]]) -> 
     import matplotlib.pyplot as plt
 
     systems = list(metrics)
-    keys = [k for k in HEADLINE if any(metrics[s].get(k) is not None for s in systems)]
+    keys = [k for k in HEADLINE_KEYS if any(metrics[s].get(k) is not None for s in systems)]
     fig, ax = plt.subplots(figsize=(max(5.0, 1.3 * len(keys)), 3.2))
     width = 0.8 / max(1, len(systems))
     for i, system in enumerate(systems):

@@ -8,8 +8,9 @@ import os
 from pathlib import Path
 
 from groundtune import kb
+from groundtune.core.calibrations import list_calibrations, load_calibration
 from groundtune.data import load_dataset
-from groundtune.platform.quickstart import examples_dir, run_quickstart
+from groundtune.pipelines.quickstart import examples_dir, run_quickstart
 
 TINY = dict(
     model="tiny-random-gemma3",
@@ -42,9 +43,13 @@ def test_quickstart_runs_every_step_then_skips_them() -> None:
     calibrated = json.loads((result.eval_run / "report.json").read_text())["abstention"]
     assert set(calibrated) == {"base-2shot", "quickstart"}
     assert all(a["max_false_refusal"] == 0.1 and a["false_refusal"] <= 0.1 for a in calibrated.values())
+    # the adapter's threshold is a calibration artifact; the adapter itself is not written to
     manifest = json.loads((result.adapter / "groundtune-adapter.json").read_text())
-    assert manifest["abstention"]["threshold"] == calibrated["quickstart"]["threshold"]
-    assert manifest["abstention"]["calibrated_on"] == "dataset:quickstart:validation"
+    assert "abstention" not in manifest
+    stored = load_calibration(result.calibration)
+    assert stored.threshold == calibrated["quickstart"]["threshold"] and stored.adapter == "quickstart"
+    assert (stored.dataset, stored.split, stored.max_false_refusal) == ("quickstart", "validation", 0.1)
+    assert f"--calibration {result.calibration}" in result.serve_command
     assert result.table["quickstart"]["n_items"] == 4
     assert len(result.update) == 3 and all({"before", "after"} <= set(row) for row in result.update)
     assert (
@@ -66,11 +71,13 @@ def test_quickstart_runs_every_step_then_skips_them() -> None:
     assert sum("skipped" in line for line in said) == 4  # dataset, adapter, evaluation, update
     assert again.update == result.update
     assert again.eval_run == result.eval_run and again.adapter == result.adapter
+    assert again.calibration == result.calibration
 
     said.clear()
     fresh = run_quickstart(say=said.append, fresh=True, **TINY)
     assert not any("skipped" in line for line in said)
     assert fresh.eval_run != result.eval_run
+    assert [c.name for c in list_calibrations()] == [fresh.calibration]  # the old one went with its adapter
 
 
 def test_quickstart_command_prints_the_capability_table_and_serve_command() -> None:
@@ -106,3 +113,13 @@ def test_quickstart_command_prints_the_capability_table_and_serve_command() -> N
     assert "groundtune serve --model tiny-random-gemma3 --adapter quickstart=" in result.output.replace(
         "\n", ""
     )
+
+
+def test_the_sample_kb_is_found_in_the_checkout_or_passed_explicitly(tmp_path: Path) -> None:
+    import pytest
+
+    from groundtune.core.errors import NotFoundError
+
+    assert examples_dir() == Path(__file__).resolve().parents[2] / "examples" / "sample_kb"
+    with pytest.raises(NotFoundError, match="no docs/ folder"):
+        run_quickstart(examples=tmp_path, say=lambda _: None, **TINY)

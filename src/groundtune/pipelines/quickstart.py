@@ -25,27 +25,22 @@ from typing import Any
 
 from groundtune.core.errors import NotFoundError
 from groundtune.core.workspace import get_workspace
+from groundtune.eval.headline import HEADLINE
 from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL, Abstention
+from groundtune.models import DEFAULT_LM
 
 KB_NAME = "quickstart"
 DATASET = "quickstart"
 ADAPTER = "quickstart"
 RECIPE = "default"
-TABLE = [
-    ("relevance F1", "relevance_f1", True),
-    ("quote validity", "quote_validity", True),
-    ("answer F1", "answer_f1", True),
-    ("citation precision", "citation_precision", True),
-    ("refusal F1", "refusal_f1", True),
-    ("false refusals", "false_refusal_rate", False),
-]
 
 # The default recipe's training section as it is (one epoch), with one validation at the end instead
 # of four, to fit the quickstart's 15-minute budget on a 2-core CPU. `train_overrides` go on top.
 QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
 # Both systems abstain when unsure, each with a threshold calibrated on the validation split that
-# refuses at most this share of answerable questions there (grounding/abstention.py).
-ABSTAIN = DEFAULT_MAX_FALSE_REFUSAL
+# refuses at most this share of answerable questions there (grounding/abstention.py); the adapter's
+# is stored as a calibration artifact, which the update step and the serve command name.
+MAX_FALSE_REFUSAL = DEFAULT_MAX_FALSE_REFUSAL
 
 
 def compare(
@@ -56,7 +51,7 @@ def compare(
     systems = list(table)
     base = next(s for s in systems if s.startswith("base"))
     rows: list[tuple[str, float | None, float | None, str | None]] = []
-    for label, key, higher in TABLE:
+    for label, key, higher, _ in HEADLINE:
         b, t = table[base].get(key), table[systems[-1]].get(key)
         if b is None or t is None:
             verdict = None
@@ -72,9 +67,22 @@ Say = Callable[[str], None]
 StageProgress = Callable[[str, int, int], None]
 
 
+SAMPLE_KB = Path("examples") / "sample_kb"
+
+
 def examples_dir() -> Path:
-    """`examples/sample_kb` of the source tree groundtune runs from."""
-    return Path(__file__).resolve().parents[3] / "examples" / "sample_kb"
+    """`examples/sample_kb` of a groundtune source checkout, searched upward from this module (a
+    checkout, or an editable install of one) and then from the working directory (a checkout used
+    with a regular install). The sample KB is not package data: a wheel does not carry it, so
+    outside a checkout the caller passes its folder (`examples=`, `groundtune quickstart --examples`)."""
+    for origin in (Path(__file__).resolve().parent, Path.cwd().resolve()):
+        for folder in (origin, *origin.parents):
+            if (folder / SAMPLE_KB / "docs").is_dir():
+                return folder / SAMPLE_KB
+    raise NotFoundError(
+        f"no {SAMPLE_KB} folder above {Path(__file__).resolve().parent} or {Path.cwd()}",
+        hint="run from a groundtune source checkout, or pass --examples DIR (the sample_kb folder)",
+    )
 
 
 @dataclass
@@ -84,6 +92,7 @@ class QuickstartResult:
     adapter: Path
     eval_run: Path
     table: dict[str, dict[str, float | None]]
+    calibration: str | None = None
     update: list[dict[str, str]] = field(default_factory=list)
     serve_command: str = ""
     seconds: dict[str, float] = field(default_factory=dict)
@@ -117,7 +126,7 @@ def run_quickstart(
     stage: StageProgress = _noop_stage,
     eval_progress: Any = None,
     train_overrides: dict[str, Any] | None = None,
-    model: str = "gemma-3-270m",
+    model: str = DEFAULT_LM,
     embedder: str = "minilm-l6",
     eval_limit: int | None = None,
     max_new_tokens: int = 96,
@@ -127,10 +136,11 @@ def run_quickstart(
     `model`/`embedder` swap the embedded defaults (the tests use the tiny models); `eval_limit`
     scores only the first held-out questions.
     """
-    src = Path(examples or examples_dir())
+    src = Path(examples) if examples else examples_dir()
     if not (src / "docs").is_dir():
         raise NotFoundError(
-            f"no sample knowledge base at {src}", hint="run from a groundtune source checkout"
+            f"no sample knowledge base at {src} (it has no docs/ folder)",
+            hint="pass the examples/sample_kb folder of a groundtune source checkout",
         )
     ws = get_workspace(home)
     root = ws.home / "quickstart"
@@ -153,25 +163,36 @@ def run_quickstart(
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    eval_run, table = _eval_step(state, home, say, eval_progress, model, eval_limit, max_new_tokens)
+    eval_run, table, calibration = _eval_step(
+        state, home, say, eval_progress, model, eval_limit, max_new_tokens
+    )
     seconds["eval"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    update = _update_step(src, state, docs, adapter, home, say, model, max_new_tokens)
+    update = _update_step(src, state, docs, adapter, calibration, home, say, model, max_new_tokens)
     seconds["update"] = time.perf_counter() - t
 
     command = f"groundtune serve --model {model} --adapter {ADAPTER}={adapter} --kb {KB_NAME}"
+    if calibration:
+        command += f" --calibration {calibration}"
     state.set("last_run", {"seconds": seconds, "table": table, "update": update})
-    return QuickstartResult(KB_NAME, DATASET, adapter, eval_run, table, update, command, seconds)
+    return QuickstartResult(KB_NAME, DATASET, adapter, eval_run, table, calibration, update, command, seconds)
 
 
 def _forget(ws: Any, root: Path) -> None:
-    """Remove everything the quickstart made (KB, dataset, adapter, state) so it starts over."""
+    """Remove everything the quickstart made (KB, dataset, adapter, its calibrations, state) so it
+    starts over."""
     from groundtune import kb
+    from groundtune.core.adapters import resolve_adapter
+    from groundtune.core.calibrations import list_calibrations
 
     if any(s.name == KB_NAME for s in kb.list_kbs(ws.home)):
         kb.delete(KB_NAME, home=ws.home)
-    for path in (ws.datasets / DATASET, ws.adapters / ADAPTER, root):
+    paths = [ws.datasets / DATASET, ws.adapters / ADAPTER, root]
+    if (ws.adapters / ADAPTER / "adapter_config.json").is_file():
+        ref = resolve_adapter(ADAPTER, ws.home)
+        paths += [ws.calibrations / c.name for c in list_calibrations(ws.home, ref)]
+    for path in paths:
         shutil.rmtree(path, ignore_errors=True)
 
 
@@ -258,11 +279,12 @@ def _train_step(state: _State, home: Any, say: Say, overrides: dict[str, Any]) -
 
 def _eval_step(
     state: _State, home: Any, say: Say, progress: Any, model: str, limit: int | None, max_new_tokens: int
-) -> tuple[Path, dict[str, dict[str, float | None]]]:
+) -> tuple[Path, dict[str, dict[str, float | None]], str | None]:
     from groundtune.eval.run import run, show
 
     done = state.get("eval_run")
-    if done and (Path(done) / "report.json").is_file():
+    # A run from before calibrations were artifacts has none to serve with: evaluate again.
+    if done and (Path(done) / "report.json").is_file() and "calibrations" in show(done):
         say("[4/5] evaluation: already done (skipped)")
         run_dir = Path(done)
     else:
@@ -276,7 +298,7 @@ def _eval_step(
             max_new_tokens=max_new_tokens,
             home=home,
             progress=progress,
-            abstain=ABSTAIN,
+            max_false_refusal=MAX_FALSE_REFUSAL,
         )
         state.set("eval_run", str(run_dir))
     report = show(run_dir)
@@ -284,11 +306,22 @@ def _eval_step(
     say(f"[4/5] evaluation on held-out questions: report {run_dir / 'report.html'}")
     for name, calibrated in report.get("abstention", {}).items():
         say(f"      {name} {Abstention.model_validate(calibrated).summary()}")
-    return run_dir, suite
+    calibration = report["calibrations"].get(ADAPTER)
+    if calibration:
+        say(f"      {ADAPTER}'s threshold is stored as calibration {calibration}")
+    return run_dir, suite, calibration
 
 
 def _update_step(
-    src: Path, state: _State, docs: Path, adapter: Path, home: Any, say: Say, model: str, max_new_tokens: int
+    src: Path,
+    state: _State,
+    docs: Path,
+    adapter: Path,
+    calibration: str | None,
+    home: Any,
+    say: Say,
+    model: str,
+    max_new_tokens: int,
 ) -> list[dict[str, str]]:
     """Ask each update question, replace the document with its new version, ask again."""
     from groundtune.serve.schemas import ChatCompletionRequest
@@ -302,7 +335,13 @@ def _update_step(
         say("[5/5] knowledge update without retraining: already shown (skipped)")
         return list(done)
     items = [json.loads(line) for line in updates_file.read_text().splitlines() if line.strip()]
-    deployment = build_deployment(model, adapters={ADAPTER: str(adapter)}, kb=KB_NAME, home=home)
+    deployment = build_deployment(
+        model,
+        adapters={ADAPTER: str(adapter)},
+        kb=KB_NAME,
+        calibrations=[calibration] if calibration else [],
+        home=home,
+    )
     rows = []
     try:
 

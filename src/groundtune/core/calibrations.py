@@ -1,0 +1,102 @@
+"""Calibration artifacts: an adapter's abstention threshold, fitted on one split of a dataset within
+a false-refusal budget, stored once as `<workspace>/calibrations/<name>/calibration.json`.
+
+Evaluation writes them (`groundtune eval calibrate`, `eval run --max-false-refusal`); serving reads
+them. A calibration is never rewritten, and writing one never touches the adapter it belongs to, so
+evaluating an adapter cannot change how it serves. Pure file access: the numbers come from
+`grounding.abstention`.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from groundtune.core.adapters import AdapterRef
+from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
+from groundtune.core.jsonfile import read_json, write_json
+from groundtune.core.workspace import get_workspace
+
+CALIBRATION_FILE = "calibration.json"
+
+
+class Calibration(BaseModel):
+    """Where an abstention threshold came from and what it did on the items it was fitted to."""
+
+    name: str
+    created: str = Field(description="UTC time it was written; the latest of an adapter's wins by default.")
+    groundtune_version: str
+    adapter: str = Field(description="Name of the adapter it belongs to.")
+    adapter_path: str
+    adapter_run_id: str | None = Field(description="Training run of that adapter (a retrained one differs).")
+    model: str = Field(description="Base model the adapter was run on.")
+    grounding_format: str
+    dataset: str
+    split: str
+    max_false_refusal: float = Field(ge=0.0, lt=1.0, description="Budget of refused answerable items.")
+    threshold: float | None = Field(description="Refuse at answer uncertainty (nats) >= this; None: never.")
+    items: int
+    answerable: int
+    false_refusal: float = Field(description="Share of answerable items refused at the threshold.")
+    refusal_recall: float | None = Field(description="Share of refusal items refused at the threshold.")
+    eval_run: str | None = Field(default=None, description="The evaluation run that made it, if any.")
+
+    def belongs_to(self, ref: AdapterRef) -> bool:
+        """Whether this calibration was fitted to `ref` (the same training run, else the same folder)."""
+        if self.adapter_run_id and ref.run_id:
+            return self.adapter_run_id == ref.run_id
+        return Path(self.adapter_path) == ref.path
+
+
+def now() -> str:
+    """The `created` stamp: sortable UTC with microseconds, so two calibrations never tie."""
+    t = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1e6):06d}Z"
+
+
+def write_calibration(calibration: Calibration, home: str | Path | None = None) -> Path:
+    """Store a new calibration; a name already taken is a ConflictError (artifacts are immutable)."""
+    name = calibration.name
+    if not name or "/" in name or name.startswith("."):
+        raise InvalidInputError(
+            f"bad calibration name '{name}'", hint="use letters, digits, '-', '_' and '.'"
+        )
+    folder = get_workspace(home).calibrations / name
+    try:
+        folder.mkdir()
+    except FileExistsError:
+        raise ConflictError(
+            f"calibration '{name}' already exists",
+            hint="pick another --name; calibrations are never rewritten",
+        ) from None
+    write_json(folder / CALIBRATION_FILE, calibration.model_dump())
+    return folder
+
+
+def list_calibrations(home: str | Path | None = None, adapter: AdapterRef | None = None) -> list[Calibration]:
+    """Stored calibrations, oldest first; only `adapter`'s when given."""
+    found = []
+    for path in get_workspace(home).calibrations.glob(f"*/{CALIBRATION_FILE}"):
+        calibration = Calibration.model_validate(read_json(path))
+        if adapter is None or calibration.belongs_to(adapter):
+            found.append(calibration)
+    return sorted(found, key=lambda c: (c.created, c.name))
+
+
+def load_calibration(name: str, home: str | Path | None = None) -> Calibration:
+    path = get_workspace(home).calibrations / name / CALIBRATION_FILE
+    if not path.is_file():
+        known = [c.name for c in list_calibrations(home)]
+        raise NotFoundError(
+            f"no calibration '{name}'",
+            hint=f"stored calibrations: {', '.join(known) or 'none yet'}; make one with groundtune eval calibrate",
+        )
+    return Calibration.model_validate(read_json(path))
+
+
+def latest_calibration(adapter: AdapterRef, home: str | Path | None = None) -> Calibration | None:
+    """The adapter's newest calibration, or None when it has none."""
+    found = list_calibrations(home, adapter)
+    return found[-1] if found else None

@@ -1,0 +1,157 @@
+"""Calibrating abstention: run systems on a dataset's validation split, fit each one's threshold
+within a false-refusal budget (`grounding.abstention.calibrate`), and store an adapter's as a
+calibration artifact (`core.calibrations`) that serving can name.
+
+`calibrate_adapter` is `groundtune eval calibrate`; `eval run --max-false-refusal` uses the same
+pieces for every compared system. The adapter itself is never written to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from groundtune import __version__
+from groundtune.core.adapters import AdapterRef, resolve_adapter
+from groundtune.core.calibrations import Calibration, now, write_calibration
+from groundtune.core.errors import InvalidInputError
+from groundtune.core.ids import new_id
+from groundtune.core.schemas import Example
+from groundtune.eval.runner import ProgressFactory, System, run_systems
+from groundtune.grounding import DEFAULT_STYLE, get_format
+from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL, Abstention, calibrate
+from groundtune.grounding.format import GroundingFormat
+from groundtune.infer.request import Backend, GenerationConfig
+from groundtune.models import DEFAULT_LM
+
+
+def check_budget(max_false_refusal: float) -> None:
+    if not 0.0 <= max_false_refusal < 1.0:
+        raise InvalidInputError(
+            f"max_false_refusal {max_false_refusal} is outside [0, 1)",
+            hint="use e.g. 0.1 (refuse at most 10% of answerable items)",
+        )
+
+
+def calibration_items(dataset: str, split: str, home: Any) -> list[Example]:
+    """The labelled items a threshold is fitted to; both answerable and refusal items are needed."""
+    from groundtune.eval.run import load_items
+
+    items, _ = load_items(f"dataset:{dataset}:{split}", limit=None, data_dir=None, seed=0, home=home)
+    targets = [not ex.answerable for ex in items]
+    if all(targets) or not any(targets):
+        raise InvalidInputError(
+            f"dataset '{dataset}' {split} split needs both answerable and refusal items to calibrate abstention",
+            hint="rebuild the dataset with unanswerable questions (or fewer oracle documents), "
+            "or drop --max-false-refusal",
+        )
+    return items
+
+
+def calibrate_systems(
+    items: Sequence[Example],
+    systems: Sequence[System],
+    backend: Backend,
+    fmt: GroundingFormat,
+    config: GenerationConfig,
+    demos: Sequence[Example],
+    max_false_refusal: float,
+    *,
+    progress: ProgressFactory | None = None,
+) -> dict[str, Abstention]:
+    """Each system's abstention threshold, from its replies to the labelled `items`."""
+    targets = [not ex.answerable for ex in items]
+    labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
+    results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled)
+    return {
+        r.system.name: calibrate(
+            [rec.uncertainty for rec in r.records],
+            [rec.parsed.refusal for rec in r.records],
+            targets,
+            max_false_refusal,
+        )
+        for r in results
+    }
+
+
+def record_calibrations(
+    calibrated: Mapping[str, Abstention],
+    refs: Mapping[str, AdapterRef],
+    *,
+    model: str,
+    fmt: GroundingFormat,
+    dataset: str,
+    split: str,
+    eval_run: str | None = None,
+    names: Mapping[str, str] | None = None,
+    home: Any = None,
+) -> dict[str, str]:
+    """Store each adapter's threshold as a new calibration artifact; returns adapter -> calibration
+    name. Base systems' thresholds stay in the evaluation report only (serving has no few-shot base)."""
+    stored = {}
+    for system, ref in refs.items():
+        a = calibrated[system]
+        calibration = Calibration(
+            name=(names or {}).get(system) or new_id("cal"),
+            created=now(),
+            groundtune_version=__version__,
+            adapter=ref.name,
+            adapter_path=str(ref.path),
+            adapter_run_id=ref.run_id,
+            model=model,
+            grounding_format=f"{fmt.id}@{fmt.version}",
+            dataset=dataset,
+            split=split,
+            eval_run=eval_run,
+            **a.model_dump(),
+        )
+        write_calibration(calibration, home)
+        stored[system] = calibration.name
+    return stored
+
+
+def calibrate_adapter(
+    adapter: str,
+    dataset: str,
+    *,
+    split: str = "validation",
+    max_false_refusal: float = DEFAULT_MAX_FALSE_REFUSAL,
+    name: str | None = None,
+    model: str | None = None,
+    max_new_tokens: int = 160,
+    backend: Backend | None = None,
+    home: str | Path | None = None,
+    progress: ProgressFactory | None = None,
+) -> Calibration:
+    """Fit `adapter`'s abstention threshold on `dataset`'s `split` and store it as a calibration.
+
+    The adapter answers zero-shot with greedy decoding, as it does in `eval run` and in serving."""
+    from groundtune.core.calibrations import load_calibration
+
+    check_budget(max_false_refusal)
+    ref = resolve_adapter(adapter, home)
+    model = model or ref.manifest.get("model") or DEFAULT_LM
+    items = calibration_items(dataset, split, home)
+    fmt = get_format(ref.grounding_style or DEFAULT_STYLE)
+    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+    if backend is None:
+        from groundtune.infer import Engine
+
+        backend = Engine.load(model, adapters={ref.name: ref.path}, home=home)
+    system = System(name=ref.name, adapter=ref.name)
+    calibrated = calibrate_systems(
+        items, [system], backend, fmt, config, [], max_false_refusal, progress=progress
+    )
+    names = {ref.name: name} if name else None
+    stored = record_calibrations(
+        calibrated,
+        {ref.name: ref},
+        model=model,
+        fmt=fmt,
+        dataset=dataset,
+        split=split,
+        names=names,
+        home=home,
+    )
+    return load_calibration(stored[ref.name], home)

@@ -1,1 +1,0 @@
-"""Runs the stages together: the quickstart pipeline over the sample knowledge base."""
