@@ -1,0 +1,155 @@
+"""The general grounding stage in one command: a knowledge base of every public source's passages,
+the mixed training dataset (train parts only), an evaluation dataset per source (its test split is
+the source's fixed held-out part, never trained or tuned on), and the LoRA adapter trained on the mix
+with the `general` recipe.
+
+Each step records its result in `<workspace>/general/state.json` and is skipped when done, so an
+interrupted run resumes. It reads `../shared/data` (or `data_root`); it never downloads anything.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from groundtune.core.errors import NotFoundError
+from groundtune.core.workspace import get_workspace
+
+RECIPE = "general"
+KB_NAME = "general"
+DATASET = "general"
+ADAPTER = "general"
+# Per source, an evaluation dataset: a fixed sample of its questions whose held-out part is the test
+# split (never trained or tuned on), the rest train (few-shot demonstrations for the base model) and
+# validation (abstention calibration).
+EVAL_LIMIT = 300
+EVAL_SPLITS = {"train": 0.8, "validation": 0.2}
+
+Say = Callable[[str], None]
+StageProgress = Callable[[str, int, int], None]
+
+
+def _noop_stage(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _recipe_data() -> dict[str, Any]:
+    import yaml
+
+    from groundtune.core.recipes import find_recipe
+
+    loaded: dict[str, Any] = yaml.safe_load(find_recipe(RECIPE).read_text(encoding="utf-8"))
+    return loaded
+
+
+def _sources(data_root: Path) -> list[dict[str, Any]]:
+    sources = []
+    for spec in _recipe_data()["data"]["sources"]:
+        path = data_root / spec["path"]
+        if not path.exists():
+            raise NotFoundError(
+                f"{path} is missing: the general stage reads the public sources in ../shared/data",
+                hint="pass --data DIR pointing at the folder that holds them",
+            )
+        sources.append({**spec, "path": str(path)})
+    return sources
+
+
+class _State:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+
+    def get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    def set(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(json.dumps(self.data, indent=2))
+
+
+def run_general(
+    data_root: str | Path,
+    *,
+    home: str | Path | None = None,
+    say: Say = print,
+    stage: StageProgress = _noop_stage,
+    train_overrides: dict[str, Any] | None = None,
+    embedder: str = "minilm-l6",
+    model: str | None = None,
+    steps: tuple[str, ...] = ("kb", "data", "test", "train"),
+) -> dict[str, Any]:
+    """Run the general stage's steps (see the module docstring); returns the state (paths, timings)."""
+    from groundtune import kb as kb_api
+    from groundtune.data import build_dataset, load_config
+    from groundtune.data.public import load_public
+
+    data_root = Path(data_root).resolve()
+    ws = get_workspace(home)
+    state = _State(ws.home / "general" / "state.json")
+    sources = _sources(data_root)
+    timings: dict[str, float] = state.get("timings") or {}
+
+    if "kb" in steps and not state.get("kb"):
+        t = time.perf_counter()
+        kb_api.create(KB_NAME, embedder=embedder, home=home)
+        for spec in sources:
+            corpus = load_public(spec["kind"], spec["path"]).write_corpus(
+                ws.home / "general" / f"{spec['kind']}.corpus.jsonl"
+            )
+            summary = kb_api.add(KB_NAME, [corpus], home=home, progress=None)
+            say(f"kb: {spec['kind']}: {len(summary.added)} passages")
+        timings["kb"] = time.perf_counter() - t
+        state.set("kb", KB_NAME)
+        state.set("timings", timings)
+
+    lm = {"lm": model} if model else {}
+    if "data" in steps and not state.get("dataset"):
+        t = time.perf_counter()
+        config = load_config(RECIPE, name=DATASET, kb=KB_NAME, sources=sources, overwrite=True, **lm)
+        result = build_dataset(config, progress=stage, home=home)
+        say(f"data: {result.card.splits} examples; drops {result.report['drops']}")
+        timings["data"] = time.perf_counter() - t
+        state.set("dataset", str(result.path))
+        state.set("timings", timings)
+
+    if "test" in steps and not state.get("tests"):
+        t = time.perf_counter()
+        tests = {}
+        for spec in sources:
+            name = f"{DATASET}-eval-{spec['kind']}"
+            config = load_config(
+                RECIPE,
+                name=name,
+                kb=KB_NAME,
+                sources=[{**spec, "part": "all", "limit": EVAL_LIMIT}],
+                splits=EVAL_SPLITS,
+                overwrite=True,
+                **lm,
+            )
+            result = build_dataset(config, progress=stage, home=home)
+            tests[spec["kind"]] = name
+            say(f"eval dataset {name}: {result.card.splits}")
+        timings["test"] = time.perf_counter() - t
+        state.set("tests", tests)
+        state.set("timings", timings)
+
+    if "train" in steps and not state.get("adapter"):
+        from groundtune.train import load_config as train_config
+        from groundtune.train import train
+
+        t = time.perf_counter()
+        overrides = {"dataset": DATASET, "name": ADAPTER, **(train_overrides or {})}
+        if model:
+            overrides["model"] = model
+        run = train(train_config(RECIPE, overrides), home=home)
+        timings["train"] = time.perf_counter() - t
+        state.set("adapter", str(run.registered_adapter))
+        state.set("run", str(run.run_dir))
+        state.set("timings", timings)
+        say(f"train: adapter {run.registered_adapter} ({run.steps} steps) in {timings['train']:.0f} s")
+    return state.data
