@@ -13,6 +13,7 @@ from groundtune.cli import kb as kb_cli
 from groundtune.cli import models as models_cli
 from groundtune.cli import train as train_cli
 from groundtune.cli.app import quiet_libraries
+from groundtune.cli.general import general_cmd
 from groundtune.cli.quickstart import quickstart_cmd
 from groundtune.cli.serve import serve_cmd
 from groundtune.core.workspace import HOME_ENV
@@ -30,6 +31,7 @@ app.add_typer(kb_cli.app, name="kb")
 app.add_typer(eval_cli.app, name="eval")
 app.command("serve")(serve_cmd)
 app.command("quickstart")(quickstart_cmd)
+app.command("general")(general_cmd)
 
 
 def _version(value: bool) -> None:

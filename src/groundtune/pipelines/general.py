@@ -36,18 +36,18 @@ def _noop_stage(stage: str, done: int, total: int) -> None:
     return None
 
 
-def _recipe_data() -> dict[str, Any]:
+def _recipe_data(recipe: str | Path) -> dict[str, Any]:
     import yaml
 
     from groundtune.core.recipes import find_recipe
 
-    loaded: dict[str, Any] = yaml.safe_load(find_recipe(RECIPE).read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = yaml.safe_load(find_recipe(recipe).read_text(encoding="utf-8"))
     return loaded
 
 
-def _sources(data_root: Path) -> list[dict[str, Any]]:
+def _sources(data_root: Path, recipe: str | Path) -> list[dict[str, Any]]:
     sources = []
-    for spec in _recipe_data()["data"]["sources"]:
+    for spec in _recipe_data(recipe)["data"]["sources"]:
         path = data_root / spec["path"]
         if not path.exists():
             raise NotFoundError(
@@ -82,8 +82,10 @@ def run_general(
     embedder: str = "minilm-l6",
     model: str | None = None,
     steps: tuple[str, ...] = ("kb", "data", "test", "train"),
+    recipe: str | Path = RECIPE,
 ) -> dict[str, Any]:
-    """Run the general stage's steps (see the module docstring); returns the state (paths, timings)."""
+    """Run the general stage's steps (see the module docstring); returns the state (paths, timings).
+    `recipe` (default `general`) names the sources and settings; tests pass a smaller one."""
     from groundtune import kb as kb_api
     from groundtune.data import build_dataset, load_config
     from groundtune.data.public import load_public
@@ -91,7 +93,7 @@ def run_general(
     data_root = Path(data_root).resolve()
     ws = get_workspace(home)
     state = _State(ws.home / "general" / "state.json")
-    sources = _sources(data_root)
+    sources = _sources(data_root, recipe)
     timings: dict[str, float] = state.get("timings") or {}
 
     if "kb" in steps and not state.get("kb"):
@@ -110,7 +112,7 @@ def run_general(
     lm = {"lm": model} if model else {}
     if "data" in steps and not state.get("dataset"):
         t = time.perf_counter()
-        config = load_config(RECIPE, name=DATASET, kb=KB_NAME, sources=sources, overwrite=True, **lm)
+        config = load_config(recipe, name=DATASET, kb=KB_NAME, sources=sources, overwrite=True, **lm)
         result = build_dataset(config, progress=stage, home=home)
         say(f"data: {result.card.splits} examples; drops {result.report['drops']}")
         timings["data"] = time.perf_counter() - t
@@ -123,7 +125,7 @@ def run_general(
         for spec in sources:
             name = f"{DATASET}-eval-{spec['kind']}"
             config = load_config(
-                RECIPE,
+                recipe,
                 name=name,
                 kb=KB_NAME,
                 sources=[{**spec, "part": "all", "limit": EVAL_LIMIT}],
@@ -146,10 +148,90 @@ def run_general(
         overrides = {"dataset": DATASET, "name": ADAPTER, **(train_overrides or {})}
         if model:
             overrides["model"] = model
-        run = train(train_config(RECIPE, overrides), home=home)
+        run = train(train_config(recipe, overrides), home=home)
         timings["train"] = time.perf_counter() - t
         state.set("adapter", str(run.registered_adapter))
         state.set("run", str(run.run_dir))
         state.set("timings", timings)
         say(f"train: adapter {run.registered_adapter} ({run.steps} steps) in {timings['train']:.0f} s")
     return state.data
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _commit() -> str | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except OSError:
+        return None
+    return out.stdout.strip() or None
+
+
+def ship(
+    data_root: str | Path,
+    *,
+    home: str | Path | None = None,
+    dest: Path | None = None,
+    recipe: str | Path = RECIPE,
+) -> Path:
+    """Copy the trained general adapter into the package (`core/shipped/general`) in bf16 (half the
+    size; LoRA weights load back into fp32 layers), with a manifest naming the recipe, the hash of
+    every public file it was trained on, the commit and the training figures."""
+    import shutil
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    from groundtune.core.adapters import ADAPTER_MANIFEST, SHIPPED, resolve_adapter
+    from groundtune.core.recipes import find_recipe
+
+    data_root = Path(data_root).resolve()
+    ref = resolve_adapter(ADAPTER, home)
+    if ref.path.parent == SHIPPED:
+        raise NotFoundError(
+            "no trained general adapter in this workspace", hint="run `groundtune general` first"
+        )
+    dest = dest or SHIPPED / ADAPTER
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    shutil.copy2(ref.path / "adapter_config.json", dest / "adapter_config.json")
+    weights = load_file(str(ref.path / "adapter_model.safetensors"))
+    save_file({k: v.to(torch.bfloat16) for k, v in weights.items()}, str(dest / "adapter_model.safetensors"))
+    files = sorted(
+        p
+        for spec in _recipe_data(recipe)["data"]["sources"]
+        for p in (data_root / spec["path"]).rglob("*")
+        if p.is_file() and p.suffix not in (".md",) and "LICENSE" not in p.name
+    )
+    recipe_file = find_recipe(recipe)
+    manifest = {
+        **ref.manifest,
+        "adapter_name": ADAPTER,
+        "shipped": {
+            "recipe": str(recipe),
+            "recipe_sha256": _sha256(recipe_file),
+            "data": {str(p.relative_to(data_root)): _sha256(p) for p in files},
+            "commit": _commit(),
+            "weights_dtype": "bfloat16",
+            "reproduce": "groundtune general --data ../shared/data && groundtune general --data ../shared/data --ship",
+        },
+    }
+    (dest / ADAPTER_MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+    return dest

@@ -1,0 +1,41 @@
+"""`groundtune general`: the general grounding stage over the public sources (pipelines/general.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+
+from groundtune.cli.app import console, handle_errors, stage_bars
+
+
+@handle_errors
+def general_cmd(
+    data: Path = typer.Option(
+        Path("../shared/data"), "--data", help="Folder holding the public sources (../shared/data)."
+    ),
+    max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Cap training steps."),
+    ship: bool = typer.Option(
+        False, "--ship", help="Copy the trained adapter into the package (core/shipped/general)."
+    ),
+) -> None:
+    """Train the general grounding adapter on a mix of public sources (resumable; about an hour on a
+    2-core CPU), or --ship the trained one so `init_adapter: general` and serving find it by name."""
+    from groundtune.pipelines.general import run_general
+    from groundtune.pipelines.general import ship as ship_adapter
+
+    if ship:
+        dest = ship_adapter(data)
+        console.print(f"shipped: {escape(str(dest))}")
+        return
+    with stage_bars() as stage:
+        state = run_general(
+            data,
+            say=lambda m: console.print(escape(m)),
+            stage=stage,
+            train_overrides={"max_steps": max_steps} if max_steps else None,
+        )
+    console.print(f"adapter: {escape(str(state.get('adapter')))}")
+    for kind, name in (state.get("tests") or {}).items():
+        console.print(f"evaluation suite for {kind}: dataset:{escape(name)}:test")

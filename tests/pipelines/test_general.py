@@ -1,0 +1,88 @@
+"""The general grounding stage end to end on the tiny models, with a small recipe over two real public
+sources (skipped without ../shared/data): the evaluation datasets' test splits are the sources' fixed
+held-out parts, training never shows them, and the shipped adapter is what a user's run continues."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file
+
+from conftest import SHARED_DATA, shared_data
+from groundtune.core.adapters import resolve_adapter
+from groundtune.core.jsonfile import read_json
+from groundtune.data import load_dataset
+from groundtune.data.public import HELDOUT_KEY, load_public
+from groundtune.pipelines.general import run_general, ship
+from groundtune.train import train
+
+RECIPE = """
+data:
+  k: 3
+  max_tokens: 4096
+  splits: {train: 0.9, validation: 0.1}
+  sources:
+    - {kind: hotpotqa, path: hotpotqa_reflexion100, part: train, limit: 24}
+    - {kind: rgb_counterfactual, path: rgb_en_fact, part: train, limit: 24}
+train:
+  lora: {r: 4, alpha: 8}
+  precision: fp32
+  batch_size: 2
+  grad_accum: 1
+  max_steps: 3
+  lr: 1.0e-3
+  eval_every: 10000
+  num_threads: 1
+  progress: false
+"""
+
+
+def test_general_stage_on_tiny_models(tmp_path: Path) -> None:
+    shared_data("hotpotqa_reflexion100")
+    recipe = tmp_path / "general-tiny.yaml"
+    recipe.write_text(RECIPE)
+    said: list[str] = []
+    state = run_general(
+        SHARED_DATA,
+        say=said.append,
+        embedder="tiny-random-minilm",
+        model="tiny-random-gemma3",
+        recipe=recipe,
+    )
+    assert state["adapter"] and set(state["tests"]) == {"hotpotqa", "rgb_counterfactual"}
+    train_shown = {d.doc_id for ex in load_dataset("general")["train"] for d in ex.documents}
+    for kind, name in state["tests"].items():
+        folder = {"hotpotqa": "hotpotqa_reflexion100", "rgb_counterfactual": "rgb_en_fact"}[kind]
+        held = {p.id for p in load_public(kind, SHARED_DATA / folder).pairs if p.meta[HELDOUT_KEY]}
+        held_docs = {
+            d for p in load_public(kind, SHARED_DATA / folder).pairs if p.id in held for d in p.gold_doc_ids
+        }
+        test = load_dataset(name)["test"]
+        assert test and {ex.id for ex in test} <= held
+        assert not train_shown & held_docs  # the mix never shows a held-out document
+    # A second run skips every finished step.
+    again = run_general(SHARED_DATA, say=said.append, embedder="tiny-random-minilm", recipe=recipe)
+    assert again["adapter"] == state["adapter"]
+
+    dest = ship(SHARED_DATA, dest=tmp_path / "shipped" / "general", recipe=recipe)
+    manifest = json.loads((dest / "groundtune-adapter.json").read_text())
+    assert manifest["shipped"]["data"] and all(len(h) == 64 for h in manifest["shipped"]["data"].values())
+    assert "hotpotqa_reflexion100/hotpot_distractor_sample100.json" in manifest["shipped"]["data"]
+    weights = load_file(str(dest / "adapter_model.safetensors"))
+    assert {str(w.dtype) for w in weights.values()} == {"torch.bfloat16"}
+    # A user's run continues the shipped adapter.
+    ref = resolve_adapter(dest)
+    run = train(
+        {
+            "model": "tiny-random-gemma3",
+            "dataset": "general",
+            "name": "user",
+            "init_adapter": str(ref.path),
+            "max_steps": 1,
+            "precision": "fp32",
+            "progress": False,
+            "num_threads": 1,
+        }
+    )
+    assert read_json(run.run_dir / "run.json")["init_adapter"]["path"] == str(dest.resolve())
