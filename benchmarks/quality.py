@@ -1,0 +1,189 @@
+"""Grounding quality on data the code was not tuned on: every public source's fixed held-out part.
+
+Runs (or reuses) the general stage (`groundtune general`), then for each source's evaluation dataset
+scores base Gemma with two demonstrations (the named baseline, measured in the same run) and each
+adapter on the test split, every system abstaining when unsure with a threshold calibrated on that
+dataset's validation split within a 10% false-refusal budget. One evaluation run per suite, so each
+calibrates on its own source. Per suite and system it reports relevance F1, quote validity, answer
+containment and F1, citation precision, refusal recall, false refusals, refusal AUROC (refused items
+ranked first, then by answer uncertainty; 0.5 = chance), the counterfactual follow rate (RGB: share of
+answers with the documents' value), format ok, and wall time.
+
+    .venv/bin/python benchmarks/quality.py --home WORKSPACE [--adapter general] [--limit 60] \\
+        [--sweeps nq_open_oracle]
+
+Writes benchmarks/results/quality.json (or --out) and the table between the quality markers of
+docs/eval.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
+DOC = ROOT / "docs" / "eval.md"
+BEGIN, END = "<!-- quality:begin -->", "<!-- quality:end -->"
+BASELINE = "base-2shot"
+COLUMNS = [
+    ("relevance_f1", "rel F1"),
+    ("quote_validity", "quote valid"),
+    ("answer_containment", "ans contain"),
+    ("answer_f1", "ans F1"),
+    ("citation_precision", "cite prec"),
+    ("refusal_recall", "refusal rec"),
+    ("false_refusal_rate", "false ref"),
+    ("refusal_auroc", "refusal AUROC"),
+    ("format_ok", "format ok"),
+]
+
+
+def auroc(scores: list[float], labels: list[bool]) -> float | None:
+    """P(score of a refusal item > score of an answerable one), ties half; None without both kinds."""
+    pos = [s for s, y in zip(scores, labels, strict=True) if y]
+    neg = [s for s, y in zip(scores, labels, strict=True) if not y]
+    if not pos or not neg:
+        return None
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def refusal_score(record: dict[str, Any]) -> float:
+    """How strongly a system refuses an item: a refusal (its own or by abstention) ranks above any
+    answer; among answers, more uncertain ranks higher (uncertainty in nats, squashed below 1)."""
+    u = record.get("uncertainty") or 0.0
+    return 1.0 + u / (1.0 + u) if record["parsed"]["refusal"] else u / (1.0 + u)
+
+
+def suite_auroc(run_dir: Path, suite: str, answerable: dict[str, bool]) -> dict[str, float | None]:
+    folder = run_dir / "records" / suite.replace(":", "_")
+    out = {}
+    for file in sorted(folder.glob("*.jsonl")):
+        records = [json.loads(line) for line in file.read_text().splitlines() if line.strip()]
+        scores = [refusal_score(r) for r in records]
+        labels = [not answerable[r["example_id"]] for r in records]
+        out[file.stem] = auroc(scores, labels)
+    return out
+
+
+def evaluate_suite(args: argparse.Namespace, kind: str, dataset: str) -> dict[str, Any]:
+    from groundtune.data import load_dataset
+    from groundtune.eval.run import run
+
+    suite = f"dataset:{dataset}:test"
+    t = time.perf_counter()
+    run_dir = run(
+        [suite],
+        adapters=args.adapter,
+        shots=2,
+        include_zero_shot=False,
+        limit=args.limit,
+        max_false_refusal=args.budget,
+        sweeps=kind in args.sweeps,
+        home=args.home,
+    )
+    seconds = time.perf_counter() - t
+    report = json.loads((run_dir / "report.json").read_text())
+    items = load_dataset(dataset, args.home)["test"]
+    answerable = {ex.id: ex.answerable for ex in items}
+    aurocs = suite_auroc(run_dir, suite, answerable)
+    systems = {}
+    for name, metrics in report["suites"][suite].items():
+        row = {key: metrics.get(key) for key, _ in COLUMNS if key != "refusal_auroc"}
+        row["refusal_auroc"] = aurocs.get(name)
+        if kind == "rgb_counterfactual":
+            row["counterfactual_follow_rate"] = metrics.get("answer_containment")
+        row["n_items"] = metrics.get("n_items")
+        row["n_unanswerable"] = metrics.get("n_unanswerable")
+        systems[name] = row
+    print(kind, json.dumps(systems, default=lambda v: round(v, 3)), flush=True)
+    return {
+        "suite": suite,
+        "eval_run": str(run_dir),
+        "seconds": round(seconds, 1),
+        "abstention": report.get("abstention", {}),
+        "sweeps": report.get("sweeps", {}),
+        "systems": systems,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    head = "| suite | system | " + " | ".join(label for _, label in COLUMNS) + " | items (unans.) |"
+    lines = [head, "|" + "---|" * (len(COLUMNS) + 3)]
+    for kind, suite in result["suites"].items():
+        for name, row in suite["systems"].items():
+            cells = ["–" if row.get(k) is None else f"{row[k]:.2f}" for k, _ in COLUMNS]
+            n = f"{row['n_items']:.0f} ({row['n_unanswerable']:.0f})"
+            lines.append(f"| {kind} | {name} | " + " | ".join(cells) + f" | {n} |")
+    return "\n".join(lines)
+
+
+def write_doc(result: dict[str, Any]) -> None:
+    text = DOC.read_text()
+    block = (
+        f"{BEGIN}\n`{result['command']}` ({result['machine']['cpus']} CPUs, {result['date']}; "
+        f"{result['seconds']:.0f} s)\n\n{table(result)}\n{END}"
+    )
+    if BEGIN in text:
+        start, end = text.index(BEGIN), text.index(END) + len(END)
+        text = text[:start] + block + text[end:]
+    else:
+        text = text.rstrip() + "\n\n## Quality on held-out public data\n\n" + block + "\n"
+    DOC.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--home", type=Path, required=True, help="Workspace of the general stage.")
+    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument(
+        "--adapter", action="append", default=None, help="Adapters to score (default: general)."
+    )
+    parser.add_argument("--limit", type=int, default=60, help="Test items per suite.")
+    parser.add_argument("--budget", type=float, default=0.1, help="Abstention false-refusal budget.")
+    parser.add_argument("--sweeps", action="append", default=[], help="Sources to run the sweeps on.")
+    parser.add_argument("--only", action="append", default=None, help="Score only these sources.")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    args.adapter = args.adapter or ["general"]
+    from groundtune.pipelines.general import run_general
+
+    t = time.perf_counter()
+    state = run_general(args.data, home=args.home)  # finished steps are skipped
+    suites = {}
+    for kind, dataset in state["tests"].items():
+        if args.only and kind not in args.only:
+            continue
+        suites[kind] = evaluate_suite(args, kind, dataset)
+    result = {
+        "benchmark": "quality",
+        "baseline": BASELINE,
+        "command": "benchmarks/quality.py " + " ".join(os.sys.argv[1:]),
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "general_stage": {k: state.get(k) for k in ("adapter", "timings")},
+        "budget": args.budget,
+        "seconds": time.perf_counter() - t,
+        "suites": suites,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    write_doc(result)
+    print(table(result))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
