@@ -76,6 +76,12 @@ def run_cmd(
         help="Calibrate each system's abstention on the dataset's validation split, refusing at most this share "
         "of answerable items (e.g. 0.1); adapters keep their threshold for serving.",
     ),
+    constrained: bool = typer.Option(
+        True,
+        "--constrained/--no-constrained",
+        help="Decode within the grounding grammar: quotes verbatim from their document, only prompt "
+        "documents named (styles cited and answer-only, in-process engine).",
+    ),
 ) -> None:
     """Run base zero-shot, base few-shot and each adapter on identical prompts; write JSON + HTML."""
     from groundtune.eval.run import run, show
@@ -99,6 +105,7 @@ def run_cmd(
             judge=judge,
             progress=bars,
             abstain=abstain,
+            constrained=constrained,
         )
     print_report(show(run_dir))
     console.print(f"[green]report:[/] {run_dir / 'report.html'}  (run id {run_dir.name})")

@@ -96,18 +96,21 @@ def run(
     home: str | Path | None = None,
     progress: ProgressFactory | None = None,
     abstain: float | None = None,
+    constrained: bool = True,
 ) -> Path:
     """Evaluate base (zero- and few-shot) and each adapter on every suite; returns the run folder.
 
     `abstain` (a budget of refused answerable items, e.g. 0.1) first calibrates each system's
     abstention threshold on the dataset's validation split, then scores every suite with it, and
-    records each adapter's threshold in its manifest, so that serving the adapter abstains alike."""
+    records each adapter's threshold in its manifest, so that serving the adapter abstains alike.
+    `constrained` decodes within the grounding grammar (styles that have one: quotes verbatim, only
+    prompt documents named); False lets every system write freely."""
     if not suites:
         raise InvalidInputError("no suite given", hint="pass --suite dataset:NAME or a benchmark suite name")
     calibration_set = _check_abstention(suites, abstain) if abstain is not None else None
     refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
     fmt = get_format(_style_for(refs, style))
-    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0, constrained=constrained)
     systems = default_systems(list(refs), shots=shots, include_zero_shot=include_zero_shot)
     if backend is None:
         from groundtune.infer import Engine

@@ -41,8 +41,10 @@ def build_deployment(
     limits: Limits | None = None,
     home: str | Path | None = None,
     retriever_config: Any = None,
+    constrained: bool = True,
 ) -> Deployment:
-    """Load everything a server needs; `adapters` maps served names to adapter names or folders."""
+    """Load everything a server needs; `adapters` maps served names to adapter names or folders.
+    `constrained` decodes within the grounding grammar (the in-process engine only)."""
     refs = {name: resolve_adapter(ref, home, name=name) for name, ref in (adapters or {}).items()}
     knowledge_base = None
     if kb is not None:
@@ -70,6 +72,7 @@ def build_deployment(
         limits=limits,
         scheduler=scheduler,
         timeout_s=timeout_s,
+        constrained=constrained,
     )
 
 
