@@ -81,6 +81,8 @@ def test_rendered_targets_are_legal(target: GroundedAnswer) -> None:
         'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes [1, 2]',
         'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes.\nQuote [1]: "x"',  # a later line reads as a field
         'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes.\n**Answer:** no',
+        'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes.\nAnswer\n',  # a bare label line
+        'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes.\n- relevant\r',
     ],
 )
 def test_illegal_continuations_are_refused(text: str) -> None:
@@ -142,7 +144,7 @@ def test_no_documents_leaves_only_none() -> None:
     assert grammar.feed(grammar.start, "Relevant: none\nAnswer: see [") is None
 
 
-ALPHABET = [*'abQuoteAnswrRlv [1234]:,."\n*#-\u2028', "Quote", "Answer:", "Relevant:", "\n\n"]
+ALPHABET = [*'abQuoteAnswrRlv [1234]:,."\n*#-\u2028', "Quote", "Answer", "Answer:", "Relevant", "Relevant:", "\n\n"]
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -190,6 +190,8 @@ class ReplyGrammar:
         line = s.line
         if self.fields:
             if is_line_break(ch):
+                if line is not None and _LABEL.match(line):
+                    return None  # a bare `Answer` line reads as a field too
                 line = ""
             elif line is not None:
                 line += ch
