@@ -38,7 +38,8 @@ def _requests(**cfg: object) -> list[GenerationRequest]:
 
 def _check(text: str) -> None:
     parsed = FMT.parse(text, DOCS)
-    assert parsed.violations in ([], ["missing_answer"]), (text, parsed.violations)  # length may cut it
+    # the token limit may cut a reply short (missing answer, a half-written label), nothing else
+    assert set(parsed.violations) <= {"missing_answer", "unexpected_text"}, (text, parsed.violations)
     assert set(parsed.relevant) | set(parsed.citations) <= {1, 2, 3}
     assert all(verify_quotes(parsed, DOCS)), text
     assert parsed.relevant == [] or parsed.quotes, text
