@@ -176,3 +176,16 @@ def test_report_is_self_contained_html(tmp_path: Path) -> None:
         "<b>0.800</b>" in page and "<b>0.100</b>" in page
     )  # best relevance F1 and lowest false-refusal rate
     assert "<link" not in page and "src=" not in page and 'href="http' not in page  # no external assets
+
+
+def test_systems_decode_constrained_by_default_and_records_say_so(engine: Engine) -> None:
+    fmt = get_format("cited")
+    items = [_example(i) for i in range(2)] + [_example(9, answerable=False)]
+    systems = [System(name="base"), System(name="tuned", adapter="tuned")]
+    held = run_systems(items, systems, engine, fmt, GenerationConfig(max_new_tokens=40))
+    for result in held:
+        assert all(rec.constrained for rec in result.records) and result.metrics["constrained"] == 1.0
+        assert result.metrics["quote_precision"] in (1.0, None)  # every quote verifies
+        assert all(rec.metrics["quote_precision"] in (1.0, None) for rec in result.records)
+    free = run_systems(items, systems[:1], engine, fmt, GenerationConfig(max_new_tokens=8, constrained=False))
+    assert not any(rec.constrained for rec in free[0].records) and free[0].metrics["constrained"] == 0.0

@@ -75,6 +75,12 @@ def run_cmd(
     abstain: float | None = typer.Option(
         None, "--abstain", min=0.0, max=0.99, hidden=True, help="Deprecated name of --max-false-refusal."
     ),
+    constrained: bool = typer.Option(
+        True,
+        "--constrained/--no-constrained",
+        help="Decode within the grounding grammar: quotes verbatim from their document, only prompt "
+        "documents named (styles cited and answer-only, in-process engine).",
+    ),
 ) -> None:
     """Run base zero-shot, base few-shot and each adapter on identical prompts; write JSON + HTML."""
     from groundtune.eval.run import run, show
@@ -101,6 +107,7 @@ def run_cmd(
             judge=judge,
             progress=bars,
             max_false_refusal=max_false_refusal,
+            constrained=constrained,
         )
     print_report(show(run_dir))
     console.print(f"[green]report:[/] {run_dir / 'report.html'}  (run id {run_dir.name})")

@@ -55,6 +55,12 @@ def serve_cmd(
     timeout: float = typer.Option(
         120.0, "--timeout", min=1.0, help="Seconds before a request fails with 504."
     ),
+    constrained: bool = typer.Option(
+        True,
+        "--constrained/--no-constrained",
+        help="Decode within the grounding grammar: quotes verbatim from their document, only prompt "
+        "documents named (in-process engine).",
+    ),
 ) -> None:
     """Serve a base model, its adapters and a knowledge base at /v1/chat/completions."""
     from groundtune.serve.server import build_deployment, serve
@@ -71,6 +77,7 @@ def serve_cmd(
         max_batch=max_batch,
         max_queue=max_queue,
         timeout_s=timeout,
+        constrained=constrained,
     )
     for card in deployment.models():
         note = f" [yellow]{escape('; '.join(card.warnings))}[/]" if card.warnings else ""

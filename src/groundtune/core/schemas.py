@@ -129,3 +129,4 @@ class EvalRecord(_Model):
     completion_tokens: int = 0
     uncertainty: float | None = None  # mean entropy (nats) over the answer's tokens, when known
     raw_output: str | None = None  # the model's own reply when abstention replaced it by a refusal
+    constrained: bool = False  # decoded within the grounding grammar (verbatim quotes, prompt documents)

@@ -105,19 +105,22 @@ def run(
     home: str | Path | None = None,
     progress: ProgressFactory | None = None,
     max_false_refusal: float | None = None,
+    constrained: bool = True,
 ) -> Path:
     """Evaluate base (zero- and few-shot) and each adapter on every suite; returns the run folder.
 
     `max_false_refusal` (a budget of refused answerable items, e.g. 0.1) first calibrates each
     system's abstention threshold on the dataset's validation split, then scores every suite with
     it; each adapter's threshold is stored as a calibration artifact (`report.json["calibrations"]`
-    names them) that serving can use. The adapters themselves are not written to."""
+    names them) that serving can use. The adapters themselves are not written to.
+    `constrained` decodes within the grounding grammar (styles that have one: quotes verbatim, only
+    prompt documents named); False lets every system write freely."""
     if not suites:
         raise InvalidInputError("no suite given", hint="pass --suite dataset:NAME or a benchmark suite name")
     calibration_set = _check_abstention(suites, max_false_refusal) if max_false_refusal is not None else None
     refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
     fmt = get_format(_style_for(refs, style))
-    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0, constrained=constrained)
     systems = default_systems(list(refs), shots=shots, include_zero_shot=include_zero_shot)
     if backend is None:
         from groundtune.infer import Engine

@@ -3,8 +3,9 @@
 A `System` is the base model (optionally with few-shot demonstrations) or the base plus one adapter.
 Every system gets the same prompt for an item, rendered by the grounding format; few-shot systems
 see demonstrations before it as earlier exchanges of the conversation, rendered by that same format.
-Every request carries the same `GenerationConfig` (and, when calibrated, each system its own
-abstention threshold). Scoring is `eval.metrics`; this module only orchestrates.
+Every request carries the same `GenerationConfig` and the format's constraint over the item's
+documents (so `config.constrained` decodes every system within the grounding grammar), and, when
+calibrated, each system its own abstention threshold. Scoring is `eval.metrics`; this module only orchestrates.
 """
 
 from __future__ import annotations
@@ -122,6 +123,7 @@ def build_requests(
                 history=history,
                 adapter=system.adapter,
                 config=config,
+                constraint=fmt.constraint(ex.documents),
             )
             for ex in items
         ]
@@ -179,6 +181,7 @@ def run_systems(
                     completion_tokens=out.completion_tokens,
                     uncertainty=uncertainty,
                     raw_output=out.text if text != out.text else None,
+                    constrained=out.constrained,
                 )
             )
         if judge is not None:
@@ -191,5 +194,6 @@ def run_systems(
             latencies=[r.latency_s for r in records],
             completion_tokens=[r.completion_tokens for r in records],
         )
+        agg["constrained"] = sum(r.constrained for r in records) / len(records) if records else None
         results.append(SystemResult(system=system, records=records, metrics=agg))
     return results

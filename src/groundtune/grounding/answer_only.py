@@ -7,12 +7,16 @@ quotes are produced.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding.citations import find_citations, out_of_range
 from groundtune.grounding.cited import REFUSAL, append_missing_citations
 from groundtune.grounding.format import GroundingFormat
 from groundtune.grounding.quotes import normalize_whitespace
+
+if TYPE_CHECKING:
+    from groundtune.grounding.constraint import ReplyGrammar
 
 
 class AnswerOnlyFormat(GroundingFormat):
@@ -28,6 +32,12 @@ class AnswerOnlyFormat(GroundingFormat):
         if target.refusal:
             return self.refusal
         return append_missing_citations(normalize_whitespace(target.answer), target.citations)
+
+    def grammar(self, documents: Sequence[str]) -> ReplyGrammar:
+        """Free answer text whose `[n]` markers name prompt documents."""
+        from groundtune.grounding.constraint import ReplyGrammar
+
+        return ReplyGrammar(documents, fields=False)
 
     def parse(self, text: str, documents: Sequence[ContextDocument] | None = None) -> GroundedAnswer:
         answer = (text or "").strip()

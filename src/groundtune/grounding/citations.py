@@ -10,17 +10,19 @@ import re
 from collections.abc import Iterable, Mapping
 
 MARKER = re.compile(r"\[\s*(\d+(?:\s*[,;]\s*\d+)*)\s*\]")
+OPEN, CLOSE = "[", "]"  # a written marker (constrained decoding reads every OPEN in an answer as one)
+SEPARATOR = ", "  # between the markers of a written list
 _BARE_NUMBER = re.compile(r"\b(\d+)\b")
 
 
 def cite(n: int) -> str:
     """The marker for document n: `[n]`."""
-    return f"[{n}]"
+    return f"{OPEN}{n}{CLOSE}"
 
 
 def cite_list(numbers: Iterable[int]) -> str:
     """`[2], [4]`: the written form of a list of documents."""
-    return ", ".join(cite(n) for n in numbers)
+    return SEPARATOR.join(cite(n) for n in numbers)
 
 
 def _unique(numbers: Iterable[int]) -> list[int]:

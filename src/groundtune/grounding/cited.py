@@ -11,13 +11,28 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from groundtune.core.schemas import ContextDocument, GroundedAnswer, Quote
 from groundtune.grounding.citations import cite, cite_list, find_citations, out_of_range, parse_number_list
 from groundtune.grounding.format import GroundingFormat
 from groundtune.grounding.quotes import normalize_whitespace
 
+if TYPE_CHECKING:
+    from groundtune.grounding.constraint import ReplyGrammar
+
 REFUSAL = "The documents do not contain the answer."
+# The written form of each field (the parser below reads looser variants; constraint.py writes these).
+RELEVANT = "Relevant: "
+NONE = "none"
+QUOTE_MARK = '"'
+ANSWER = "Answer: "
+
+
+def quote_opening(n: int) -> str:
+    """How a quote from document n opens: `Quote [n]: "`."""
+    return f"Quote {cite(n)}: {QUOTE_MARK}"
+
 
 # A field label at the start of a line, tolerating markdown decoration (`**Answer:**`, `- Quote 2:`).
 _LABEL = re.compile(r"^[\s*#>_-]*(relevant|quotes?|answer)\b[\s*_:]*(.*)$", re.IGNORECASE)
@@ -46,12 +61,18 @@ class CitedFormat(GroundingFormat):
 
     def render_target(self, target: GroundedAnswer, documents: Sequence[ContextDocument] = ()) -> str:
         if target.refusal:
-            return f"Relevant: none\nAnswer: {self.refusal}"
-        lines = [f"Relevant: {cite_list(target.relevant) if target.relevant else 'none'}"]
-        lines += [f'Quote {cite(q.doc)}: "{normalize_whitespace(q.text)}"' for q in target.quotes]
+            return f"{RELEVANT}{NONE}\n{ANSWER}{self.refusal}"
+        lines = [f"{RELEVANT}{cite_list(target.relevant) if target.relevant else NONE}"]
+        lines += [f"{quote_opening(q.doc)}{normalize_whitespace(q.text)}{QUOTE_MARK}" for q in target.quotes]
         answer = append_missing_citations(target.answer.strip(), target.citations)
-        lines.append(f"Answer: {answer}")
+        lines.append(f"{ANSWER}{answer}")
         return "\n".join(lines)
+
+    def grammar(self, documents: Sequence[str]) -> ReplyGrammar:
+        """Relevant line, one or more verbatim quotes of listed documents, answer citing prompt ones."""
+        from groundtune.grounding.constraint import ReplyGrammar
+
+        return ReplyGrammar(documents)
 
     def decision_spans(self, completion: str) -> list[tuple[int, int]]:
         """The shared spans plus the whole `Relevant:` value, where `none` is the refusal decision."""

@@ -11,13 +11,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import stable_hash
 from groundtune.core.schemas import ContextDocument, Example, GroundedAnswer
 from groundtune.grounding.citations import MARKER, cite
 from groundtune.grounding.quotes import contains_answer, normalize_answer, normalize_whitespace
+
+if TYPE_CHECKING:
+    from groundtune.grounding.constraint import ReplyConstraint, ReplyGrammar
 
 DEFAULT_STYLE = "cited"
 NO_DOCUMENTS = "(no documents)"
@@ -72,6 +75,20 @@ class GroundingFormat(ABC):
     @abstractmethod
     def parse(self, text: str, documents: Sequence[ContextDocument] | None = None) -> GroundedAnswer:
         """Read model output back into a GroundedAnswer. Never raises; problems go to `violations`."""
+
+    def grammar(self, documents: Sequence[str]) -> ReplyGrammar | None:
+        """The legal replies to a prompt over documents with these texts, for constrained decoding
+        (`grounding.constraint`); None for a style without a grammar (every reply is legal)."""
+        return None
+
+    def constraint(self, documents: Sequence[ContextDocument]) -> ReplyConstraint | None:
+        """What a generation request carries so that decoding keeps to this style's grammar over
+        `documents` (None for a style without one)."""
+        if self.grammar([]) is None:
+            return None
+        from groundtune.grounding.constraint import ReplyConstraint
+
+        return ReplyConstraint(style=self.id, documents=[d.text for d in documents])
 
     # -- helpers ----------------------------------------------------------------------------------
 

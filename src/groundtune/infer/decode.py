@@ -9,6 +9,10 @@ every row a copy of its keys and values, shifted right by the row's left padding
 each prompt is computed per row. Keys carry their position (RoPE, from `position_ids`), not their
 slot, so the copy equals what the row would have computed itself.
 
+A row with a `RowConstraint` (`infer/constrain.py`) keeps to its grounding grammar: a token the grammar
+forbids is replaced by the best allowed one before the step goes on. Entropies stay those of the
+model's own distribution (what abstention reads; see docs/infer.md).
+
 Yields an `Event` whenever a row produces stream-safe text or finishes. Rows are independent: a
 row's tokens depend only on its own prompt, settings and seed, up to float rounding between batch
 shapes. It knows nothing about adapters beyond passing `adapter_names`, nor about prompts' layout.
@@ -23,6 +27,7 @@ from typing import Any
 
 import torch
 
+from groundtune.infer.constrain import RowConstraint
 from groundtune.infer.request import GenerationConfig, GenerationResult
 from groundtune.infer.sampling import make_generator, next_tokens
 from groundtune.infer.stops import TextTracker
@@ -37,6 +42,7 @@ class Row:
     config: GenerationConfig
     adapter: str | None
     tracker: TextTracker
+    constraint: RowConstraint | None = None
     generator: torch.Generator | None = None
     generated: int = 0
     entropies: list[float] = field(default_factory=list)
@@ -103,6 +109,10 @@ def run_batch(
     next_pos = positions[:, -1] + 1
     while True:
         tokens = next_tokens(logits, [r.config for r in live], [r.generator for r in live])
+        for j, row in enumerate(live):
+            rule = row.constraint
+            if rule is not None and not rule.broken and not rule.allows(tokens[j]):
+                tokens[j] = rule.pick(logits[j], row.config, row.generator)
         entropies = _entropy(logits).tolist()
         keep: list[int] = []
         for j, (row, token) in enumerate(zip(live, tokens, strict=True)):
@@ -110,6 +120,8 @@ def run_batch(
                 continue
             row.generated += 1
             stopped = row.tracker.push(token)
+            if row.constraint is not None and not row.constraint.broken:
+                row.constraint.advance(row.tracker.text)
             row.entropies.append(entropies[j])
             row.ends.append(len(row.tracker.text))
             if stopped or row.generated >= row.config.max_new_tokens:
@@ -121,6 +133,7 @@ def run_batch(
                     latency_s=time.perf_counter() - start,
                     token_entropy=row.entropies,
                     token_ends=[min(end, len(row.tracker.text)) for end in row.ends],
+                    constrained=row.constraint is not None and not row.constraint.broken,
                 )
                 yield Event(row.index, row.tracker.delta(final=True), result)
             else:

@@ -5,7 +5,8 @@ requests at once.
 batches (at most `batch_size` rows and `max_batch_tokens` padded prompt tokens), and runs each batch
 with `decode.run_batch`; results come back in request order. `events` exposes the same work as a
 stream of per-request text deltas, which `stream` and a serving scheduler build on. One batch runs at
-a time (a lock), since adapters are switched on the shared model. It does not render prompts (the
+a time (a lock), since adapters are switched on the shared model. A request carrying the grounding
+format's constraint decodes within it (`infer/constrain.py`). It does not render prompts (the
 grounding format does) nor parse answers.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from groundtune.core.errors import InvalidInputError
 from groundtune.infer.adapters import AdapterSet
+from groundtune.infer.constrain import RowConstraint, TokenTexts
 from groundtune.infer.decode import Event, Row, run_batch
 from groundtune.infer.request import GenerationRequest, GenerationResult, Progress
 from groundtune.infer.stops import TextTracker, split_stops
@@ -90,6 +92,7 @@ class Engine:
         eos = lm.model.generation_config.eos_token_id if lm.model.generation_config else None
         self._eos_ids = {int(e) for e in (eos if isinstance(eos, list) else [eos]) if e is not None}
         self._max_len = int(getattr(lm.model.config, "max_position_embeddings", 1 << 30))
+        self._texts = TokenTexts(self.tokenizer)  # token texts for constrained decoding, decoded lazily
 
     @classmethod
     def load(
@@ -161,7 +164,9 @@ class Engine:
                 )
             stop_ids, stop_texts = split_stops(self.tokenizer, [*self.layout.stop, *req.config.stop])
             tracker = TextTracker(self.tokenizer, stop_ids | self._eos_ids, stop_texts)
-            rows.append(Row(i, ids, req.config, req.adapter, tracker))
+            grammar = req.constraint.grammar() if req.constraint and req.config.constrained else None
+            rule = RowConstraint(grammar, self._texts, tracker.stop_ids) if grammar else None
+            rows.append(Row(i, ids, req.config, req.adapter, tracker, rule))
         return rows
 
     def _batches(self, rows: list[Row]) -> Iterator[list[Row]]:

@@ -2,8 +2,9 @@
 
 `GenerationRequest.prompt` is the user-turn content the grounding format rendered, after any earlier
 exchanges in `history`; backends wrap them (the in-process engine with the model's `PromptLayout`,
-an OpenAI-compatible server with its chat template). Nothing here knows torch, HTTP or the grounding
-format itself.
+an OpenAI-compatible server with its chat template). A request may carry the grounding format's
+`ReplyConstraint` (style and document texts), which the in-process engine decodes within; nothing
+here knows torch, HTTP or how the format writes a reply.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from groundtune.grounding.constraint import ReplyConstraint
 
 
 class GenerationConfig(BaseModel):
@@ -26,6 +29,11 @@ class GenerationConfig(BaseModel):
         default_factory=list, description="Strings that end generation; excluded from the text."
     )
     seed: int | None = Field(default=None, description="Seed for sampling; same seed, same text.")
+    constrained: bool = Field(
+        default=True,
+        description="Decode within the request's `constraint` when it has one (quotes verbatim, only "
+        "prompt documents named); False decodes freely.",
+    )
 
     @field_validator("stop")
     @classmethod
@@ -52,6 +60,11 @@ class GenerationRequest(BaseModel):
     )
     adapter: str | None = Field(default=None, description="Adapter name; None uses the base model.")
     config: GenerationConfig = Field(default_factory=GenerationConfig)
+    constraint: ReplyConstraint | None = Field(
+        default=None,
+        description="The grounding grammar of the reply (`fmt.constraint(documents)`); used when "
+        "`config.constrained`, by backends that can (the in-process engine).",
+    )
 
 
 FinishReason = Literal["stop", "length"]
@@ -72,6 +85,9 @@ class GenerationResult(BaseModel):
     )
     token_ends: list[int] = Field(
         default_factory=list, description="Where each generated token's text ends in `text` (characters)."
+    )
+    constrained: bool = Field(
+        default=False, description="Whether the text was decoded within the request's constraint throughout."
     )
 
 

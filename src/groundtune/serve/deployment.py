@@ -77,6 +77,7 @@ class Deployment:
         calibrations: dict[str, Chosen] | None = None,
         abstention_off: str | None = None,
         home: str | Path | None = None,
+        constrained: bool = True,
     ) -> None:
         self.backend = backend
         self.base_name = base_name
@@ -85,6 +86,7 @@ class Deployment:
         self.limits = limits or Limits()
         self.scheduler = scheduler  # infer.BatchScheduler over an in-process Engine, or None (remote backend)
         self.timeout_s = timeout_s
+        self.constrained = constrained  # decode within the grounding grammar (an in-process engine can)
         self.retriever = kb.retriever(retriever_config) if kb is not None else None
         # served adapter -> the calibration it abstains with (serve/calibrations.py); `abstention_off`
         # says why this backend cannot abstain at all (None: it can).
@@ -208,10 +210,18 @@ class Deployment:
         documents, hash_ = self._documents(req, question)
         stop = [req.stop] if isinstance(req.stop, str) else list(req.stop or [])
         config = GenerationConfig(
-            max_new_tokens=max_tokens, temperature=req.temperature, top_p=req.top_p, stop=stop, seed=req.seed
+            max_new_tokens=max_tokens,
+            temperature=req.temperature,
+            top_p=req.top_p,
+            stop=stop,
+            seed=req.seed,
+            constrained=self.constrained,
         )
         generation = GenerationRequest(
-            prompt=fmt.render_prompt(question, documents), adapter=ref.name if ref else None, config=config
+            prompt=fmt.render_prompt(question, documents),
+            adapter=ref.name if ref else None,
+            config=config,
+            constraint=fmt.constraint(documents),
         )
         return Prepared(new_id("chatcmpl"), req.model, fmt, documents, generation, hash_, self._warnings(ref))
 
@@ -298,6 +308,7 @@ class Deployment:
         content = prepared.fmt.refusal if parsed.refusal else parsed.answer.strip()
         context = self._context(prepared, parsed)
         context.uncertainty = uncertainty
+        context.constrained = result.constrained
         if text != result.text:
             context.warnings.append(
                 f"the model was unsure of its answer (uncertainty {uncertainty:.3f} >= {threshold:.3f}, "

@@ -95,6 +95,11 @@ class GroundingContext(BaseModel):
         default=None,
         description="Mean entropy (nats) over the answer's tokens; None when the backend cannot tell.",
     )
+    constrained: bool = Field(
+        default=False,
+        description="Whether the reply was decoded within the grounding grammar (quotes verbatim from "
+        "their document, only prompt documents named).",
+    )
 
 
 class AssistantMessage(BaseModel):

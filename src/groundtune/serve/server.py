@@ -46,9 +46,11 @@ def build_deployment(
     limits: Limits | None = None,
     home: str | Path | None = None,
     retriever_config: Any = None,
+    constrained: bool = True,
 ) -> Deployment:
     """Load everything a server needs; `adapters` maps served names to adapter names or folders,
-    `calibrations` names the calibration an adapter abstains with (else it gets its latest)."""
+    `calibrations` names the calibration an adapter abstains with (else it gets its latest).
+    `constrained` decodes within the grounding grammar (the in-process engine only)."""
     refs = {name: resolve_adapter(ref, home, name=name) for name, ref in (adapters or {}).items()}
     chosen = choose(refs, calibrations, home)
     if engine == "vllm" and chosen:
@@ -84,6 +86,7 @@ def build_deployment(
         calibrations=chosen,
         abstention_off=NO_ENTROPIES if engine == "vllm" else None,
         home=home,
+        constrained=constrained,
     )
 
 
