@@ -96,7 +96,11 @@ def test_replies_end_only_in_a_finished_answer() -> None:
         assert not _accepts(grammar, partial)
     assert not _accepts(grammar, 'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes [1')
     assert not _accepts(grammar, 'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes\nAnswer')
-    assert _accepts(grammar, 'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes\nAnswers vary')
+    # The answer is one line: its line break completes the reply, and only stopping is legal after it.
+    done = grammar.feed(grammar.start, 'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes [1].\n')
+    assert grammar.is_done(done) and grammar.can_end(done)
+    assert grammar.feed(done, "Relevant") is None and grammar.feed(done, " ") is None
+    assert not _accepts(grammar, 'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes\nAnswers vary')
 
 
 def test_a_quote_mark_inside_the_document_may_continue_the_span() -> None:
@@ -144,7 +148,15 @@ def test_no_documents_leaves_only_none() -> None:
     assert grammar.feed(grammar.start, "Relevant: none\nAnswer: see [") is None
 
 
-ALPHABET = [*'abQuoteAnswrRlv [1234]:,."\n*#-\u2028', "Quote", "Answer", "Answer:", "Relevant", "Relevant:", "\n\n"]
+ALPHABET = [
+    *'abQuoteAnswrRlv [1234]:,."\n*#-\u2028',
+    "Quote",
+    "Answer",
+    "Answer:",
+    "Relevant",
+    "Relevant:",
+    "\n\n",
+]
 
 
 @pytest.mark.parametrize("seed", range(40))
@@ -157,6 +169,8 @@ def test_any_reply_the_grammar_ends_parses_cleanly_and_verifies(seed: int) -> No
     grammar = _grammar()
     text, state = "", grammar.start
     for _ in range(120):
+        if grammar.is_done(state):
+            break  # the answer line ended: the reply is complete (checked below as it could end)
         pieces = [p[: rng.randint(1, len(p))] for p in grammar.prospects(state, 6)] or ALPHABET
         legal = [p for p in pieces + ALPHABET if grammar.feed(state, p) is not None]
         assert legal, f"stuck after {text!r}"

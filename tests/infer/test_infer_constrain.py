@@ -44,6 +44,8 @@ def _check(text: str) -> None:
     assert all(verify_quotes(parsed, DOCS)), text
     assert parsed.relevant == [] or parsed.quotes, text
     assert {q.doc for q in parsed.quotes} <= set(parsed.relevant)
+    answer = text.partition("\nAnswer:")[2]
+    assert "\n" not in answer.rstrip("\n"), text  # the answer line ends the reply
 
 
 def test_a_random_model_is_forced_into_verbatim_quotes(engine: Engine) -> None:
@@ -56,6 +58,9 @@ def test_a_random_model_is_forced_into_verbatim_quotes(engine: Engine) -> None:
     for result in results:
         _check(result.text)
     assert any(FMT.parse(r.text, DOCS).quotes for r in results)
+    # A reply whose answer line ended stopped there, before the token limit.
+    ended = [r for r in results if "\nAnswer:" in r.text and r.text.rstrip(" ").endswith("\n")]
+    assert all(r.finish_reason == "stop" for r in ended)
     # entropies stay those of the model's own distribution, one per token
     assert all(len(r.token_entropy) == r.completion_tokens for r in results)
 
@@ -161,3 +166,12 @@ def test_prospects_find_allowed_tokens_outside_the_top_k() -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("groundtune.infer.constrain.ROUNDS", (2, 4))
         assert rule.pick(logits, GenerationConfig(), None) == 1
+
+
+def test_the_answer_line_ending_stops_the_reply() -> None:
+    """An adapter that would repeat `Relevant: none` after its answer (never writing its end-of-turn
+    token) is stopped once the answer line ends: only the stop token is allowed, and picked."""
+    rule = _rule("Relevant: none\nAnswer: x\n")
+    assert rule.allows(0) and not any(rule.allows(t) for t in range(1, len(_Tokens.TEXTS)))
+    logits = torch.tensor([-5.0, 9, 1, 1, 1, 8, 1, 1, 1, 1, 1, 1, 1])  # it wants "Relevant" again
+    assert rule.pick(logits, GenerationConfig(), None) == 0 and not rule.broken

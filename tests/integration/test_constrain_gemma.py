@@ -49,7 +49,9 @@ def _demonstrations() -> list[Example]:
     refusal = get_format("cited").refusal_target()
     return [
         Example(id="d1", question="When was Larkspur founded?", documents=docs, answer="1987", target=target),
-        Example(id="d2", question="Who designs the frames?", documents=docs, answerable=False, target=refusal),
+        Example(
+            id="d2", question="Who designs the frames?", documents=docs, answerable=False, target=refusal
+        ),
     ]
 
 

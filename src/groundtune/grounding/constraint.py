@@ -69,7 +69,14 @@ class Free:
     has_text: bool = False
 
 
-State = Choice | Span | Free
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The answer line has ended: a cited reply is complete, and only stopping is legal. A model that
+    would go on (an adapter trained on a few examples often repeats `Relevant: none` and the refusal
+    until the token limit, never writing its end-of-turn token) is stopped here instead."""
+
+
+State = Choice | Span | Free | Done
 
 
 class ReplyGrammar:
@@ -88,7 +95,7 @@ class ReplyGrammar:
 
     def feed(self, state: State | None, text: str) -> State | None:
         for ch in text:
-            if state is None:
+            if state is None or isinstance(state, Done):
                 return None
             if isinstance(state, Free):
                 state = self._free(state, ch)
@@ -100,13 +107,17 @@ class ReplyGrammar:
 
     def can_end(self, state: State | None) -> bool:
         """Whether the reply may stop in `state`: only in an answer with some text, outside a marker,
-        on a line that does not read as a field label."""
-        return (
+        on a line that does not read as a field label; or once the answer line has ended."""
+        return isinstance(state, Done) or (
             isinstance(state, Free)
             and state.has_text
             and state.marker is None
             and (state.line is None or not _LABEL.match(state.line))
         )
+
+    def is_done(self, state: State | None) -> bool:
+        """Whether the reply is complete and must stop (the answer line of a cited reply has ended)."""
+        return isinstance(state, Done)
 
     def is_free(self, state: State | None) -> bool:
         """Whether `state` is in free answer text (outside a marker): a token that adds no text, such
@@ -192,6 +203,8 @@ class ReplyGrammar:
             if is_line_break(ch):
                 if line is not None and _LABEL.match(line):
                     return None  # a bare `Answer` line reads as a field too
+                if s.has_text and marker is None:
+                    return Done()  # the answer is one line: its end is the reply's end
                 line = ""
             elif line is not None:
                 line += ch
@@ -214,7 +227,7 @@ class ReplyGrammar:
             if state.marker is None:
                 return []
             return [m[len(state.marker) :] for m in self.markers if m.startswith(state.marker)]
-        if state is None:
+        if state is None or isinstance(state, Done):
             return []
         text = self.texts[state.doc - 1]
         body = state.body + (QUOTE_MARK if state.closing else "")

@@ -97,6 +97,9 @@ class RowConstraint:
     def pick(self, logits: torch.Tensor, config: GenerationConfig, generator: torch.Generator | None) -> int:
         """The allowed token to emit, from one row's float32 logits (the grammar forbade the row's
         own pick). Falls back to the unconstrained pick, marking the row broken, if none is found."""
+        if self.grammar.is_done(self.state):  # the reply is complete: its likeliest stop token
+            stops = torch.tensor(sorted(self.stop_ids), dtype=torch.long)
+            return int(stops[int(logits[stops].argmax())])
         greedy = config.greedy
         seen: set[int] = set()
         for rounds, k in enumerate(ROUNDS):
