@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
+from groundtune.core.jsonl import read_models, write_jsonl
 from groundtune.core.schemas import Example
 from groundtune.core.workspace import get_workspace
 
@@ -74,18 +75,8 @@ def list_datasets(home: str | Path | None = None) -> list[str]:
 
 
 def read_examples(path: Path) -> list[Example]:
-    examples = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    examples.append(Example.model_validate_json(line))
-                except ValueError as exc:
-                    raise InvalidInputError(
-                        f"{path}:{n} is not a valid Example ({str(exc).splitlines()[0]})",
-                        hint="rebuild the dataset with `groundtune data build --overwrite`",
-                    ) from None
-    return examples
+    """One split's examples; a bad line is an InvalidInputError naming `file#line`."""
+    return read_models(path, Example, hint="rebuild the dataset with `groundtune data build --overwrite`")
 
 
 def load_dataset(name_or_path: str | Path, home: str | Path | None = None) -> dict[str, list[Example]]:
@@ -119,12 +110,6 @@ def prompt_completion_record(ex: Example) -> dict[str, Any]:
     return {"prompt": ex.prompt, "completion": ex.completion}
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]] | list[str]) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n")
-
-
 def write_exports(
     splits: dict[str, list[Example]], out: Path, formats: tuple[str, ...] = EXPORT_FORMATS
 ) -> list[Path]:
@@ -140,7 +125,7 @@ def write_exports(
     for fmt in formats:
         for split, examples in splits.items():
             path = out / f"{fmt}.{split}.jsonl"
-            _write_jsonl(path, [makers[fmt](ex) for ex in examples])
+            write_jsonl(path, [makers[fmt](ex) for ex in examples])
             written.append(path)
     return written
 
@@ -166,7 +151,7 @@ def save_dataset(
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
         for split in SPLIT_FILES:
-            _write_jsonl(tmp / f"{split}.jsonl", [ex.model_dump_json() for ex in splits.get(split, [])])
+            write_jsonl(tmp / f"{split}.jsonl", splits.get(split, []))
         (tmp / "card.json").write_text(card.model_dump_json(indent=2), encoding="utf-8")
         (tmp / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         write_exports(splits, tmp / "exports")
