@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 
 from groundtune import kb
+from groundtune.core.artifacts import AdapterManifest, GroundingRecord, RetrieverRecord
 from tests.serve.live import RunningServer, deployment_for
 
 
@@ -63,20 +64,16 @@ def test_serving_retrieves_with_the_adapters_training_retriever(tmp_path: Path, 
         )
     kb.create("parts", embedder="tiny-random-minilm")
     kb.add("parts", [docs])
-    config = RetrieverConfig(mode="sparse", k=2)
+    config = RetrieverConfig(mode="sparse", documents_per_prompt=2)
     with open_kb("parts") as opened:
-        trained_hash = opened.retriever(config).hash()
+        resolved = opened.retriever(config).config  # what training records: the KB's embedder filled in
+    trained_hash = resolved.hash()
     adapter = tmp_path / "trained"
     shutil.copytree(tiny_adapter, adapter)
-    (adapter / "groundtune-adapter.json").write_text(
-        json.dumps(
-            {
-                "grounding_format": "cited",
-                "retriever_hash": trained_hash,
-                "retriever_config": config.model_dump(mode="json"),
-            }
-        )
+    manifest = AdapterManifest(
+        grounding=GroundingRecord(style="cited"), retriever=RetrieverRecord.of(resolved)
     )
+    (adapter / "groundtune-adapter.json").write_text(manifest.model_dump_json())
     deployment = deployment_for({"trained": adapter}, kb="parts")
     try:
         assert deployment.retriever_hash == trained_hash

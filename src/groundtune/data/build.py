@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune import __version__
+from groundtune.core.artifacts import DatasetCard, GroundingRecord, RetrieverRecord, SourceSummary
 from groundtune.core.errors import ConflictError, GroundtuneError, InvalidInputError
 from groundtune.core.ids import content_hash, new_id
 from groundtune.core.schemas import Chunk, ContextDocument, Example, GroundedAnswer
@@ -27,7 +28,7 @@ from groundtune.data.public import HELDOUT_KEY
 from groundtune.data.report import BuildReport, split_warnings
 from groundtune.data.sources import QAPair, load_qa_file
 from groundtune.data.splits import assign_splits, forbidden_docs, leaks, question_leaks
-from groundtune.data.store import DatasetCard, save_dataset
+from groundtune.data.store import save_dataset
 from groundtune.data.targets import build_target
 from groundtune.data.tokens import TokenCounter, load_counter
 from groundtune.data.validate import check_example, duplicate_key, has_verified_quote
@@ -192,7 +193,6 @@ def build_dataset(
     `home` (default: GROUNDTUNE_HOME), from its knowledge base `config.kb`."""
     from groundtune.core.workspace import get_workspace
     from groundtune.kb import open_kb
-    from groundtune.kb.retrieve import RetrieverConfig
 
     if (get_workspace(home).datasets / config.name).exists() and not config.overwrite:
         raise ConflictError(  # checked first so a long build is not wasted
@@ -204,11 +204,9 @@ def build_dataset(
     counter = counter or load_counter(config.lm, home)
     report = BuildReport(split_by=config.split_by)
     with open_kb(config.kb, home) as kb:
-        retriever_config = RetrieverConfig(**config.retriever)
-        retriever = kb.retriever(retriever_config)
+        retriever = kb.retriever(config.retriever)
         # The resolved config (embedder and sparse scheme filled in from the KB) is what serving compares.
-        retriever_hash = retriever.hash()
-        retriever_dump = retriever.config.model_dump(mode="json")
+        retriever_record = RetrieverRecord.of(retriever.config)
         embedder = kb.embedder_name
         pairs, pinned, heldout_docs = _load_pairs(config, kb, report)
         report.questions = len(pairs)
@@ -254,7 +252,7 @@ def build_dataset(
                 p,
                 hits[p.id],
                 relevant[p.id],
-                k=config.k,
+                k=config.documents_per_prompt,
                 oracle_fraction=config.oracle_fraction,
                 random_share=config.random_distractors,
                 max_relevant=config.max_relevant,
@@ -327,19 +325,19 @@ def build_dataset(
         groundtune_version=__version__,
         kb=config.kb,
         embedder=embedder,
-        retriever={"hash": retriever_hash, "config": retriever_dump},
-        grounding=fmt.describe(),
+        retriever=retriever_record,
+        grounding=GroundingRecord.model_validate(fmt.describe()),
         oracle_fraction=config.oracle_fraction,
-        k=config.k,
+        documents_per_prompt=config.documents_per_prompt,
         seed=config.seed,
         lm=config.lm,
         max_tokens=config.max_tokens,
         sources=[  # question counts per kind are in stats["sources"]
-            {"kind": s.kind, "path": s.path, "assign": s.assign, "limit": s.limit} for s in config.sources
+            SourceSummary(kind=s.kind, path=s.path, assign=s.assign, limit=s.limit) for s in config.sources
         ],
         splits={s: len(exs) for s, exs in splits.items()},
         stats=report_dict,
-        config=config.model_dump(mode="json", exclude={"overwrite"}),
+        config=config.model_copy(update={"overwrite": False}),
     )
     path = save_dataset(config.name, splits, card, report_dict, overwrite=config.overwrite, home=home)
     return BuildResult(path, card, report_dict, splits)

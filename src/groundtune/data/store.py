@@ -2,7 +2,7 @@
 
     <workspace>/datasets/<name>/
         train.jsonl  validation.jsonl  test.jsonl   one core.schemas.Example per line (prompt/completion rendered)
-        card.json                                   the dataset card (DatasetCard)
+        card.json                                   the dataset card (core.artifacts.DatasetCard)
         report.json                                 the build report
         exports/  chat.<split>.jsonl  prompt_completion.<split>.jsonl
 
@@ -19,41 +19,26 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from groundtune.core.artifacts import DatasetCard, migrate_card
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
+from groundtune.core.jsonfile import read_json
 from groundtune.core.jsonl import read_models, write_jsonl
 from groundtune.core.schemas import Example
 from groundtune.core.workspace import get_workspace
 
+__all__ = [
+    "DatasetCard",
+    "dataset_dir",
+    "list_datasets",
+    "load_card",
+    "load_dataset",
+    "load_report",
+    "read_examples",
+    "save_dataset",
+    "write_exports",
+]
 SPLIT_FILES = ("train", "validation", "test")
 EXPORT_FORMATS = ("chat", "prompt_completion")
-
-
-class DatasetCard(BaseModel):
-    """What a dataset is and how it was built; the trainer, adapters and serving read it."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    name: str
-    created_at: str
-    groundtune_version: str
-    kb: str | None = None
-    embedder: str | None = None
-    retriever: dict[str, Any] = Field(default_factory=dict, description="{'hash': ..., 'config': {...}}")
-    grounding: dict[str, Any] = Field(
-        default_factory=dict, description="{'style', 'version', 'refusal', ...}"
-    )
-    oracle_fraction: float = Field(description="P: share of answerable questions given an oracle context.")
-    k: int
-    seed: int
-    lm: str = Field(description="The LM whose tokenizer counted the token budget.")
-    max_tokens: int
-    sources: list[dict[str, Any]] = Field(default_factory=list)
-    splits: dict[str, int] = Field(default_factory=dict)
-    stats: dict[str, Any] = Field(default_factory=dict)
-    config: dict[str, Any] = Field(default_factory=dict)
 
 
 def dataset_dir(name_or_path: str | Path, home: str | Path | None = None) -> Path:
@@ -90,7 +75,7 @@ def load_card(name_or_path: str | Path, home: str | Path | None = None) -> Datas
     path = dataset_dir(name_or_path, home) / "card.json"
     if not path.is_file():
         raise NotFoundError(f"{path} is missing", hint="rebuild the dataset with `groundtune data build`")
-    return DatasetCard.model_validate_json(path.read_text(encoding="utf-8"))
+    return migrate_card(read_json(path))
 
 
 def load_report(name_or_path: str | Path, home: str | Path | None = None) -> dict[str, Any]:
@@ -152,7 +137,7 @@ def save_dataset(
     try:
         for split in SPLIT_FILES:
             write_jsonl(tmp / f"{split}.jsonl", splits.get(split, []))
-        (tmp / "card.json").write_text(card.model_dump_json(indent=2), encoding="utf-8")
+        (tmp / "card.json").write_text(card.model_dump_json(indent=2, exclude_none=False), encoding="utf-8")
         (tmp / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         write_exports(splits, tmp / "exports")
         if final.exists():

@@ -13,13 +13,13 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
 
+from groundtune.core.configs import DEFAULT_STYLE
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import stable_hash
 from groundtune.core.schemas import ContextDocument, Example, GroundedAnswer
 from groundtune.grounding.citations import MARKER, cite
 from groundtune.grounding.quotes import contains_answer, normalize_answer, normalize_whitespace
 
-DEFAULT_STYLE = "cited"
 NO_DOCUMENTS = "(no documents)"
 
 

@@ -154,7 +154,7 @@ def search(
     """Search with THE retriever; a list of queries returns a list of result lists."""
     config = RetrieverConfig(
         mode=mode,
-        k=k,
+        documents_per_prompt=k,
         rrf_k=rrf_k,
         depth=depth,
         filters=SearchFilters(

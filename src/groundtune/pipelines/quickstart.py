@@ -247,7 +247,9 @@ def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgre
     )
     result = build_dataset(config, progress=stage, home=home)
     counts = {k: len(v) for k, v in result.splits.items()}
-    say(f"[2/5] dataset '{DATASET}': {counts} examples, k={config.k}, P={config.oracle_fraction}")
+    say(
+        f"[2/5] dataset '{DATASET}': {counts} examples, k={config.documents_per_prompt}, P={config.oracle_fraction}"
+    )
     state.set("dataset", str(result.path))
 
 

@@ -93,10 +93,9 @@ def _retriever_config_from(refs: Any) -> Any:
     from groundtune.kb import RetrieverConfig
 
     for ref in refs:
-        config = ref.manifest.get("retriever_config")
-        if isinstance(config, dict):
-            return RetrieverConfig.model_validate(config)
-    return RetrieverConfig(k=4)
+        if ref.manifest.retriever is not None and ref.manifest.retriever.config is not None:
+            return ref.manifest.retriever.config
+    return RetrieverConfig(documents_per_prompt=4)
 
 
 def _vllm_backend(model: str, refs: dict[str, Any], url: str | None, home: Any) -> Any:
