@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +19,7 @@ from groundtune import __version__
 from groundtune.core.artifacts import DatasetCard, GroundingRecord, RetrieverRecord, SourceSummary
 from groundtune.core.errors import ConflictError, GroundtuneError, InvalidInputError
 from groundtune.core.ids import content_hash, new_id
+from groundtune.core.progress import Progress, event
 from groundtune.core.schemas import Chunk, ContextDocument, Example, GroundedAnswer
 from groundtune.data import planning
 from groundtune.data.budget import Fitted, fit_example
@@ -35,8 +35,6 @@ from groundtune.data.validate import check_example, duplicate_key, has_verified_
 from groundtune.grounding import GroundingFormat, get_format
 from groundtune.grounding.quotes import normalize_answer
 
-Progress = Callable[[str, int, int], None]
-
 
 @dataclass
 class BuildResult:
@@ -46,8 +44,9 @@ class BuildResult:
     splits: dict[str, list[Example]]
 
 
-def _noop(stage: str, done: int, total: int) -> None:
-    return None
+def report_progress(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(event(stage, done, total))
 
 
 class RandomPool:
@@ -186,7 +185,7 @@ def build_dataset(
     config: BuildConfig,
     *,
     counter: TokenCounter | None = None,
-    progress: Progress = _noop,
+    progress: Progress | None = None,
     home: str | Path | None = None,
 ) -> BuildResult:
     """Build and store the dataset described by `config` (see docs/data.md) in the workspace at
@@ -220,9 +219,9 @@ def build_dataset(
             report.labels["gold_source_not_in_kb"] += unresolved
         # Free-form answers (not verbatim in their named gold documents) take the best-supporting sentence.
         pairs, report.evidence_from_support, _ = planning.derive_evidence(pairs, lookup, kb.embedder.encode)
-        progress("retrieve", 0, len(pairs))
+        report_progress(progress, "retrieve", 0, len(pairs))
         hits = planning.retrieve_candidates(retriever, pairs, config.candidates)
-        progress("retrieve", len(pairs), len(pairs))
+        report_progress(progress, "retrieve", len(pairs), len(pairs))
         timings["retrieve"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -297,8 +296,8 @@ def build_dataset(
         verified[ex.id] = has_verified_quote(ex)
         splits[ex.split or "train"].append(ex)
         if i % 200 == 0:
-            progress("render", i, len(plans))
-    progress("render", len(plans), len(plans))
+            report_progress(progress, "render", i, len(plans))
+    report_progress(progress, "render", len(plans), len(plans))
     timings["render_validate"] = time.perf_counter() - t
 
     shown = {

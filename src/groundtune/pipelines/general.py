@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.errors import NotFoundError
+from groundtune.core.progress import ProgressEvent
 from groundtune.core.workspace import get_workspace
 
 RECIPE = "general"
@@ -29,10 +30,10 @@ EVAL_LIMIT = 300
 EVAL_SPLITS = {"train": 0.8, "validation": 0.2}
 
 Say = Callable[[str], None]
-StageProgress = Callable[[str, int, int], None]
+StageProgress = Callable[[ProgressEvent], None]
 
 
-def _noop_stage(stage: str, done: int, total: int) -> None:
+def _noop_stage(event: ProgressEvent) -> None:
     return None
 
 

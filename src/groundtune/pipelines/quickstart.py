@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.errors import NotFoundError
+from groundtune.core.progress import ProgressEvent
 from groundtune.core.workspace import get_workspace
 from groundtune.eval.headline import HEADLINE
 from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL, Abstention
@@ -64,7 +65,7 @@ def compare(
 
 
 Say = Callable[[str], None]
-StageProgress = Callable[[str, int, int], None]
+StageProgress = Callable[[ProgressEvent], None]
 
 
 SAMPLE_KB = Path("examples") / "sample_kb"
@@ -113,7 +114,7 @@ class _State:
         tmp.replace(self.path)
 
 
-def _noop_stage(stage: str, done: int, total: int) -> None:
+def _noop_stage(event: ProgressEvent) -> None:
     return None
 
 

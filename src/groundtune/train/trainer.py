@@ -215,7 +215,7 @@ def _run(s: Session, callbacks: list[Callback]) -> RunResult:
                 if trackers is not None:
                     trackers.log(row)
             for cb in callbacks:
-                cb(dict(row))
+                cb({**row, "total_steps": s.total_steps})
             if loop.step % cfg.save_every == 0 or is_last or loop.stopped_early:
                 _save(s)
         result = _finish(s, last)
