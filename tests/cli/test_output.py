@@ -10,6 +10,7 @@ import pytest
 from rich.console import Console
 
 from groundtune.cli import app as cli_app
+from groundtune.core.progress import ProgressEvent
 
 
 def _captured(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
@@ -24,7 +25,7 @@ def test_progress_labels_print_user_names_as_written(monkeypatch: pytest.MonkeyP
         advance = bars("dataset:fire:test · [bold]base", 2)
         advance(2)
     with cli_app.stage_bars() as stage:
-        stage(":smile: parse", 1, 1)
+        stage(ProgressEvent(stage=":smile: parse", done=1, total=1))
     text = out.getvalue()
     assert "dataset:fire:test · [bold]base" in text and ":smile: parse" in text
     assert "🔥" not in text and "😄" not in text

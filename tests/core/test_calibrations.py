@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from groundtune.core.adapters import AdapterRef
+from groundtune.core.artifacts import AdapterManifest
 from groundtune.core.calibrations import (
     Calibration,
     latest_calibration,
@@ -40,7 +41,7 @@ def calibration(name: str, ref: AdapterRef, threshold: float | None = 0.5) -> Ca
 
 
 def test_a_calibration_is_written_once_and_read_back(tmp_path: Path) -> None:
-    ref = AdapterRef("tuned", tmp_path / "tuned", {"run_id": "run_1"})
+    ref = AdapterRef("tuned", tmp_path / "tuned", AdapterManifest(run_id="run_1"))
     folder = write_calibration(calibration("cal_a", ref))
     assert folder.name == "cal_a" and (folder / "calibration.json").is_file()
     assert load_calibration("cal_a") == calibration("cal_a", ref).model_copy(
@@ -54,10 +55,12 @@ def test_a_calibration_is_written_once_and_read_back(tmp_path: Path) -> None:
 
 
 def test_latest_calibration_belongs_to_the_same_training_run(tmp_path: Path) -> None:
-    first = AdapterRef("tuned", tmp_path / "tuned", {"run_id": "run_1"})
+    first = AdapterRef("tuned", tmp_path / "tuned", AdapterManifest(run_id="run_1"))
     write_calibration(calibration("older", first, 0.4))
     write_calibration(calibration("newer", first, 0.6))
-    retrained = AdapterRef("tuned", tmp_path / "tuned", {"run_id": "run_2"})  # same folder, new weights
+    retrained = AdapterRef(
+        "tuned", tmp_path / "tuned", AdapterManifest(run_id="run_2")
+    )  # same folder, new weights
     other = AdapterRef("other", tmp_path / "other")
     write_calibration(calibration("theirs", other))
     assert [c.name for c in list_calibrations()] == ["older", "newer", "theirs"]

@@ -35,7 +35,7 @@ def config(qa: Path, **kw: object) -> BuildConfig:
         "name": "syn-ds",
         "kb": "syn",
         "sources": [SourceSpec(kind="qa", path=str(qa))],
-        "k": 4,
+        "documents_per_prompt": 4,
         "oracle_fraction": 0.8,
         "lm": "tiny-random-gemma3",
         "max_tokens": 2048,
@@ -94,10 +94,11 @@ def test_build_end_to_end(corpus_kb: tuple[str, Path]) -> None:
     loaded = load_dataset("syn-ds")
     assert {s: len(v) for s, v in loaded.items()} == {s: len(v) for s, v in splits.items()}
     card = load_card("syn-ds")
-    assert card.k == 4 and card.oracle_fraction == 0.8 and card.seed == 3
-    assert card.grounding["style"] == "cited" and card.grounding["version"] == fmt.version
-    with kb_api.open_kb("syn") as kb:
-        assert card.retriever["hash"] == kb.retriever(kb_api.RetrieverConfig()).hash()
+    assert card.documents_per_prompt == 4 and card.oracle_fraction == 0.8 and card.seed == 3
+    assert card.grounding and card.grounding.style == "cited" and card.grounding.version == fmt.version
+    with kb_api.open_kb("syn") as kb:  # the retriever's hash covers the documents a prompt shows
+        assert card.retriever and card.retriever.hash == kb.retriever(kb_api.RetrieverConfig(k=4)).hash()
+        assert card.retriever.hash != kb.retriever(kb_api.RetrieverConfig(documents_per_prompt=6)).hash()
     assert card.stats["verified_quote_share"] == report["verified_quote_share"]
     chat = [json.loads(line) for line in (root / "exports" / "chat.train.jsonl").read_text().splitlines()]
     assert chat[0]["messages"][0] == {"role": "user", "content": splits["train"][0].prompt}
@@ -141,7 +142,8 @@ def test_token_budget_and_random_distractors(corpus_kb: tuple[str, Path]) -> Non
     _, qa = corpus_kb
     counter = load_counter("tiny-random-gemma3")
     result = build_dataset(
-        config(qa, name="tight", max_tokens=700, random_distractors=0.5, k=3), counter=counter
+        config(qa, name="tight", max_tokens=700, random_distractors=0.5, documents_per_prompt=3),
+        counter=counter,
     )
     examples = [ex for exs in result.splits.values() for ex in exs]
     assert all(ex.meta["prompt_tokens"] + ex.meta["completion_tokens"] <= 700 for ex in examples)
@@ -179,7 +181,7 @@ def _check_style(qa: Path, style: str) -> None:
         counter=load_counter("tiny-random-gemma3"),
     )
     fmt = get_format(style)
-    assert result.card.grounding["style"] == style
+    assert result.card.grounding and result.card.grounding.style == style
     for ex in result.splits["train"]:
         parsed = fmt.parse(ex.completion, ex.documents)
         assert parsed.format_ok, parsed.violations

@@ -1,4 +1,5 @@
-"""docs/data-formats.md shows one JSON example of each contract; each must validate against its model."""
+"""docs/data-formats.md shows one JSON example of each contract; each must validate against its model
+(configs and artifacts: tests/core/test_docs_artifacts.py generates theirs)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pydantic import BaseModel
 
 from groundtune.core import schemas
 from groundtune.data.sources import QAPair
-from groundtune.data.store import DatasetCard
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "data-formats.md"
 MODELS: dict[str, type[BaseModel]] = {
@@ -22,7 +22,6 @@ MODELS: dict[str, type[BaseModel]] = {
     "GroundedAnswer": schemas.GroundedAnswer,
     "Example": schemas.Example,
     "EvalRecord": schemas.EvalRecord,
-    "DatasetCard": DatasetCard,
 }
 
 

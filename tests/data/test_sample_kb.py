@@ -78,7 +78,7 @@ def test_split_by_question_keeps_every_training_question_trainable() -> None:
     val = result.splits["validation"]
     assert any(ex.target.refusal for ex in val) and any(not ex.target.refusal for ex in val)
     assert result.report["split_by"] == "question" and result.report["warnings"] == []
-    assert result.card.config["split_by"] == "question"
+    assert result.card.config and result.card.config.split_by == "question"
 
 
 def test_a_split_that_leaves_too_little_to_train_on_warns() -> None:

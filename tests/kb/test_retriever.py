@@ -4,6 +4,7 @@ own local scorer, and the config hash is stable across processes."""
 from __future__ import annotations
 
 import itertools
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -140,19 +141,24 @@ def test_config_conflicts(kb) -> None:
 
 def test_hash_stable_across_processes_and_sensitive() -> None:
     cfg = RetrieverConfig(
-        mode="hybrid", k=7, rrf_k=30, filters=SearchFilters(tags=["b", "a"]), embedder="minilm-l6"
+        mode="hybrid",
+        documents_per_prompt=7,
+        rrf_k=30,
+        filters=SearchFilters(tags=["b", "a"]),
+        embedder="minilm-l6",
     )
     code = (
         "from groundtune.kb.retrieve import RetrieverConfig, SearchFilters;"
         "print(RetrieverConfig(embedder='minilm-l6', filters=SearchFilters(tags=['b','a']), rrf_k=30, k=7)"
         ".hash())"
-    )
+    )  # `k`, the deprecated name, is the same setting
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin"},
+        # PYTHONPATH passes through so a checkout other than the installed one is the one tested
+        env={"PYTHONHASHSEED": "123", "PATH": "/usr/bin", "PYTHONPATH": os.environ.get("PYTHONPATH", "")},
     ).stdout.strip()
     assert out == cfg.hash()
     assert cfg.model_copy(update={"rrf_k": 31.0}).hash() != cfg.hash()

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from groundtune.core.adapters import AdapterRef
+from groundtune.core.artifacts import AdapterManifest
 from groundtune.core.calibrations import write_calibration
 from groundtune.core.errors import InvalidInputError
 from groundtune.serve.calibrations import choose
@@ -14,8 +15,8 @@ from tests.core.test_calibrations import calibration
 
 
 def test_named_calibrations_win_and_others_get_their_latest(tmp_path: Path) -> None:
-    a = AdapterRef("a", tmp_path / "a", {"run_id": "run_a"})
-    b = AdapterRef("b", tmp_path / "b", {"run_id": "run_b"})
+    a = AdapterRef("a", tmp_path / "a", AdapterManifest(run_id="run_a"))
+    b = AdapterRef("b", tmp_path / "b", AdapterManifest(run_id="run_b"))
     for name, ref in (("a-old", a), ("a-new", a), ("b-only", b)):
         write_calibration(calibration(name, ref))
     chosen = choose({"served-a": a, "served-b": b}, ["a-old"])
@@ -27,7 +28,7 @@ def test_named_calibrations_win_and_others_get_their_latest(tmp_path: Path) -> N
 
 
 def test_a_calibration_of_an_adapter_not_served_is_refused(tmp_path: Path) -> None:
-    a = AdapterRef("a", tmp_path / "a", {"run_id": "run_a"})
+    a = AdapterRef("a", tmp_path / "a", AdapterManifest(run_id="run_a"))
     write_calibration(calibration("of-a", a))
     with pytest.raises(InvalidInputError, match="does not serve"):
-        choose({"b": AdapterRef("b", tmp_path / "b", {"run_id": "run_b"})}, ["of-a"])
+        choose({"b": AdapterRef("b", tmp_path / "b", AdapterManifest(run_id="run_b"))}, ["of-a"])

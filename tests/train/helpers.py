@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from groundtune.core.artifacts import DatasetCard, GroundingRecord, RetrieverRecord
+from groundtune.core.configs import RetrieverConfig, SparseScheme
 from groundtune.core.schemas import ContextDocument, Example
 
 _FACTS = [
@@ -44,22 +45,35 @@ def make_examples(n: int, *, prefix: str = "ex", pad_words: int = 0) -> list[Exa
     return out
 
 
-CARD = {
-    "name": "tiny-grounded",
-    "grounding": {"style": "cited", "version": "1"},
-    "retriever_hash": "r3tr13v3rh4sh000",
-    "counts": {"train": 0, "validation": 0},
-}
+# The card `groundtune data build` writes, for the hand-made examples above.
+CARD = DatasetCard(
+    id="ds_tiny",
+    name="tiny-grounded",
+    created_at="2025-01-01T00:00:00+00:00",
+    groundtune_version="0",
+    kb="tiny-kb",
+    embedder="tiny-random-minilm",
+    retriever=RetrieverRecord.of(
+        RetrieverConfig(documents_per_prompt=2, embedder="tiny-random-minilm", sparse=SparseScheme())
+    ),
+    grounding=GroundingRecord(style="cited", version="1"),
+    oracle_fraction=1.0,
+    documents_per_prompt=2,
+    seed=0,
+    lm="tiny-random-gemma3",
+    max_tokens=1024,
+    splits={"train": 24, "validation": 6},
+)
 
 
-def write_dataset(root: Path, n_train: int = 24, n_val: int = 6, *, card: dict | None = None) -> Path:
+def write_dataset(root: Path, n_train: int = 24, n_val: int = 6, *, card: DatasetCard | None = None) -> Path:
     """A dataset folder in the input contract: train.jsonl, validation.jsonl, card.json."""
     root.mkdir(parents=True, exist_ok=True)
     for split, n in (("train", n_train), ("validation", n_val)):
         with (root / f"{split}.jsonl").open("w") as fh:
             for ex in make_examples(n, prefix=split):
                 fh.write(ex.model_dump_json() + "\n")
-    (root / "card.json").write_text(json.dumps(card if card is not None else CARD))
+    (root / "card.json").write_text((card or CARD).model_dump_json(indent=2))
     return root
 
 

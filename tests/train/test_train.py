@@ -36,10 +36,10 @@ def test_run_directory_describes_itself(finished) -> None:
     }  # fmt: skip
     run = json.loads((result.run_dir / "run.json").read_text())
     assert run["status"] == "succeeded" and run["steps"] == 6
-    assert run["grounding_format"] == "cited" and run["grounding_version"] == "1"
-    assert run["retriever_hash"] == CARD["retriever_hash"]
+    assert run["grounding"]["style"] == "cited" and run["grounding"]["version"] == "1"
+    assert CARD.retriever is not None and run["retriever"]["hash"] == CARD.retriever.hash
     assert run["groundtune_version"] and run["versions"]["torch"] == torch.__version__
-    assert json.loads((result.run_dir / "dataset_card.json").read_text()) == CARD
+    assert json.loads((result.run_dir / "dataset_card.json").read_text()) == CARD.model_dump(mode="json")
     assert json.loads((result.run_dir / "prompt_layout.json").read_text())["name"] == "gemma-turns"
     import yaml
 
@@ -76,7 +76,8 @@ def test_adapter_is_standard_and_loads_in_peft(finished) -> None:
             "down_proj",
         }
     manifest = json.loads((home / "adapters" / "tiny-adapter" / "groundtune-adapter.json").read_text())
-    assert manifest["grounding_format"] == "cited" and manifest["prompt_layout"]["name"] == "gemma-turns"
+    assert manifest["grounding"]["style"] == "cited" and manifest["prompt_layout"]["name"] == "gemma-turns"
+    assert manifest["retriever"] == run_manifest_retriever(result.run_dir)
 
     from safetensors.torch import load_file
 
@@ -144,7 +145,7 @@ def test_bad_inputs_fail_clearly_and_keep_existing_runs(tmp_path: Path, finished
     write_dataset(bad, n_train=3, n_val=1)
     with (bad / "train.jsonl").open("a") as fh:
         fh.write('{"id": "x"}\n')
-    with pytest.raises(InvalidInputError, match=r"train\.jsonl:4"):
+    with pytest.raises(InvalidInputError, match=r"train\.jsonl#4"):
         train(tiny_config(bad), home=tmp_path / "h3")
     with pytest.raises(InvalidInputError, match="max_length"):
         train(tiny_config(ds, max_length=16), home=tmp_path / "h4")
@@ -192,7 +193,13 @@ def test_decision_weight_reweighs_the_loss_and_needs_a_grounding_style(tmp_path:
         first_loss[weight] = next(r["loss"] for r in rows if "loss" in r)
     # Same batch and weights before the first update: only the weighting of the mean differs.
     assert first_loss[6.0] != pytest.approx(first_loss[1.0], rel=1e-3)
-    bare = write_dataset(tmp_path / "bare", n_train=8, n_val=2, card={"name": "bare"})
+    bare = write_dataset(
+        tmp_path / "bare", n_train=8, n_val=2, card=CARD.model_copy(update={"grounding": None})
+    )
     with pytest.raises(InvalidInputError, match="grounding style"):
         train(tiny_config(bare, max_steps=1, decision_weight=4.0), home=tmp_path / "h-bare")
     train(tiny_config(bare, max_steps=1), home=tmp_path / "h-bare")  # unweighted needs no style
+
+
+def run_manifest_retriever(run_dir: Path) -> dict:
+    return json.loads((run_dir / "run.json").read_text())["retriever"]

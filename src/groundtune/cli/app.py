@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 
 from groundtune.core.errors import GroundtuneError
+from groundtune.core.progress import ProgressEvent
 
 # emoji=False: a user's name such as `fire` must print as written, not as :fire: turned into 🔥
 # (user strings also go through rich.markup.escape where they are printed).
@@ -117,8 +118,8 @@ def progress_bars() -> Iterator[Callable[[str, int], Callable[[int], None]]]:
 
 
 @contextlib.contextmanager
-def stage_bars() -> Iterator[Callable[[str, int, int], None]]:
-    """Rich bars driven by library callbacks `(stage, done, total)` (kb ingest, data build, quickstart).
+def stage_bars() -> Iterator[Callable[[ProgressEvent], None]]:
+    """Rich bars drawn from a stage's progress events (kb ingest, data build, quickstart).
 
     Each stage gets its own bar, live only until the stage completes, so a stage that draws its own
     progress (training) can run in between.
@@ -126,7 +127,8 @@ def stage_bars() -> Iterator[Callable[[str, int, int], None]]:
     bars: dict[str, tuple[Any, Any]] = {}
     try:
 
-        def update(stage: str, done: int, total: int) -> None:
+        def update(e: ProgressEvent) -> None:
+            stage, done, total = e.stage, e.done, e.total
             if stage not in bars:
                 bar = _bar()
                 bar.start()

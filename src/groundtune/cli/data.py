@@ -96,7 +96,13 @@ def build_cmd(
     teacher_chunks: int = typer.Option(50, "--teacher-chunks", min=1),
     questions_per_chunk: int = typer.Option(1, "--questions-per-chunk", min=1),
     style: str | None = typer.Option(None, "--style", help="cited (default), raft-cot or answer-only."),
-    k: int | None = typer.Option(None, "-k", "--k", help="Documents per example (default 4)."),
+    k: int | None = typer.Option(
+        None,
+        "--documents-per-prompt",
+        "-k",
+        "--k",
+        help="Documents per example, and per prompt when serving (default 4); -k/--k are its old names.",
+    ),
     oracle_fraction: float | None = typer.Option(None, "-p", "--oracle-fraction", help="P (default 0.8)."),
     contrast_fraction: float | None = typer.Option(
         None, "--contrast-fraction", help="Share of oracle training questions also shown without evidence."
@@ -139,7 +145,7 @@ def build_cmd(
         kb=kb,
         sources=sources,
         style=style,
-        k=k,
+        documents_per_prompt=k,
         oracle_fraction=oracle_fraction,
         contrast_fraction=contrast_fraction,
         candidates=candidates,
@@ -211,8 +217,8 @@ def show_cmd(
             table.add_row(
                 ds,
                 str(sum(card.splits.values())),
-                f"{card.grounding.get('style')} v{card.grounding.get('version')}",
-                str(card.k),
+                f"{card.grounding.style if card.grounding else None} v{card.grounding.version if card.grounding else None}",
+                str(card.documents_per_prompt),
                 str(card.oracle_fraction),
                 str(card.kb),
                 card.created_at,
@@ -222,8 +228,10 @@ def show_cmd(
     card = load_card(name)
     console.print(
         f"[bold]{card.name}[/] ({card.id}) kb={card.kb} embedder={card.embedder} "
-        f"retriever={card.retriever.get('hash')} grounding={card.grounding.get('style')} "
-        f"v{card.grounding.get('version')} k={card.k} P={card.oracle_fraction} seed={card.seed}"
+        f"retriever={card.retriever.hash if card.retriever else None} "
+        f"grounding={card.grounding.style if card.grounding else None} "
+        f"v{card.grounding.version if card.grounding else None} k={card.documents_per_prompt} "
+        f"P={card.oracle_fraction} seed={card.seed}"
     )
     _print_report(card.name, load_report(name) or card.stats)
 

@@ -61,6 +61,19 @@ def serve_cmd(
         help="Decode within the grounding grammar: quotes verbatim from their document, only prompt "
         "documents named (in-process engine).",
     ),
+    documents_per_prompt: int | None = typer.Option(
+        None,
+        "--documents-per-prompt",
+        "-k",
+        min=1,
+        help="Documents retrieved per question (default: what each adapter was trained with).",
+    ),
+    strict: bool = typer.Option(
+        False,
+        "--strict",
+        help="Refuse an adapter whose recorded base model, prompt layout or retriever differs from "
+        "how it would be served (default: serve it with a warning).",
+    ),
 ) -> None:
     """Serve a base model, its adapters and a knowledge base at /v1/chat/completions."""
     from groundtune.serve.server import build_deployment, serve
@@ -78,6 +91,8 @@ def serve_cmd(
         max_queue=max_queue,
         timeout_s=timeout,
         constrained=constrained,
+        strict=strict,
+        documents_per_prompt=documents_per_prompt,
     )
     for card in deployment.models():
         note = f" [yellow]{escape('; '.join(card.warnings))}[/]" if card.warnings else ""

@@ -109,8 +109,8 @@ def show_cmd(
     m = info["manifest"]
     console.print(f"[bold]{m.get('run_id')}[/]  status [bold]{m.get('status')}[/]  model {m.get('model')}")
     console.print(
-        f"dataset {m.get('dataset')}  grounding {m.get('grounding_format')} v{m.get('grounding_version')}"
-        f"  retriever {m.get('retriever_hash')}"
+        f"dataset {m.get('dataset')}  grounding {(m.get('grounding') or {}).get('style')} "
+        f"v{(m.get('grounding') or {}).get('version')}  retriever {(m.get('retriever') or {}).get('hash')}"
     )
     steps = info["last_train"]["step"] if info["last_train"] else 0
     console.print(

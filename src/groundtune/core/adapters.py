@@ -8,12 +8,12 @@ into an adapter (abstention thresholds are calibration artifacts, `core.calibrat
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
+from groundtune.core.artifacts import AdapterManifest, migrate_adapter
 from groundtune.core.errors import NotFoundError
+from groundtune.core.jsonfile import read_json
 from groundtune.core.workspace import get_workspace
 
 ADAPTER_MANIFEST = "groundtune-adapter.json"
@@ -23,24 +23,24 @@ SHIPPED = Path(__file__).resolve().parent / "shipped"
 
 @dataclass(frozen=True)
 class AdapterRef:
-    """A resolved adapter: its name, folder and manifest (empty for a plain PEFT folder)."""
+    """A resolved adapter: its name, folder and manifest (all None for a plain PEFT folder)."""
 
     name: str
     path: Path
-    manifest: dict[str, Any] = field(default_factory=dict)
+    manifest: AdapterManifest = field(default_factory=AdapterManifest)
 
     @property
     def grounding_style(self) -> str | None:
-        return self.manifest.get("grounding_format")
+        return self.manifest.grounding_style
 
     @property
     def retriever_hash(self) -> str | None:
-        return self.manifest.get("retriever_hash")
+        return self.manifest.retriever_hash
 
     @property
     def run_id(self) -> str | None:
         """The training run that made it (a retrained adapter of the same name has another)."""
-        return self.manifest.get("run_id")
+        return self.manifest.run_id
 
 
 def resolve_adapter(ref: str | Path, home: str | Path | None = None, name: str | None = None) -> AdapterRef:
@@ -56,8 +56,10 @@ def resolve_adapter(ref: str | Path, home: str | Path | None = None, name: str |
     for path in candidates:
         if (path / "adapter_config.json").is_file():
             manifest_file = path / ADAPTER_MANIFEST
-            manifest = json.loads(manifest_file.read_text()) if manifest_file.is_file() else {}
-            return AdapterRef(name or manifest.get("adapter_name") or path.name, path.resolve(), manifest)
+            manifest = (
+                migrate_adapter(read_json(manifest_file)) if manifest_file.is_file() else AdapterManifest()
+            )
+            return AdapterRef(name or manifest.adapter_name or path.name, path.resolve(), manifest)
     known = sorted(
         p.name
         for folder in (ws.adapters, SHIPPED)

@@ -1,5 +1,5 @@
 """Calibration artifacts: an adapter's abstention threshold, fitted on one split of a dataset within
-a false-refusal budget, stored once as `<workspace>/calibrations/<name>/calibration.json`.
+a false-refusal budget, stored once as `<workspace>/calibrations/<name>/calibration.json` (the model: core.artifacts.Calibration).
 
 Evaluation writes them (`groundtune eval calibrate`, `eval run --max-false-refusal`); serving reads
 them. A calibration is never rewritten, and writing one never touches the adapter it belongs to, so
@@ -12,42 +12,22 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pydantic import BaseModel, Field
-
 from groundtune.core.adapters import AdapterRef
+from groundtune.core.artifacts import Calibration, migrate_calibration
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
 from groundtune.core.jsonfile import read_json, write_json
 from groundtune.core.workspace import get_workspace
 
 CALIBRATION_FILE = "calibration.json"
-
-
-class Calibration(BaseModel):
-    """Where an abstention threshold came from and what it did on the items it was fitted to."""
-
-    name: str
-    created: str = Field(description="UTC time it was written; the latest of an adapter's wins by default.")
-    groundtune_version: str
-    adapter: str = Field(description="Name of the adapter it belongs to.")
-    adapter_path: str
-    adapter_run_id: str | None = Field(description="Training run of that adapter (a retrained one differs).")
-    model: str = Field(description="Base model the adapter was run on.")
-    grounding_format: str
-    dataset: str
-    split: str
-    max_false_refusal: float = Field(ge=0.0, lt=1.0, description="Budget of refused answerable items.")
-    threshold: float | None = Field(description="Refuse at answer uncertainty (nats) >= this; None: never.")
-    items: int
-    answerable: int
-    false_refusal: float = Field(description="Share of answerable items refused at the threshold.")
-    refusal_recall: float | None = Field(description="Share of refusal items refused at the threshold.")
-    eval_run: str | None = Field(default=None, description="The evaluation run that made it, if any.")
-
-    def belongs_to(self, ref: AdapterRef) -> bool:
-        """Whether this calibration was fitted to `ref` (the same training run, else the same folder)."""
-        if self.adapter_run_id and ref.run_id:
-            return self.adapter_run_id == ref.run_id
-        return Path(self.adapter_path) == ref.path
+__all__ = [
+    "CALIBRATION_FILE",
+    "Calibration",
+    "latest_calibration",
+    "list_calibrations",
+    "load_calibration",
+    "now",
+    "write_calibration",
+]
 
 
 def now() -> str:
@@ -71,7 +51,7 @@ def write_calibration(calibration: Calibration, home: str | Path | None = None) 
             f"calibration '{name}' already exists",
             hint="pick another --name; calibrations are never rewritten",
         ) from None
-    write_json(folder / CALIBRATION_FILE, calibration.model_dump())
+    write_json(folder / CALIBRATION_FILE, calibration.model_dump(mode="json"))
     return folder
 
 
@@ -79,7 +59,7 @@ def list_calibrations(home: str | Path | None = None, adapter: AdapterRef | None
     """Stored calibrations, oldest first; only `adapter`'s when given."""
     found = []
     for path in get_workspace(home).calibrations.glob(f"*/{CALIBRATION_FILE}"):
-        calibration = Calibration.model_validate(read_json(path))
+        calibration = migrate_calibration(read_json(path))
         if adapter is None or calibration.belongs_to(adapter):
             found.append(calibration)
     return sorted(found, key=lambda c: (c.created, c.name))
@@ -93,7 +73,7 @@ def load_calibration(name: str, home: str | Path | None = None) -> Calibration:
             f"no calibration '{name}'",
             hint=f"stored calibrations: {', '.join(known) or 'none yet'}; make one with groundtune eval calibrate",
         )
-    return Calibration.model_validate(read_json(path))
+    return migrate_calibration(read_json(path))
 
 
 def latest_calibration(adapter: AdapterRef, home: str | Path | None = None) -> Calibration | None:

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from groundtune import __version__
+from groundtune.core.artifacts import DatasetCard, GroundingRecord, RetrieverRecord, SourceSummary
 from groundtune.core.errors import ConflictError, GroundtuneError, InvalidInputError
 from groundtune.core.ids import content_hash, new_id
+from groundtune.core.progress import Progress, event
 from groundtune.core.schemas import Chunk, ContextDocument, Example, GroundedAnswer
 from groundtune.data import planning
 from groundtune.data.budget import Fitted, fit_example
@@ -27,14 +28,12 @@ from groundtune.data.public import HELDOUT_KEY
 from groundtune.data.report import BuildReport, split_warnings
 from groundtune.data.sources import QAPair, load_qa_file
 from groundtune.data.splits import assign_splits, forbidden_docs, leaks, question_leaks
-from groundtune.data.store import DatasetCard, save_dataset
+from groundtune.data.store import save_dataset
 from groundtune.data.targets import build_target
 from groundtune.data.tokens import TokenCounter, load_counter
 from groundtune.data.validate import check_example, duplicate_key, has_verified_quote
 from groundtune.grounding import GroundingFormat, get_format
 from groundtune.grounding.quotes import normalize_answer
-
-Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -45,8 +44,9 @@ class BuildResult:
     splits: dict[str, list[Example]]
 
 
-def _noop(stage: str, done: int, total: int) -> None:
-    return None
+def report_progress(progress: Progress | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(event(stage, done, total))
 
 
 class RandomPool:
@@ -185,14 +185,13 @@ def build_dataset(
     config: BuildConfig,
     *,
     counter: TokenCounter | None = None,
-    progress: Progress = _noop,
+    progress: Progress | None = None,
     home: str | Path | None = None,
 ) -> BuildResult:
     """Build and store the dataset described by `config` (see docs/data.md) in the workspace at
     `home` (default: GROUNDTUNE_HOME), from its knowledge base `config.kb`."""
     from groundtune.core.workspace import get_workspace
     from groundtune.kb import open_kb
-    from groundtune.kb.retrieve import RetrieverConfig
 
     if (get_workspace(home).datasets / config.name).exists() and not config.overwrite:
         raise ConflictError(  # checked first so a long build is not wasted
@@ -204,11 +203,9 @@ def build_dataset(
     counter = counter or load_counter(config.lm, home)
     report = BuildReport(split_by=config.split_by)
     with open_kb(config.kb, home) as kb:
-        retriever_config = RetrieverConfig(**config.retriever)
-        retriever = kb.retriever(retriever_config)
+        retriever = kb.retriever(config.retriever)
         # The resolved config (embedder and sparse scheme filled in from the KB) is what serving compares.
-        retriever_hash = retriever.hash()
-        retriever_dump = retriever.config.model_dump(mode="json")
+        retriever_record = RetrieverRecord.of(retriever.config)
         embedder = kb.embedder_name
         pairs, pinned, heldout_docs = _load_pairs(config, kb, report)
         report.questions = len(pairs)
@@ -222,9 +219,9 @@ def build_dataset(
             report.labels["gold_source_not_in_kb"] += unresolved
         # Free-form answers (not verbatim in their named gold documents) take the best-supporting sentence.
         pairs, report.evidence_from_support, _ = planning.derive_evidence(pairs, lookup, kb.embedder.encode)
-        progress("retrieve", 0, len(pairs))
+        report_progress(progress, "retrieve", 0, len(pairs))
         hits = planning.retrieve_candidates(retriever, pairs, config.candidates)
-        progress("retrieve", len(pairs), len(pairs))
+        report_progress(progress, "retrieve", len(pairs), len(pairs))
         timings["retrieve"] = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -254,7 +251,7 @@ def build_dataset(
                 p,
                 hits[p.id],
                 relevant[p.id],
-                k=config.k,
+                k=config.documents_per_prompt,
                 oracle_fraction=config.oracle_fraction,
                 random_share=config.random_distractors,
                 max_relevant=config.max_relevant,
@@ -299,8 +296,8 @@ def build_dataset(
         verified[ex.id] = has_verified_quote(ex)
         splits[ex.split or "train"].append(ex)
         if i % 200 == 0:
-            progress("render", i, len(plans))
-    progress("render", len(plans), len(plans))
+            report_progress(progress, "render", i, len(plans))
+    report_progress(progress, "render", len(plans), len(plans))
     timings["render_validate"] = time.perf_counter() - t
 
     shown = {
@@ -327,19 +324,19 @@ def build_dataset(
         groundtune_version=__version__,
         kb=config.kb,
         embedder=embedder,
-        retriever={"hash": retriever_hash, "config": retriever_dump},
-        grounding=fmt.describe(),
+        retriever=retriever_record,
+        grounding=GroundingRecord.model_validate(fmt.describe()),
         oracle_fraction=config.oracle_fraction,
-        k=config.k,
+        documents_per_prompt=config.documents_per_prompt,
         seed=config.seed,
         lm=config.lm,
         max_tokens=config.max_tokens,
         sources=[  # question counts per kind are in stats["sources"]
-            {"kind": s.kind, "path": s.path, "assign": s.assign, "limit": s.limit} for s in config.sources
+            SourceSummary(kind=s.kind, path=s.path, assign=s.assign, limit=s.limit) for s in config.sources
         ],
         splits={s: len(exs) for s, exs in splits.items()},
         stats=report_dict,
-        config=config.model_dump(mode="json", exclude={"overwrite"}),
+        config=config.model_copy(update={"overwrite": False}),
     )
     path = save_dataset(config.name, splits, card, report_dict, overwrite=config.overwrite, home=home)
     return BuildResult(path, card, report_dict, splits)

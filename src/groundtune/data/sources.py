@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from groundtune.core.errors import InvalidInputError, NotFoundError
 from groundtune.core.ids import content_hash
+from groundtune.core.jsonl import JSONL_HINT, parse_jsonl
 
 # Column names accepted for each field, first match wins (covers common public formats).
 QUESTION_KEYS = ("question", "query", "input", "q", "prompt")
@@ -149,19 +150,10 @@ def _rows(path: Path) -> Iterable[tuple[int, dict[str, Any]]]:
         for n, row in enumerate(reader, start=2):
             yield n, dict(row)
         return
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(
-                f"{path}#{n}: invalid JSON ({exc.msg} at column {exc.colno})",
-                hint="each line must be one JSON object",
-            ) from None
-        if not isinstance(row, dict):
-            raise InvalidInputError(f"{path}#{n}: expected a JSON object", hint="one object per line")
-        yield n, row
+    for line in parse_jsonl(text.splitlines()):
+        if line.row is None:
+            raise InvalidInputError(f"{path}#{line.number}: {line.error}", hint=JSONL_HINT)
+        yield line.number, line.row
 
 
 def load_qa_file(path: str | Path) -> list[QAPair]:

@@ -2,7 +2,7 @@
 
     <workspace>/datasets/<name>/
         train.jsonl  validation.jsonl  test.jsonl   one core.schemas.Example per line (prompt/completion rendered)
-        card.json                                   the dataset card (DatasetCard)
+        card.json                                   the dataset card (core.artifacts.DatasetCard)
         report.json                                 the build report
         exports/  chat.<split>.jsonl  prompt_completion.<split>.jsonl
 
@@ -19,40 +19,26 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from groundtune.core.artifacts import DatasetCard, migrate_card
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
+from groundtune.core.jsonfile import read_json
+from groundtune.core.jsonl import read_models, write_jsonl
 from groundtune.core.schemas import Example
 from groundtune.core.workspace import get_workspace
 
+__all__ = [
+    "DatasetCard",
+    "dataset_dir",
+    "list_datasets",
+    "load_card",
+    "load_dataset",
+    "load_report",
+    "read_examples",
+    "save_dataset",
+    "write_exports",
+]
 SPLIT_FILES = ("train", "validation", "test")
 EXPORT_FORMATS = ("chat", "prompt_completion")
-
-
-class DatasetCard(BaseModel):
-    """What a dataset is and how it was built; the trainer, adapters and serving read it."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    name: str
-    created_at: str
-    groundtune_version: str
-    kb: str | None = None
-    embedder: str | None = None
-    retriever: dict[str, Any] = Field(default_factory=dict, description="{'hash': ..., 'config': {...}}")
-    grounding: dict[str, Any] = Field(
-        default_factory=dict, description="{'style', 'version', 'refusal', ...}"
-    )
-    oracle_fraction: float = Field(description="P: share of answerable questions given an oracle context.")
-    k: int
-    seed: int
-    lm: str = Field(description="The LM whose tokenizer counted the token budget.")
-    max_tokens: int
-    sources: list[dict[str, Any]] = Field(default_factory=list)
-    splits: dict[str, int] = Field(default_factory=dict)
-    stats: dict[str, Any] = Field(default_factory=dict)
-    config: dict[str, Any] = Field(default_factory=dict)
 
 
 def dataset_dir(name_or_path: str | Path, home: str | Path | None = None) -> Path:
@@ -74,18 +60,8 @@ def list_datasets(home: str | Path | None = None) -> list[str]:
 
 
 def read_examples(path: Path) -> list[Example]:
-    examples = []
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if line.strip():
-                try:
-                    examples.append(Example.model_validate_json(line))
-                except ValueError as exc:
-                    raise InvalidInputError(
-                        f"{path}:{n} is not a valid Example ({str(exc).splitlines()[0]})",
-                        hint="rebuild the dataset with `groundtune data build --overwrite`",
-                    ) from None
-    return examples
+    """One split's examples; a bad line is an InvalidInputError naming `file#line`."""
+    return read_models(path, Example, hint="rebuild the dataset with `groundtune data build --overwrite`")
 
 
 def load_dataset(name_or_path: str | Path, home: str | Path | None = None) -> dict[str, list[Example]]:
@@ -99,7 +75,7 @@ def load_card(name_or_path: str | Path, home: str | Path | None = None) -> Datas
     path = dataset_dir(name_or_path, home) / "card.json"
     if not path.is_file():
         raise NotFoundError(f"{path} is missing", hint="rebuild the dataset with `groundtune data build`")
-    return DatasetCard.model_validate_json(path.read_text(encoding="utf-8"))
+    return migrate_card(read_json(path))
 
 
 def load_report(name_or_path: str | Path, home: str | Path | None = None) -> dict[str, Any]:
@@ -119,12 +95,6 @@ def prompt_completion_record(ex: Example) -> dict[str, Any]:
     return {"prompt": ex.prompt, "completion": ex.completion}
 
 
-def _write_jsonl(path: Path, rows: list[dict[str, Any]] | list[str]) -> None:
-    with path.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write((row if isinstance(row, str) else json.dumps(row, ensure_ascii=False)) + "\n")
-
-
 def write_exports(
     splits: dict[str, list[Example]], out: Path, formats: tuple[str, ...] = EXPORT_FORMATS
 ) -> list[Path]:
@@ -140,7 +110,7 @@ def write_exports(
     for fmt in formats:
         for split, examples in splits.items():
             path = out / f"{fmt}.{split}.jsonl"
-            _write_jsonl(path, [makers[fmt](ex) for ex in examples])
+            write_jsonl(path, [makers[fmt](ex) for ex in examples])
             written.append(path)
     return written
 
@@ -166,8 +136,8 @@ def save_dataset(
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
     try:
         for split in SPLIT_FILES:
-            _write_jsonl(tmp / f"{split}.jsonl", [ex.model_dump_json() for ex in splits.get(split, [])])
-        (tmp / "card.json").write_text(card.model_dump_json(indent=2), encoding="utf-8")
+            write_jsonl(tmp / f"{split}.jsonl", splits.get(split, []))
+        (tmp / "card.json").write_text(card.model_dump_json(indent=2, exclude_none=False), encoding="utf-8")
         (tmp / "report.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
         write_exports(splits, tmp / "exports")
         if final.exists():

@@ -21,36 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from groundtune.core.configs import TeacherConfig
 from groundtune.core.errors import UnavailableError
 from groundtune.core.ids import content_hash, stable_hash
 from groundtune.core.schemas import Chunk
 from groundtune.data.sources import QAPair
 from groundtune.grounding.quotes import find_verbatim
 from groundtune.grounding.teacher_prompts import ANSWER_PROMPT, QUESTION_PROMPT
-
-
-class TeacherConfig(BaseModel):
-    """How to reach the teacher and what to ask it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    base_url: str = Field(description="OpenAI-compatible base URL, e.g. http://localhost:8000/v1.")
-    model: str = Field(description="Model name sent in each request.")
-    api_key_env: str = Field(default="OPENAI_API_KEY", description="Environment variable holding the key.")
-    questions_per_chunk: int = Field(default=1, ge=1, le=20)
-    temperature: float = 0.0
-    max_tokens: int = 256
-    concurrency: int = Field(default=4, ge=1, le=256)
-    max_retries: int = Field(default=4, ge=0, le=20)
-    backoff_s: float = Field(default=0.5, ge=0.0, description="First retry delay; doubles each retry.")
-    timeout_s: float = 60.0
-    question_prompt: str = QUESTION_PROMPT
-    answer_prompt: str = ANSWER_PROMPT
-    cache_dir: str | None = Field(
-        default=None, description="Response cache (default <workspace>/cache/teacher)."
-    )
 
 
 @dataclass
@@ -186,7 +163,7 @@ async def _generate(chunks: Sequence[Chunk], config: TeacherConfig, cache_dir: P
     try:
 
         async def for_chunk(chunk: Chunk) -> list[QAPair]:
-            prompt = config.question_prompt.format(
+            prompt = (config.question_prompt or QUESTION_PROMPT).format(
                 title=chunk.title, text=chunk.text, n=config.questions_per_chunk
             )
             reply = await client.complete(prompt)
@@ -195,7 +172,9 @@ async def _generate(chunks: Sequence[Chunk], config: TeacherConfig, cache_dir: P
             answers = await asyncio.gather(
                 *(
                     client.complete(
-                        config.answer_prompt.format(title=chunk.title, text=chunk.text, question=q)
+                        (config.answer_prompt or ANSWER_PROMPT).format(
+                            title=chunk.title, text=chunk.text, question=q
+                        )
                     )
                     for q in questions
                 )

@@ -131,7 +131,7 @@ def calibrate_adapter(
 
     check_budget(max_false_refusal)
     ref = resolve_adapter(adapter, home)
-    model = model or ref.manifest.get("model") or DEFAULT_LM
+    model = model or ref.manifest.model or DEFAULT_LM
     items = calibration_items(dataset, split, home)
     fmt = get_format(ref.grounding_style or DEFAULT_STYLE)
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)

@@ -23,6 +23,7 @@ from typing import Any
 
 from groundtune import __version__
 from groundtune.core.adapters import resolve_adapter
+from groundtune.core.artifacts import EvalReport, migrate_eval_report
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, Example
@@ -135,7 +136,7 @@ def run(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "groundtune_version": __version__,
         "model": model,
-        "adapters": {n: {"path": str(r.path), **r.manifest} for n, r in refs.items()},
+        "adapters": {n: {"path": str(r.path), **r.manifest.model_dump(mode="json")} for n, r in refs.items()},
         "systems": [s.model_dump() for s in systems],
         "grounding": fmt.describe(),
         "decoding": config.model_dump(),
@@ -202,7 +203,7 @@ def run(
         report["sweeps"] = run_sweeps(
             first_items, systems, backend, fmt, config, demos=first_demos, seed=seed, progress=progress
         )
-    write_report(run_dir, report)
+    write_report(run_dir, EvalReport.model_validate(report).model_dump(mode="json"))
     return run_dir
 
 
@@ -255,13 +256,13 @@ def run_sweeps(
 def show(run: str | Path, home: str | Path | None = None) -> dict[str, Any]:
     """The report of an evaluation run (by id or folder)."""
     path = _find(run, home)
-    return json.loads((path / "report.json").read_text())
+    return migrate_eval_report(json.loads((path / "report.json").read_text())).model_dump(mode="json")
 
 
 def report(run: str | Path, home: str | Path | None = None) -> Path:
     """Re-render `report.html` from the run's `report.json`; returns the HTML path."""
     path = _find(run, home)
-    return write_report(path, json.loads((path / "report.json").read_text()))[1]
+    return write_report(path, show(path))[1]
 
 
 def _find(run: str | Path, home: str | Path | None) -> Path:

@@ -18,6 +18,7 @@ from typing import Any
 
 from groundtune.core.errors import InvalidInputError, NotFoundError
 from groundtune.core.ids import content_hash
+from groundtune.core.jsonl import read_jsonl
 from groundtune.core.schemas import ContextDocument, Example
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -33,7 +34,7 @@ def _records(path: Path) -> Iterator[dict[str, Any]]:
         try:
             data = json.loads(text)
         except json.JSONDecodeError:
-            data = [json.loads(line) for line in text.splitlines() if line.strip()]
+            data = [row for _, row in read_jsonl(file)]
         if isinstance(data, dict):  # one record, or a wrapper such as {"data": [...]}
             wrapped = [data[k] for k in ("data", "records", "examples") if isinstance(data.get(k), list)]
             data = wrapped[0] if wrapped else [data]

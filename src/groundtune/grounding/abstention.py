@@ -20,11 +20,10 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, Field
 
+from groundtune.core.configs import DEFAULT_MAX_FALSE_REFUSAL
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding.citations import strip_citations
 from groundtune.grounding.format import GroundingFormat
-
-DEFAULT_MAX_FALSE_REFUSAL = 0.1
 
 
 class Abstention(BaseModel):

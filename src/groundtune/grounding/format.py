@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from groundtune.core.configs import DEFAULT_STYLE
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import stable_hash
 from groundtune.core.schemas import ContextDocument, Example, GroundedAnswer
@@ -22,7 +23,6 @@ from groundtune.grounding.quotes import contains_answer, normalize_answer, norma
 if TYPE_CHECKING:
     from groundtune.grounding.constraint import ReplyConstraint, ReplyGrammar
 
-DEFAULT_STYLE = "cited"
 NO_DOCUMENTS = "(no documents)"
 
 

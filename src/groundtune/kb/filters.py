@@ -1,4 +1,4 @@
-"""Search filters (document ids, sources, tags, latest version only) and the generation rule that
+"""Search filters (`core.configs.SearchFilters`: document ids, sources, tags, latest version only) and the generation rule that
 decides which index points a search at catalog generation G may see.
 
 A point carries `gen_added`, `gen_retired` and `gen_deleted`. At generation G it is visible when
@@ -11,38 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from groundtune.core.configs import SearchFilters
+
+__all__ = ["NEVER", "SearchFilters", "qdrant_filter"]
 
 NEVER = 2**62  # gen_retired / gen_deleted of a point that is still live
-
-
-class SearchFilters(BaseModel):
-    """Metadata filters; empty lists mean no restriction."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    doc_ids: list[str] = Field(default_factory=list, description="Only chunks of these documents.")
-    sources: list[str] = Field(default_factory=list, description="Only chunks from these sources.")
-    tags: list[str] = Field(default_factory=list, description="Only chunks carrying any of these tags.")
-    latest_only: bool = Field(default=True, description="Only each document's latest version.")
-
-    def merged(self, other: SearchFilters | None) -> SearchFilters:
-        """`other`'s restrictions added to these (a per-call filter narrows the config's)."""
-        if other is None:
-            return self
-        return SearchFilters(
-            doc_ids=_narrow(self.doc_ids, other.doc_ids),
-            sources=_narrow(self.sources, other.sources),
-            tags=_narrow(self.tags, other.tags),
-            latest_only=self.latest_only and other.latest_only,
-        )
-
-
-def _narrow(a: list[str], b: list[str]) -> list[str]:
-    if a and b:
-        both = [x for x in a if x in set(b)]
-        return both or ["\x00no-match"]
-    return list(a or b)
 
 
 def qdrant_filter(generation: int, filters: SearchFilters) -> Any:

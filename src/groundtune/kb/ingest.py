@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field
 
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import content_hash
+from groundtune.core.progress import Progress, ProgressEvent, event
 from groundtune.core.schemas import Chunk, Document
 from groundtune.kb import sparse as bm25
 from groundtune.kb.chunker import ChunkTokenizer, chunk_document, index_text
@@ -23,7 +24,7 @@ from groundtune.kb.parsers import RECORD_SUFFIXES, file_doc_id, iter_files, make
 from groundtune.kb.records import RecordFields, parse_records
 
 if TYPE_CHECKING:
-    from groundtune.kb.knowledge_base import KnowledgeBase, Progress
+    from groundtune.kb.knowledge_base import KnowledgeBase
 
 Input = str | os.PathLike[str] | Document | Mapping[str, Any]
 
@@ -104,7 +105,7 @@ def collect(
         except InvalidInputError as exc:
             errors.append(FileError(source=str(item), message=exc.message, hint=exc.hint or ""))
         if progress:
-            progress("parse", n, len(files))
+            progress(event("parse", n, len(files)))
     seen: dict[str, int] = {}
     unique: list[Document] = []
     for doc in docs:
@@ -172,7 +173,7 @@ def add(
         (summary.updated if prev else summary.added).append(doc.id)
         planned.append((doc, chunks))
         if progress:
-            progress("chunk", i, len(docs))
+            progress(event("chunk", i, len(docs)))
     total = sum(len(cs) for _, cs in planned)
     done = 0
     group: list[tuple[Document, list[Chunk]]] = []
@@ -181,9 +182,9 @@ def add(
         nonlocal done
         base = done
 
-        def relay(phase: str, n: int, _total: int) -> None:
+        def relay(e: ProgressEvent) -> None:
             if progress:
-                progress(phase, base + n, total)
+                progress(e.model_copy(update={"done": base + e.done, "total": total}))
 
         summary.generation = kb.write(group, progress=relay)
         done += sum(len(cs) for _, cs in group)
@@ -281,7 +282,7 @@ def reindex(
             sparse = [bm25.document_vector(*bm25.term_counts(t, scheme), avgdl or 1.0, scheme) for t in texts]
             index.upsert(part, vecs, sparse, state.generation, retired=[c.id not in latest_ids for c in part])
             if progress:
-                progress("reindex", start + len(part), len(every))
+                progress(event("reindex", start + len(part), len(every)))
         kb.catalog.reset_stats(df, len(lengths), avgdl)
         from groundtune.kb.settings import save_settings
 

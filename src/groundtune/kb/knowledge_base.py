@@ -11,12 +11,13 @@ from __future__ import annotations
 import itertools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from groundtune.core.errors import ConflictError, NotFoundError
+from groundtune.core.progress import Progress, event
 from groundtune.core.schemas import Chunk, Document
 from groundtune.kb import sparse as bm25
 from groundtune.kb.catalog import Catalog, NewVersion
@@ -28,8 +29,6 @@ from groundtune.kb.settings import KBSettings, load_settings
 if TYPE_CHECKING:
     from groundtune.kb.ingest import AddSummary, RemoveSummary
     from groundtune.kb.retrieve import Retriever, RetrieverConfig
-
-Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 def catalog_url(path: Path, settings: KBSettings) -> str:
@@ -197,7 +196,7 @@ class KnowledgeBase:
             if len(all_chunks):
                 self.index.upsert(all_chunks, dense, sparse_vecs, gen)
                 if progress:
-                    progress("index", len(all_chunks), len(all_chunks))
+                    progress(event("index", len(all_chunks), len(all_chunks)))
             doc_ids = [d.id for d, _ in versions]
             previous = self.catalog.latest_versions(doc_ids + list(removed or ()))
             retired = {d: previous[d][0] for d in doc_ids if d in previous}
@@ -246,7 +245,7 @@ class KnowledgeBase:
         def step(n: int) -> None:
             done[0] += n
             if progress:
-                progress("embed", done[0], len(texts))
+                progress(event("embed", done[0], len(texts)))
 
         return emb.encode(texts, batch_size=32, progress=step)
 

@@ -13,10 +13,11 @@ from typing import Any, Literal
 
 from groundtune.core.errors import ConflictError
 from groundtune.core.ids import new_id
+from groundtune.core.progress import Progress
 from groundtune.core.schemas import RetrievedChunk
 from groundtune.kb.filters import SearchFilters
 from groundtune.kb.ingest import AddSummary, Input, RemoveSummary
-from groundtune.kb.knowledge_base import KnowledgeBase, Progress, open_index
+from groundtune.kb.knowledge_base import KnowledgeBase, open_index
 from groundtune.kb.records import RecordFields
 from groundtune.kb.retrieve import RetrieverConfig
 from groundtune.kb.settings import SETTINGS_FILE, KBSettings, kb_dir, load_settings, save_settings
@@ -154,7 +155,7 @@ def search(
     """Search with THE retriever; a list of queries returns a list of result lists."""
     config = RetrieverConfig(
         mode=mode,
-        k=k,
+        documents_per_prompt=k,
         rrf_k=rrf_k,
         depth=depth,
         filters=SearchFilters(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from groundtune.core.errors import InvalidInputError
+from groundtune.core.jsonl import parse_jsonl
 from groundtune.core.schemas import Document
 from groundtune.kb.parsers import make_document, read_utf8
 
@@ -52,19 +52,7 @@ def _rows(path: Path, text: str) -> list[tuple[int, dict[str, Any] | None, str |
         except csv.Error as exc:
             raise InvalidInputError(f"{path}: malformed CSV ({exc})", hint="check quoting") from None
         return out
-    for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            out.append((n, None, f"invalid JSON ({exc.msg} at column {exc.colno})"))
-            continue
-        if not isinstance(row, dict):
-            out.append((n, None, f"expected a JSON object, got {type(row).__name__}"))
-            continue
-        out.append((n, row, None))
-    return out
+    return [(line.number, line.row, line.error) for line in parse_jsonl(text.splitlines())]
 
 
 def parse_records(

@@ -1,5 +1,5 @@
 """THE retriever: dense, sparse (BM25) or hybrid (reciprocal-rank fusion) search over one knowledge
-base, configured by a `RetrieverConfig` whose hash datasets, adapters and deployments record.
+base, configured by a `RetrieverConfig` (core.configs) whose hash datasets, adapters and deployments record.
 
 Data building and serving both call `Retriever.search` / `search_batch`; nothing else ranks chunks.
 Queries are embedded in batches, and each batch reads one catalog snapshot (generation and
@@ -9,42 +9,20 @@ document frequencies) so it sees exactly one version of every document.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from groundtune.core.configs import RetrieverConfig
 from groundtune.core.errors import ConflictError, InvalidInputError
-from groundtune.core.ids import stable_hash
 from groundtune.core.schemas import RetrievedChunk
 from groundtune.kb import sparse as bm25
 from groundtune.kb.filters import SearchFilters
 from groundtune.kb.fusion import rrf
 from groundtune.kb.index import Hit, payload_chunk
-from groundtune.kb.sparse import SparseScheme
 
 if TYPE_CHECKING:
     from groundtune.kb.knowledge_base import KnowledgeBase
 
 __all__ = ["Retriever", "RetrieverConfig", "SearchFilters"]
-
-
-class RetrieverConfig(BaseModel):
-    """How THE retriever ranks; `hash()` identifies it across processes and machines."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    mode: Literal["dense", "sparse", "hybrid"] = Field(default="hybrid", description="Which arms rank.")
-    k: int = Field(default=5, ge=1, le=1000, description="Results returned per query.")
-    rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal-rank fusion constant.")
-    depth: int = Field(
-        default=50, ge=1, le=10000, description="Candidates per arm before fusion (>= k used)."
-    )
-    filters: SearchFilters = Field(default_factory=SearchFilters)
-    embedder: str | None = Field(default=None, description="None = the knowledge base's embedder.")
-    sparse: SparseScheme | None = Field(default=None, description="None = the knowledge base's scheme.")
-
-    def hash(self) -> str:
-        return stable_hash(self.model_dump(mode="json"))
 
 
 class Retriever:
@@ -86,7 +64,7 @@ class Retriever:
         for i, q in enumerate(queries):
             if not isinstance(q, str) or not q.strip():
                 raise InvalidInputError(f"query {i} is empty", hint="pass a non-empty question")
-        k = k or self.config.k
+        k = k or self.config.documents_per_prompt
         if k < 1:
             raise InvalidInputError(f"k={k} is not positive", hint="ask for k >= 1 results")
         flt = self.config.filters.merged(filters)

@@ -5,47 +5,16 @@ catalog and index live, and the sparse scheme. Only settings and paths; no I/O b
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
+from groundtune.core.configs import KBSettings
 from groundtune.core.errors import InvalidInputError, NotFoundError
 from groundtune.core.workspace import get_workspace
-from groundtune.kb.sparse import SparseScheme
+
+__all__ = ["SETTINGS_FILE", "KBSettings", "check_name", "kb_dir", "load_settings", "save_settings"]
 
 SETTINGS_FILE = "kb.json"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-class KBSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    id: str
-    name: str
-    embedder: str = Field(description="Embedder registry name or path; fixed until `kb reindex --embedder`.")
-    dim: int
-    chunk_tokens: int = Field(default=256, description="Chunk size in embedder tokens.")
-    chunk_overlap: int = Field(default=32, description="Overlap between consecutive chunks, in tokens.")
-    catalog_url: str | None = Field(default=None, description="SQLAlchemy URL; None = catalog.sqlite here.")
-    index_url: str | None = Field(default=None, description="Qdrant server URL; None = local mode here.")
-    collection: str
-    sparse: SparseScheme = Field(default_factory=SparseScheme)
-    local_search: Literal["mirror", "qdrant"] = Field(
-        default="mirror",
-        description="Local mode: search an in-memory mirror (fast) or Qdrant's local scorer.",
-    )
-    keep_versions: bool = Field(
-        default=False, description="Keep superseded versions searchable with latest_only=False."
-    )
-    purge_lag: int = Field(
-        default=0,
-        ge=0,
-        description="Generations a retired point outlives its retirement (other processes' "
-        "searches on a server); 0 is exact in local mode, where one process owns the index.",
-    )
-    created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
 def check_name(name: str) -> str:

@@ -16,7 +16,7 @@ import zlib
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from pydantic import BaseModel, ConfigDict, Field
+from groundtune.core.configs import SparseScheme
 
 # The classic Lucene English stop list (the one `bm25s` uses for "en").
 STOPWORDS_EN = frozenset(
@@ -24,17 +24,6 @@ STOPWORDS_EN = frozenset(
     "there these they this to was will with".split()
 )
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
-
-
-class SparseScheme(BaseModel):
-    """How text becomes BM25 sparse vectors (part of the retriever's hash)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(default="bm25-words-v1", description="Tokeniser id: lowercase words of 2+ chars.")
-    k1: float = Field(default=1.5, gt=0, description="BM25 term-frequency saturation.")
-    b: float = Field(default=0.75, ge=0, le=1, description="BM25 length normalisation.")
-    stopwords: str = Field(default="en", description="'en' (Lucene list) or 'none'.")
 
 
 def terms(text: str, scheme: SparseScheme) -> list[str]:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from groundtune.core.configs import DEFAULT_EMBEDDER, DEFAULT_LM
 from groundtune.core.errors import InvalidInputError, NotFoundError
 from groundtune.core.workspace import Workspace, get_workspace
 from groundtune.models.layout import PromptLayout, layout_for_tokenizer
 
-DEFAULT_LM = "gemma-3-270m"
-DEFAULT_EMBEDDER = "minilm-l6"
 TINY_LM = "tiny-random-gemma3"
 TINY_EMBEDDER = "tiny-random-minilm"
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.errors import NotFoundError
+from groundtune.core.progress import ProgressEvent
 from groundtune.core.workspace import get_workspace
 
 RECIPE = "general"
@@ -29,10 +30,10 @@ EVAL_LIMIT = 300
 EVAL_SPLITS = {"train": 0.8, "validation": 0.2}
 
 Say = Callable[[str], None]
-StageProgress = Callable[[str, int, int], None]
+StageProgress = Callable[[ProgressEvent], None]
 
 
-def _noop_stage(stage: str, done: int, total: int) -> None:
+def _noop_stage(event: ProgressEvent) -> None:
     return None
 
 
@@ -199,6 +200,7 @@ def ship(
     from safetensors.torch import load_file, save_file
 
     from groundtune.core.adapters import ADAPTER_MANIFEST, SHIPPED, resolve_adapter
+    from groundtune.core.artifacts import ShippedRecord
     from groundtune.core.recipes import find_recipe
 
     data_root = Path(data_root).resolve()
@@ -221,17 +223,13 @@ def ship(
         if p.is_file() and p.suffix not in (".md",) and "LICENSE" not in p.name
     )
     recipe_file = find_recipe(recipe)
-    manifest = {
-        **ref.manifest,
-        "adapter_name": ADAPTER,
-        "shipped": {
-            "recipe": str(recipe),
-            "recipe_sha256": _sha256(recipe_file),
-            "data": {str(p.relative_to(data_root)): _sha256(p) for p in files},
-            "commit": _commit(),
-            "weights_dtype": "bfloat16",
-            "reproduce": "groundtune general --data ../shared/data && groundtune general --data ../shared/data --ship",
-        },
-    }
-    (dest / ADAPTER_MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+    shipped = ShippedRecord(
+        recipe=str(recipe),
+        recipe_sha256=_sha256(recipe_file),
+        data={str(p.relative_to(data_root)): _sha256(p) for p in files},
+        commit=_commit(),
+        reproduce="groundtune general --data ../shared/data && groundtune general --data ../shared/data --ship",
+    )
+    manifest = ref.manifest.model_copy(update={"adapter_name": ADAPTER, "shipped": shipped})
+    (dest / ADAPTER_MANIFEST).write_text(manifest.model_dump_json(indent=2))
     return dest

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.errors import NotFoundError
+from groundtune.core.progress import ProgressEvent
 from groundtune.core.workspace import get_workspace
 from groundtune.eval.headline import HEADLINE
 from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL, Abstention
@@ -64,7 +65,7 @@ def compare(
 
 
 Say = Callable[[str], None]
-StageProgress = Callable[[str, int, int], None]
+StageProgress = Callable[[ProgressEvent], None]
 
 
 SAMPLE_KB = Path("examples") / "sample_kb"
@@ -113,7 +114,7 @@ class _State:
         tmp.replace(self.path)
 
 
-def _noop_stage(stage: str, done: int, total: int) -> None:
+def _noop_stage(event: ProgressEvent) -> None:
     return None
 
 
@@ -247,7 +248,9 @@ def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgre
     )
     result = build_dataset(config, progress=stage, home=home)
     counts = {k: len(v) for k, v in result.splits.items()}
-    say(f"[2/5] dataset '{DATASET}': {counts} examples, k={config.k}, P={config.oracle_fraction}")
+    say(
+        f"[2/5] dataset '{DATASET}': {counts} examples, k={config.documents_per_prompt}, P={config.oracle_fraction}"
+    )
     state.set("dataset", str(result.path))
 
 

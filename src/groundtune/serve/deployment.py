@@ -78,6 +78,10 @@ class Deployment:
         abstention_off: str | None = None,
         home: str | Path | None = None,
         constrained: bool = True,
+        adapter_retrievers: dict[str, Any] | None = None,
+        base_layout: dict[str, Any] | None = None,
+        strict: bool = False,
+        retriever_fixed: bool = False,
     ) -> None:
         self.backend = backend
         self.base_name = base_name
@@ -87,19 +91,74 @@ class Deployment:
         self.scheduler = scheduler  # infer.BatchScheduler over an in-process Engine, or None (remote backend)
         self.timeout_s = timeout_s
         self.constrained = constrained  # decode within the grounding grammar (an in-process engine can)
+        # The base model's retriever; each adapter retrieves with its own (`adapter_retrievers`: the
+        # settings its training data was built with, unless the deployment set others).
         self.retriever = kb.retriever(retriever_config) if kb is not None else None
+        self._adapter_configs: dict[str, Any] = dict(adapter_retrievers or {})
+        self.retrievers: dict[str, Any] = {}
+        self.base_layout = base_layout  # the served base model's turn layout (None: not known here)
+        self.strict = strict
+        self.retriever_fixed = retriever_fixed  # the deployment chose the retriever for every model
         # served adapter -> the calibration it abstains with (serve/calibrations.py); `abstention_off`
         # says why this backend cannot abstain at all (None: it can).
         self.calibrations: dict[str, Chosen] = dict(calibrations or {})
         self.abstention_off = abstention_off
         self.home = home
         self._lock = threading.Lock()
+        for name, ref in self.adapters.items():
+            self._attach(name, ref)
+
+    def _attach(self, name: str, ref: AdapterRef) -> None:
+        """Give the adapter its retriever and check it against this deployment (strict: refuse)."""
+        if self.kb is not None:
+            config = self._adapter_configs.get(name)
+            self.retrievers[name] = self.kb.retriever(config) if config is not None else self.retriever
+        problems = self.mismatches(ref)
+        if problems and self.strict:
+            raise ConflictError(
+                f"adapter '{ref.name}' does not match this deployment: {'; '.join(problems)}",
+                hint="serve it with the base model, layout and retriever it was trained with, or drop --strict",
+            )
 
     # -- models and adapters ------------------------------------------------------------------------
 
     @property
     def retriever_hash(self) -> str | None:
         return self.retriever.hash() if self.retriever is not None else None
+
+    def retriever_for(self, model: str) -> Any:
+        """The retriever `model` retrieves with (an adapter's own, else the base model's)."""
+        return self.retrievers.get(model, self.retriever)
+
+    def mismatches(self, ref: AdapterRef) -> list[str]:
+        """How serving `ref` here differs from how it was trained: base model, prompt layout,
+        retriever (documents per prompt named when they differ). Empty when nothing is known to differ."""
+        m = ref.manifest
+        out = []
+        if m.model and m.model != self.base_name:
+            out.append(
+                f"adapter '{ref.name}' was trained on base model {m.model}, this deployment serves {self.base_name}"
+            )
+        if m.prompt_layout and self.base_layout and m.prompt_layout.model_dump() != self.base_layout:
+            out.append(
+                f"adapter '{ref.name}' was trained with prompt layout {m.prompt_layout.name}, "
+                f"the served model uses {self.base_layout.get('name')}"
+            )
+        retriever = self.retrievers.get(ref.name, self.retriever)
+        if retriever is not None and ref.retriever_hash and ref.retriever_hash != retriever.hash():
+            trained = m.retriever.config if m.retriever else None
+            shown = retriever.config.documents_per_prompt
+            if trained is not None and trained.documents_per_prompt != shown:
+                out.append(
+                    f"adapter '{ref.name}' was trained on {trained.documents_per_prompt} documents per prompt "
+                    f"(retriever {ref.retriever_hash}), this deployment retrieves {shown} (retriever {retriever.hash()})"
+                )
+            else:
+                out.append(
+                    f"adapter '{ref.name}' was trained with retriever {ref.retriever_hash}, this deployment "
+                    f"retrieves with {retriever.hash()}: its training context may differ from what it sees now"
+                )
+        return out
 
     def _warnings(self, ref: AdapterRef | None) -> list[str]:
         if ref is None:
@@ -108,12 +167,7 @@ class Deployment:
         chosen = self.calibrations.get(ref.name)
         if self.abstention_off and chosen:
             warnings.append(f"calibration {chosen.calibration.name} is not applied: {self.abstention_off}")
-        if self.retriever is not None and ref.retriever_hash and ref.retriever_hash != self.retriever_hash:
-            warnings.append(
-                f"adapter '{ref.name}' was trained with retriever {ref.retriever_hash}, this deployment "
-                f"retrieves with {self.retriever_hash}: its training context may differ from what it sees now"
-            )
-        return warnings
+        return warnings + self.mismatches(ref)
 
     def abstention(self, model: str) -> str:
         """How `model` abstains, in one sentence (model cards and /health say it)."""
@@ -157,6 +211,9 @@ class Deployment:
             )
         ref = resolve_adapter(path, self.home, name=name)
         latest = latest_calibration(ref, self.home)
+        if not self.retriever_fixed and ref.manifest.retriever and ref.manifest.retriever.config:
+            self._adapter_configs[name] = ref.manifest.retriever.config
+        self._attach(name, ref)
         with self._lock:
             self.backend.load_adapter(name, ref.path)
             self.adapters[name] = ref
@@ -171,6 +228,7 @@ class Deployment:
             self.backend.unload_adapter(name)
             del self.adapters[name]
             self.calibrations.pop(name, None)
+            self.retrievers.pop(name, None)
 
     # -- one request ---------------------------------------------------------------------------------
 
@@ -247,13 +305,16 @@ class Deployment:
                 ContextDocument(title=d.title, text=d.text, doc_id=d.id, source=d.source)
                 for d in req.documents
             ], None
-        if self.retriever is None:
+        retriever = self.retriever_for(req.model)
+        if retriever is None:
             raise InvalidInputError(
                 "this deployment has no knowledge base and the request carries no documents",
                 hint="send `documents: [{title, text}]`, or start the server with --kb",
                 code="no_context",
             )
-        hits = self.retriever.search(question)  # k and filters as the adapter's training data had them
+        hits = retriever.search(
+            question
+        )  # documents per prompt and filters as the model's training data had them
         docs = [
             ContextDocument(
                 title=h.chunk.title,
@@ -265,7 +326,7 @@ class Deployment:
             )
             for h in hits
         ]
-        return docs, self.retriever_hash
+        return docs, retriever.hash()
 
     def generate(self, prepared: Prepared) -> GenerationResult:
         if self.scheduler is None:

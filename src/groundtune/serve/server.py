@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from groundtune.core.adapters import resolve_adapter
+from groundtune.core.configs import RetrieverConfig, default_serving_retriever
 from groundtune.core.errors import InvalidInputError
 from groundtune.models import DEFAULT_LM
 from groundtune.serve.calibrations import NO_ENTROPIES, choose
@@ -45,12 +46,19 @@ def build_deployment(
     timeout_s: float = 120.0,
     limits: Limits | None = None,
     home: str | Path | None = None,
-    retriever_config: Any = None,
+    retriever_config: RetrieverConfig | None = None,
     constrained: bool = True,
+    strict: bool = False,
+    documents_per_prompt: int | None = None,
 ) -> Deployment:
     """Load everything a server needs; `adapters` maps served names to adapter names or folders,
     `calibrations` names the calibration an adapter abstains with (else it gets its latest).
-    `constrained` decodes within the grounding grammar (the in-process engine only)."""
+
+    Each adapter retrieves with the retriever its training data was built with, unless
+    `retriever_config` sets one for every model; an adapter whose recorded base model, prompt
+    layout or retriever differs from what it is served with gets a warning, or with `strict` is
+    refused (ConflictError). `documents_per_prompt` changes only how many documents every model
+    retrieves. `constrained` decodes within the grounding grammar (the in-process engine only)."""
     refs = {name: resolve_adapter(ref, home, name=name) for name, ref in (adapters or {}).items()}
     chosen = choose(refs, calibrations, home)
     if engine == "vllm" and chosen:
@@ -62,8 +70,20 @@ def build_deployment(
         from groundtune.kb import open_kb
 
         knowledge_base = open_kb(kb, home=home)
+    fixed = retriever_config is not None
     if retriever_config is None and knowledge_base is not None:
         retriever_config = _retriever_config_from(refs.values())
+    recorded = {
+        name: ref.manifest.retriever.config
+        for name, ref in refs.items()
+        if ref.manifest.retriever is not None and ref.manifest.retriever.config is not None
+    }
+    if documents_per_prompt is not None:
+        shown = {"documents_per_prompt": documents_per_prompt}
+        recorded = {name: config.model_copy(update=shown) for name, config in recorded.items()}
+        if retriever_config is not None:
+            retriever_config = retriever_config.model_copy(update=shown)
+    base_layout = None  # known in-process; a vLLM server is given the layout's own chat template
     if engine == "vllm":
         backend: Any = _vllm_backend(model, refs, vllm_url, home)
         scheduler = None
@@ -74,32 +94,41 @@ def build_deployment(
             model, adapters={n: r.path for n, r in refs.items()}, home=home, batch_size=max_batch
         )
         scheduler = BatchScheduler(backend, max_queue=max_queue)
-    return Deployment(
-        backend,
-        base_name=model,
-        adapters=refs,
-        kb=knowledge_base,
-        retriever_config=retriever_config,
-        limits=limits,
-        scheduler=scheduler,
-        timeout_s=timeout_s,
-        calibrations=chosen,
-        abstention_off=NO_ENTROPIES if engine == "vllm" else None,
-        home=home,
-        constrained=constrained,
-    )
+        base_layout = backend.layout.to_dict()
+    try:
+        return Deployment(
+            backend,
+            base_name=model,
+            adapters=refs,
+            kb=knowledge_base,
+            retriever_config=retriever_config,
+            limits=limits,
+            scheduler=scheduler,
+            timeout_s=timeout_s,
+            calibrations=chosen,
+            abstention_off=NO_ENTROPIES if engine == "vllm" else None,
+            home=home,
+            adapter_retrievers={} if fixed else recorded,
+            base_layout=base_layout,
+            strict=strict,
+            retriever_fixed=fixed,
+            constrained=constrained,
+        )
+    except BaseException:  # a refused adapter (strict) must not leave the KB locked or a worker running
+        if scheduler is not None:
+            scheduler.close()
+        if knowledge_base is not None:
+            knowledge_base.close()
+        raise
 
 
-def _retriever_config_from(refs: Any) -> Any:
-    """The retriever settings the adapters' training data was built with (so hashes match), else
-    the default recipe's (hybrid, k=4)."""
-    from groundtune.kb import RetrieverConfig
-
+def _retriever_config_from(refs: Any) -> RetrieverConfig:
+    """The base model's retriever: the first adapter's training retriever (so a base-vs-tuned
+    comparison sees the same documents), else the default recipe's (hybrid, 4 documents)."""
     for ref in refs:
-        config = ref.manifest.get("retriever_config")
-        if isinstance(config, dict):
-            return RetrieverConfig.model_validate(config)
-    return RetrieverConfig(k=4)
+        if ref.manifest.retriever is not None and ref.manifest.retriever.config is not None:
+            return ref.manifest.retriever.config
+    return default_serving_retriever()
 
 
 def _vllm_backend(model: str, refs: dict[str, Any], url: str | None, home: Any) -> Any:

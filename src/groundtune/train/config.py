@@ -9,122 +9,23 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ValidationError
 
+from groundtune.core.configs import DistributedSettings, LoraSettings, TrainConfig
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.recipes import find_recipe
-from groundtune.models import DEFAULT_LM
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class LoraSettings(_Strict):
-    """The adapter: PEFT LoRA on the named modules (`all-linear` = every linear layer but the LM head)."""
-
-    r: int | None = Field(default=None, ge=1, le=1024, description="LoRA rank (None: by model size).")
-    alpha: float | None = Field(default=None, gt=0, description="LoRA alpha (None: 2 x rank).")
-    dropout: float = Field(default=0.05, ge=0.0, lt=1.0, description="Dropout on the LoRA input.")
-    target_modules: list[str] | Literal["all-linear"] = Field(
-        default="all-linear", description="Module names to adapt, or `all-linear`."
-    )
-    top_layers: int | None = Field(
-        default=None,
-        ge=1,
-        description="Adapt only the top N decoder layers (None: all). Backpropagation then stops below "
-        "them, which makes CPU training much cheaper.",
-    )
-
-
-class DistributedSettings(_Strict):
-    """How `torchrun` / `accelerate launch` processes share the work (ignored in a single process)."""
-
-    strategy: Literal["ddp", "fsdp", "deepspeed"] = Field(
-        default="ddp", description="ddp runs here; fsdp/deepspeed are documented configs for GPUs."
-    )
-    backend: Literal["auto", "gloo", "nccl"] = Field(
-        default="auto", description="Process-group backend (auto: nccl on GPUs, gloo on CPUs)."
-    )
-    config_file: str | None = Field(
-        default=None, description="accelerate/DeepSpeed config file the launcher uses (recorded only)."
-    )
-
-
-class TrainConfig(_Strict):
-    """Everything one training run needs. Recipes in `recipes/` are YAML files of this shape."""
-
-    dataset: str = Field(description="Dataset name under <workspace>/datasets or a directory path.")
-    model: str = Field(default=DEFAULT_LM, description="Registry name, local path or hub id.")
-    name: str | None = Field(
-        default=None, description="Adapter name under <workspace>/adapters (default: the run id)."
-    )
-    run_id: str | None = Field(default=None, description="Run directory name (default: a new run_… id).")
-    lora: LoraSettings = Field(default_factory=LoraSettings)
-    init_adapter: str | None = Field(
-        default=None,
-        description="Continue training this adapter (registered name, folder, or a shipped one such as "
-        "'general'): its LoRA weights are the starting point and its rank and target modules are used.",
-    )
-    quantization: Literal["none", "4bit"] = Field(
-        default="none", description="4bit = QLoRA (needs bitsandbytes and a CUDA GPU)."
-    )
-    precision: Literal["auto", "bf16", "fp32"] = Field(
-        default="auto", description="auto: bf16 autocast on GPUs and on CPUs with native bf16."
-    )
-    base_weights: Literal["auto", "fp32", "bf16"] = Field(
-        default="auto",
-        description="dtype of the frozen base weights (auto: bf16 when precision is bf16; LoRA stays fp32).",
-    )
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    max_length: int = Field(default=2048, ge=16, description="Examples longer than this are skipped.")
-    batch_size: int | None = Field(default=None, ge=1, description="Examples per micro-batch.")
-    grad_accum: int | None = Field(default=None, ge=1, description="Micro-batches per optimizer step.")
-    epochs: float = Field(default=1.0, gt=0, description="Passes over the training split.")
-    max_steps: int | None = Field(default=None, ge=1, description="Stop after this many steps.")
-    lr: float | None = Field(default=None, gt=0, description="Peak learning rate (None: by model size).")
-    weight_decay: float = Field(default=0.0, ge=0)
-    schedule: Literal["cosine", "linear", "constant"] = "cosine"
-    warmup_ratio: float = Field(default=0.05, ge=0, lt=1, description="Warm-up share of all steps.")
-    warmup_steps: int | None = Field(default=None, ge=0, description="Overrides warmup_ratio when set.")
-    max_grad_norm: float | None = Field(default=1.0, gt=0)
-    decision_weight: float = Field(
-        default=1.0,
-        ge=1.0,
-        description="Loss weight of the target tokens that carry decisions (document numbers, `Relevant: "
-        "none`, the refusal sentence: the grounding format's decision spans); other tokens weigh 1.",
-    )
-    gradient_checkpointing: bool | None = Field(default=None, description="None: on for models >= 1B.")
-    eval_every: int | None = Field(default=None, ge=1, description="Validate every N steps (None: 4x/run).")
-    eval_batch_size: int | None = Field(default=None, ge=1)
-    max_eval_examples: int | None = Field(default=None, ge=1)
-    early_stopping_patience: int | None = Field(
-        default=None, ge=1, description="Stop after N validations without improvement."
-    )
-    early_stopping_min_delta: float = Field(default=0.0, ge=0)
-    save_every: int | None = Field(default=None, ge=1, description="Checkpoint every N steps (None: 4x/run).")
-    keep_checkpoints: int = Field(default=2, ge=1, description="Newest step checkpoints kept.")
-    log_every: int = Field(default=1, ge=1)
-    seed: int = 0
-    num_threads: int | None = Field(
-        default=None, ge=1, description="torch CPU threads (None: torch default)."
-    )
-    report_to: list[Literal["mlflow", "tensorboard"]] = Field(
-        default_factory=list, description="Extra trackers, used when installed."
-    )
-    progress: bool = Field(default=True, description="Show a progress bar on stderr.")
-    merge: bool = Field(default=False, description="Also export merged full weights at the end.")
-    distributed: DistributedSettings = Field(default_factory=DistributedSettings)
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TrainConfig:
-        if self.quantization == "4bit" and self.device == "cpu":
-            raise ValueError("quantization=4bit (QLoRA) needs a CUDA GPU; use quantization=none on CPU")
-        if self.quantization == "4bit" and self.base_weights == "fp32":
-            raise ValueError("quantization=4bit stores base weights in 4 bits; leave base_weights=auto")
-        return self
+__all__ = [
+    "DistributedSettings",
+    "LoraSettings",
+    "TrainConfig",
+    "build_config",
+    "load_config",
+    "resolve",
+    "size_defaults",
+]
 
 
 # Per-size defaults: (max parameters, settings). Small models train well with higher rates and

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from groundtune.core.artifacts import DatasetCard, migrate_card
 from groundtune.core.errors import InvalidInputError, NotFoundError
 from groundtune.core.schemas import Example
 from groundtune.core.workspace import Workspace
@@ -62,16 +63,17 @@ def read_split(path: Path) -> list[Example]:
     return read_examples(path)
 
 
-def read_card(dataset_dir: Path) -> dict[str, Any]:
-    """The dataset card (`card.json`), or an empty dict when the dataset has none."""
+def read_card(dataset_dir: Path) -> DatasetCard | None:
+    """The dataset card (`card.json`, any shape groundtune wrote), or None when the dataset has none
+    (a folder of hand-made examples)."""
     path = dataset_dir / "card.json"
     if not path.is_file():
-        return {}
+        return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InvalidInputError(f"{path} is not valid JSON: {exc}", hint="regenerate the dataset") from None
-    return data if isinstance(data, dict) else {}
+    return migrate_card(data if isinstance(data, dict) else {})
 
 
 Spans = Callable[[str], list[tuple[int, int]]]

@@ -3,12 +3,13 @@
 ```
 runs/<run_id>/
   config.yaml          resolved TrainConfig (every auto field chosen)
-  run.json             manifest: status, versions, model, dataset, grounding format, retriever hash, results
+  run.json             manifest (core.artifacts.RunManifest): status, versions, model, dataset,
+                       grounding format, retriever, results
   dataset_card.json    the dataset's card, copied
   prompt_layout.json   the turn layout the prompts were wrapped with
   metrics.jsonl        one row per logged step and per validation
   checkpoints/step-N/  resumable state (see checkpoint.py)
-  adapter/             final LoRA adapter (PEFT / vLLM layout) + groundtune-adapter.json
+  adapter/             final LoRA adapter (PEFT / vLLM layout) + groundtune-adapter.json (AdapterManifest)
   merged/              full merged weights (only with merge: true)
 ```
 This module reads and writes those files; it does not train.
@@ -19,11 +20,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from groundtune.core.adapters import ADAPTER_MANIFEST
+from groundtune.core.artifacts import AdapterManifest, RunManifest, migrate_run
 from groundtune.core.errors import InvalidInputError, NotFoundError
-from groundtune.core.jsonfile import write_json
+from groundtune.core.jsonfile import read_json, write_json
 from groundtune.core.workspace import Workspace
 
 RUN_FILES = ("config.yaml", "run.json", "dataset_card.json", "prompt_layout.json", "metrics.jsonl")
@@ -42,43 +43,7 @@ def find_run(run: str | Path, ws: Workspace) -> Path:
     return path.resolve()
 
 
-def card_provenance(card: dict[str, Any]) -> dict[str, Any]:
-    """Grounding format (style/id + version) and retriever hash as the dataset card states them."""
-    grounding = card.get("grounding") or card.get("grounding_format") or {}
-    if isinstance(grounding, str):
-        grounding = {"style": grounding}
-    retriever = card.get("retriever") if isinstance(card.get("retriever"), dict) else {}
-    return {
-        "grounding_format": grounding.get("style") or grounding.get("id") or card.get("style"),
-        "grounding_version": grounding.get("version") or card.get("grounding_version"),
-        "grounding": grounding,
-        "retriever_hash": card.get("retriever_hash") or (retriever or {}).get("hash"),
-        # The resolved retriever settings, so serving can retrieve exactly as the data was built.
-        "retriever_config": (retriever or {}).get("config"),
-    }
-
-
-def adapter_manifest(run: dict[str, Any]) -> dict[str, Any]:
-    """What serving needs beside the weights: base model, layout, grounding format, retriever hash."""
-    keys = (
-        "run_id",
-        "adapter_name",
-        "model",
-        "model_path",
-        "prompt_layout",
-        "grounding_format",
-        "grounding_version",
-        "grounding",
-        "retriever_hash",
-        "retriever_config",
-        "dataset",
-        "groundtune_version",
-        "best_val_loss",
-    )
-    return {k: run.get(k) for k in keys}
-
-
-def register_adapter(adapter_dir: Path, name: str, ws: Workspace, manifest: dict[str, Any]) -> Path:
+def register_adapter(adapter_dir: Path, name: str, ws: Workspace, manifest: AdapterManifest) -> Path:
     """Copy the final adapter to `<workspace>/adapters/<name>/` (replacing an older one atomically)."""
     if not name or "/" in name or name.startswith("."):
         raise InvalidInputError(f"bad adapter name '{name}'", hint="use letters, digits, '-', '_' and '.'")
@@ -86,10 +51,22 @@ def register_adapter(adapter_dir: Path, name: str, ws: Workspace, manifest: dict
     tmp = ws.adapters / f".{name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(adapter_dir, tmp)
-    write_json(tmp / ADAPTER_MANIFEST, manifest)
+    write_json(tmp / ADAPTER_MANIFEST, manifest.model_dump(mode="json"))
     old = ws.adapters / f".{name}.old-{os.getpid()}"
     if dest.exists():
         os.replace(dest, old)
     os.replace(tmp, dest)
     shutil.rmtree(old, ignore_errors=True)
     return dest
+
+
+def read_run(run_dir: Path) -> RunManifest:
+    """A run's manifest, of any shape groundtune wrote."""
+    path = run_dir / "run.json"
+    if not path.is_file():
+        raise NotFoundError(f"{run_dir} has no run.json", hint="pass the directory of a training run")
+    return migrate_run(read_json(path))
+
+
+def write_run(run_dir: Path, manifest: RunManifest) -> None:
+    write_json(run_dir / "run.json", manifest.model_dump(mode="json"))

@@ -16,7 +16,8 @@ import torch
 
 import groundtune
 from groundtune.core.adapters import resolve_adapter
-from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
+from groundtune.core.artifacts import DatasetCard, InitAdapterRecord, PromptLayoutRecord, RunManifest
+from groundtune.core.errors import ConflictError, InvalidInputError
 from groundtune.core.ids import new_id, stable_hash
 from groundtune.core.jsonfile import write_json
 from groundtune.core.workspace import Workspace
@@ -34,7 +35,7 @@ from groundtune.train.examples import (
 )
 from groundtune.train.loss import SupervisedLM
 from groundtune.train.optim import make_optimizer, warmup_steps
-from groundtune.train.rundir import card_provenance
+from groundtune.train.rundir import read_run, write_run
 from groundtune.train.tracking import MetricsLog
 
 
@@ -59,7 +60,7 @@ class Session:
     steps_per_epoch: int
     loop: checkpoint.LoopState
     metrics: MetricsLog
-    manifest: dict[str, Any]
+    manifest: RunManifest
     pad_id: int = 0
     best_trainable: dict[str, torch.Tensor] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -94,7 +95,7 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
-def _load_examples(config: TrainConfig, ws: Workspace, lm: Any) -> tuple[Path, dict[str, Any], Any, Any]:
+def _load_examples(config: TrainConfig, ws: Workspace, lm: Any) -> tuple[Path, DatasetCard | None, Any, Any]:
     ds_dir = resolve_dataset_dir(config.dataset, ws)
     card = read_card(ds_dir)
     weighting = _decision_weighting(config, card, ds_dir)
@@ -122,11 +123,11 @@ def _load_examples(config: TrainConfig, ws: Workspace, lm: Any) -> tuple[Path, d
     return ds_dir, card, (train, skipped), val
 
 
-def _decision_weighting(config: TrainConfig, card: dict[str, Any], ds_dir: Path) -> dict[str, Any]:
+def _decision_weighting(config: TrainConfig, card: DatasetCard | None, ds_dir: Path) -> dict[str, Any]:
     """tokenize_examples' weighting arguments: the dataset's grounding format finds the decisions."""
     if config.decision_weight == 1.0:
         return {}
-    style = (card.get("grounding") or {}).get("style")
+    style = card.grounding.style if card and card.grounding else None
     if not style:
         raise InvalidInputError(
             f"decision_weight is {config.decision_weight} but {ds_dir} records no grounding style",
@@ -163,7 +164,7 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
     init = None
     if config.init_adapter:
         init = resolve_adapter(config.init_adapter, ws.home)
-        trained_on = init.manifest.get("model")
+        trained_on = init.manifest.model
         if trained_on and trained_on != config.model:
             raise InvalidInputError(
                 f"init_adapter '{config.init_adapter}' was trained on {trained_on}, not {config.model}",
@@ -218,10 +219,10 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
     loop = checkpoint.LoopState()
     best: dict[str, torch.Tensor] | None = None
     metrics = MetricsLog(run_dir / "metrics.jsonl")
-    manifest: dict[str, Any]
+    manifest: RunManifest
     if resume_dir is not None:
         ckpts = checkpoint.list_checkpoints(run_dir / "checkpoints")
-        manifest = _read_manifest(run_dir)
+        manifest = read_run(run_dir)
         if ckpts:
             state = checkpoint.read_checkpoint(ckpts[-1])
             adapter.load_trainable(peft_model, state["trainable"])
@@ -232,37 +233,43 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
         if dist.main:
             metrics.truncate_after(loop.step)
     else:
-        manifest = {
-            "run_id": run_id,
-            "adapter_name": config.name or run_id,
-            "status": "running",
-            "groundtune_version": groundtune.__version__,
-            "versions": _versions(),
-            "model": config.model,
-            "model_path": lm.path,
-            "model_parameters": n_params,
-            "trainable_parameters": sum(p.numel() for p in params),
-            "dataset": config.dataset,
-            "init_adapter": (
-                {"name": init.name, "path": str(init.path), "manifest_hash": stable_hash(init.manifest)}
+        card_dump = card.model_dump(mode="json") if card is not None else None
+        manifest = RunManifest(
+            run_id=run_id,
+            adapter_name=config.name or run_id,
+            status="running",
+            groundtune_version=groundtune.__version__,
+            versions=_versions(),
+            model=config.model,
+            model_path=lm.path,
+            model_parameters=n_params,
+            trainable_parameters=sum(p.numel() for p in params),
+            dataset=config.dataset,
+            init_adapter=(
+                InitAdapterRecord(
+                    name=init.name,
+                    path=str(init.path),
+                    manifest_hash=stable_hash(init.manifest.model_dump(mode="json")),
+                )
                 if init is not None
                 else None
             ),
-            "dataset_dir": str(ds_dir),
-            "dataset_card_hash": stable_hash(card) if card else None,
-            **card_provenance(card),
-            "prompt_layout": lm.layout.to_dict(),
-            "examples": {"train": len(train), "train_skipped_too_long": skipped, "validation": len(val)},
-            "supervised_tokens_per_epoch": sum(e.n_supervised for e in train),
-            "total_steps": total,
-            "steps_per_epoch": spe,
-            "world_size": dist.world,
-            "device": str(device),
-            "precision": "bf16" if autocast_dtype is not None else "fp32",
-            "base_weights_dtype": str(base_dtype).replace("torch.", ""),
-        }
+            dataset_dir=str(ds_dir),
+            dataset_card_hash=stable_hash(card_dump) if card_dump else None,
+            grounding=card.grounding if card is not None else None,
+            retriever=card.retriever if card is not None else None,
+            prompt_layout=PromptLayoutRecord.model_validate(lm.layout.to_dict()),
+            examples={"train": len(train), "train_skipped_too_long": skipped, "validation": len(val)},
+            supervised_tokens_per_epoch=sum(e.n_supervised for e in train),
+            total_steps=total,
+            steps_per_epoch=spe,
+            world_size=dist.world,
+            device=str(device),
+            precision="bf16" if autocast_dtype is not None else "fp32",
+            base_weights_dtype=str(base_dtype).replace("torch.", ""),
+        )
         if dist.main:
-            _write_fresh_run_dir(run_dir, config, manifest, card, lm.layout.to_dict())
+            _write_fresh_run_dir(run_dir, config, manifest, card_dump or {}, lm.layout.to_dict())
         distributed.barrier(dist)
     return Session(
         config, ws, dist, run_id, run_dir, device, autocast_dtype, lm, peft_model, module, wrapped,
@@ -282,17 +289,8 @@ def _versions() -> dict[str, str]:
     }
 
 
-def _read_manifest(run_dir: Path) -> dict[str, Any]:
-    from groundtune.core.jsonfile import read_json
-
-    path = run_dir / "run.json"
-    if not path.is_file():
-        raise NotFoundError(f"{run_dir} has no run.json", hint="pass the directory of a training run")
-    return read_json(path)
-
-
 def _write_fresh_run_dir(
-    run_dir: Path, config: TrainConfig, manifest: dict[str, Any], card: dict[str, Any], layout: dict[str, Any]
+    run_dir: Path, config: TrainConfig, manifest: RunManifest, card: dict[str, Any], layout: dict[str, Any]
 ) -> None:
     import yaml
 
@@ -301,4 +299,4 @@ def _write_fresh_run_dir(
     write_json(run_dir / "dataset_card.json", card)
     write_json(run_dir / "prompt_layout.json", layout)
     (run_dir / "metrics.jsonl").touch()
-    write_json(run_dir / "run.json", manifest)
+    write_run(run_dir, manifest)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from groundtune.core.errors import UnavailableError
+from groundtune.core.jsonl import read_jsonl
 
 
 class MetricsLog:
@@ -38,13 +39,8 @@ class MetricsLog:
 def read_metrics(path: Path) -> list[dict[str, Any]]:
     if not path.exists():
         return []
-    rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill -9; the resume rewrites the file
-    return rows
+    # skip_bad: a line cut by a kill -9; the resume rewrites the file
+    return [row for _, row in read_jsonl(path, skip_bad=True)]
 
 
 class Trackers:

@@ -16,13 +16,14 @@ from typing import Any
 
 import torch
 
-from groundtune.core.jsonfile import read_json, write_json
+from groundtune.core.adapters import ADAPTER_MANIFEST
+from groundtune.core.jsonfile import write_json
 from groundtune.core.workspace import get_workspace
 from groundtune.train import adapter, checkpoint, distributed
 from groundtune.train.batching import collate, plan_epoch
 from groundtune.train.config import TrainConfig, build_config, load_config
 from groundtune.train.evaluate import evaluate
-from groundtune.train.rundir import adapter_manifest, find_run, register_adapter
+from groundtune.train.rundir import find_run, read_run, register_adapter, write_run
 from groundtune.train.session import Session, open_session
 from groundtune.train.tracking import ProgressBar, Trackers, read_metrics
 
@@ -80,7 +81,7 @@ def show(run: str | Path, *, home: str | Path | None = None) -> dict[str, Any]:
     val_rows = [r for r in rows if "val_loss" in r]
     return {
         "run_dir": str(run_dir),
-        "manifest": read_json(run_dir / "run.json"),
+        "manifest": read_run(run_dir).model_dump(mode="json"),
         "last_train": train_rows[-1] if train_rows else None,
         "last_validation": val_rows[-1] if val_rows else None,
         "checkpoints": [p.name for p in checkpoint.list_checkpoints(run_dir / "checkpoints")],
@@ -214,7 +215,7 @@ def _run(s: Session, callbacks: list[Callback]) -> RunResult:
                 if trackers is not None:
                     trackers.log(row)
             for cb in callbacks:
-                cb(dict(row))
+                cb({**row, "total_steps": s.total_steps})
             if loop.step % cfg.save_every == 0 or is_last or loop.stopped_early:
                 _save(s)
         result = _finish(s, last)
@@ -239,31 +240,34 @@ def _finish(s: Session, last: dict[str, Any]) -> RunResult:
     merged: Path | None = None
     rows = read_metrics(s.run_dir / "metrics.jsonl")
     val_rows = [r for r in rows if "val_loss" in r]
-    manifest = dict(s.manifest)
-    manifest.update(
-        status="succeeded",
-        steps=loop.step,
-        stopped_early=loop.stopped_early,
-        best_val_loss=loop.best_val_loss,
-        best_step=loop.best_step,
-        final_train_loss=last.get("loss") if last else None,
-        final_val_loss=val_rows[-1]["val_loss"] if val_rows else None,
-        final_val_token_accuracy=val_rows[-1]["val_token_accuracy"] if val_rows else None,
-        supervised_tokens=loop.supervised_tokens,
-        adapter_dir=str(adapter_dir),
+    manifest = s.manifest.model_copy(
+        update={
+            "status": "succeeded",
+            "steps": loop.step,
+            "stopped_early": loop.stopped_early,
+            "best_val_loss": loop.best_val_loss,
+            "best_step": loop.best_step,
+            "final_train_loss": last.get("loss") if last else None,
+            "final_val_loss": val_rows[-1]["val_loss"] if val_rows else None,
+            "final_val_token_accuracy": val_rows[-1]["val_token_accuracy"] if val_rows else None,
+            "supervised_tokens": loop.supervised_tokens,
+            "adapter_dir": str(adapter_dir),
+        }
     )
     registered = s.ws.adapters / name
     if s.dist.main:
         adapter.save_adapter(s.peft_model, adapter_dir)
-        write_json(adapter_dir / "groundtune-adapter.json", adapter_manifest(manifest))
-        register_adapter(adapter_dir, name, s.ws, adapter_manifest(manifest))
+        write_json(adapter_dir / ADAPTER_MANIFEST, manifest.adapter_manifest().model_dump(mode="json"))
+        register_adapter(adapter_dir, name, s.ws, manifest.adapter_manifest())
         if cfg.merge:
             from groundtune.models.registry import load_lm
 
             fresh = load_lm(cfg.model, s.ws.home)
             merged = adapter.merge_export(fresh.model, adapter_dir, s.run_dir / "merged", fresh.tokenizer)
-        manifest.update(registered_adapter=str(registered), merged_dir=str(merged) if merged else None)
-        write_json(s.run_dir / "run.json", manifest)
+        manifest = manifest.model_copy(
+            update={"registered_adapter": str(registered), "merged_dir": str(merged) if merged else None}
+        )
+        write_run(s.run_dir, manifest)
     distributed.barrier(s.dist)
     return RunResult(
         run_id=s.run_id,
@@ -271,9 +275,9 @@ def _finish(s: Session, last: dict[str, Any]) -> RunResult:
         adapter_dir=adapter_dir,
         registered_adapter=registered,
         steps=loop.step,
-        train_loss=manifest["final_train_loss"],
+        train_loss=manifest.final_train_loss,
         best_val_loss=loop.best_val_loss,
-        val_token_accuracy=manifest["final_val_token_accuracy"],
+        val_token_accuracy=manifest.final_val_token_accuracy,
         stopped_early=loop.stopped_early,
         merged_dir=merged,
         metrics=read_metrics(s.run_dir / "metrics.jsonl"),
@@ -281,8 +285,5 @@ def _finish(s: Session, last: dict[str, Any]) -> RunResult:
 
 
 def _set_status(run_dir: Path, status: str, **extra: Any) -> None:
-    path = run_dir / "run.json"
-    if path.is_file():
-        data = read_json(path)
-        data.update(status=status, **extra)
-        write_json(path, data)
+    if (run_dir / "run.json").is_file():
+        write_run(run_dir, read_run(run_dir).model_copy(update={"status": status, **extra}))

@@ -7,7 +7,8 @@ import csv
 import io
 from pathlib import Path
 
-from groundtune.data.public.common import PublicQA, missing, read_jsonl, record
+from groundtune.core.jsonl import read_jsonl
+from groundtune.data.public.common import PublicQA, missing, record
 from groundtune.data.sources import QAPair, as_list
 
 

@@ -1,21 +1,17 @@
 """What every public-benchmark loader shares: the `PublicQA` result (QA pairs plus the corpus they are
-grounded in), the JSONL reader with file/line errors, and document ids named by content.
+grounded in), and document ids named by content.
 
 Loaders read files; they never download anything.
 """
 
 from __future__ import annotations
 
-import bz2
-import gzip
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from groundtune.core.errors import InvalidInputError, NotFoundError
+from groundtune.core.errors import NotFoundError
 from groundtune.core.ids import content_hash
+from groundtune.core.jsonl import write_jsonl
 from groundtune.data.sources import QAPair
 
 
@@ -31,26 +27,7 @@ class PublicQA:
         """The corpus as JSONL records (`id`, `title`, `text`) for `groundtune kb add`."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8") as fh:
-            for record in self.corpus:
-                fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        return path
-
-
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, object) of a JSON-lines file, plain, .gz or .bz2."""
-    opener: Any = {".gz": gzip.open, ".bz2": bz2.open}.get(path.suffix, open)
-    with opener(path, "rt", encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(
-                    f"{path}#{n}: invalid JSON ({exc.msg})", hint="the file must be JSON lines"
-                ) from None
-            yield n, row
+        return write_jsonl(path, self.corpus)
 
 
 def missing(path: Path, what: str) -> NotFoundError:

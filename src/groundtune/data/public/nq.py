@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from groundtune.core.errors import InvalidInputError
-from groundtune.data.public.common import PublicQA, doc_id, find_file, read_jsonl, record
+from groundtune.core.jsonl import read_jsonl
+from groundtune.data.public.common import PublicQA, doc_id, find_file, record
 from groundtune.data.sources import QAPair, as_list
 
 NQ_OPEN_ORACLE_FILES = ("nq-open-oracle.jsonl.gz", "nq-open-oracle.jsonl")

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from groundtune.data.public.common import PublicQA, doc_id, find_file, read_jsonl, record
+from groundtune.core.jsonl import read_jsonl
+from groundtune.data.public.common import PublicQA, doc_id, find_file, record
 from groundtune.data.sources import QAPair, as_list
 
 RGB_FILES = ("en_fact.json",)
