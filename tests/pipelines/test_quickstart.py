@@ -123,3 +123,23 @@ def test_the_sample_kb_is_found_in_the_checkout_or_passed_explicitly(tmp_path: P
     assert examples_dir() == Path(__file__).resolve().parents[2] / "examples" / "sample_kb"
     with pytest.raises(NotFoundError, match="no docs/ folder"):
         run_quickstart(examples=tmp_path, say=lambda _: None, **TINY)
+
+
+def test_compare_reads_each_headline_figure_and_its_direction() -> None:
+    from groundtune.pipelines.quickstart import compare
+
+    table = {
+        "base-2shot": {"relevance_f1": 0.2, "quote_validity": 0.5, "answer_f1": 0.1, "citation_precision": 0.3,
+                       "refusal_f1": 0.4, "false_refusal_rate": 0.2},
+        "tuned": {"relevance_f1": 0.4, "quote_validity": 0.5, "answer_f1": 0.05, "citation_precision": None,
+                  "refusal_f1": 0.6, "false_refusal_rate": 0.1},
+    }  # fmt: skip
+    rows = {label: verdict for label, _, _, verdict in compare(table)}
+    assert rows == {
+        "relevance F1": "yes",
+        "quote validity": "tie",
+        "answer F1": "no",
+        "citation precision": None,
+        "refusal F1": "yes",
+        "false refusals": "yes",  # lower is better
+    }

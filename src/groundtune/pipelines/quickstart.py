@@ -52,15 +52,15 @@ def compare(
     systems = list(table)
     base = next(s for s in systems if s.startswith("base"))
     rows: list[tuple[str, float | None, float | None, str | None]] = []
-    for label, key, higher, _ in HEADLINE:
-        b, t = table[base].get(key), table[systems[-1]].get(key)
+    for figure in HEADLINE:
+        b, t = table[base].get(figure.key), table[systems[-1]].get(figure.key)
         if b is None or t is None:
             verdict = None
         elif abs(t - b) < 1e-9:
             verdict = "tie"
         else:
-            verdict = "yes" if (t > b if higher else t < b) else "no"
-        rows.append((label, b, t, verdict))
+            verdict = "yes" if (t > b if figure.higher_is_better else t < b) else "no"
+        rows.append((figure.label, b, t, verdict))
     return rows
 
 
