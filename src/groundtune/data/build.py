@@ -18,7 +18,7 @@ from typing import Any
 from groundtune import __version__
 from groundtune.core.artifacts import DatasetCard, GroundingRecord, RetrieverRecord, SourceSummary
 from groundtune.core.errors import ConflictError, GroundtuneError, InvalidInputError
-from groundtune.core.ids import content_hash, new_id
+from groundtune.core.ids import new_id
 from groundtune.core.progress import Progress, event
 from groundtune.core.schemas import Chunk, ContextDocument, Example, GroundedAnswer
 from groundtune.data import planning
@@ -79,8 +79,8 @@ def load_source(spec: SourceSpec, kb: Any, seed: int) -> tuple[list[QAPair], set
         pairs = every.pairs
         if spec.part != "all":
             pairs = [p for p in pairs if p.meta[public.HELDOUT_KEY] == (spec.part == "test")]
-        if spec.limit:  # a fixed sample spread over the release, the same in every build
-            pairs = sorted(pairs, key=lambda p: content_hash(spec.kind, p.id))[: spec.limit]
+        if spec.limit:
+            pairs = public.fixed_sample(pairs, spec.kind, spec.limit)
         return pairs, heldout_docs
     if spec.kind == "qa":
         pairs = load_qa_file(spec.path or "")

@@ -9,7 +9,6 @@ interrupted run resumes. It reads `../shared/data` (or `data_root`); it never do
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 from groundtune.core.errors import NotFoundError
 from groundtune.core.progress import ProgressEvent
 from groundtune.core.workspace import get_workspace
+from groundtune.pipelines.state import StepState
 
 RECIPE = "general"
 KB_NAME = "general"
@@ -59,20 +59,6 @@ def _sources(data_root: Path, recipe: str | Path) -> list[dict[str, Any]]:
     return sources
 
 
-class _State:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
-
-    def set(self, key: str, value: Any) -> None:
-        self.data[key] = value
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(json.dumps(self.data, indent=2))
-
-
 def run_general(
     data_root: str | Path,
     *,
@@ -93,7 +79,7 @@ def run_general(
 
     data_root = Path(data_root).resolve()
     ws = get_workspace(home)
-    state = _State(ws.home / "general" / "state.json")
+    state = StepState(ws.home / "general" / "state.json")
     sources = _sources(data_root, recipe)
     timings: dict[str, float] = state.get("timings") or {}
 

@@ -29,6 +29,7 @@ from groundtune.core.workspace import get_workspace
 from groundtune.eval.headline import HEADLINE
 from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL, Abstention
 from groundtune.models import DEFAULT_LM
+from groundtune.pipelines.state import StepState
 
 KB_NAME = "quickstart"
 DATASET = "quickstart"
@@ -99,21 +100,6 @@ class QuickstartResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-class _State:
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.data: dict[str, Any] = json.loads(path.read_text()) if path.is_file() else {}
-
-    def get(self, key: str) -> Any:
-        return self.data.get(key)
-
-    def set(self, key: str, value: Any) -> None:
-        self.data[key] = value
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2, default=str))
-        tmp.replace(self.path)
-
-
 def _noop_stage(event: ProgressEvent) -> None:
     return None
 
@@ -148,7 +134,7 @@ def run_quickstart(
     if fresh and root.exists():
         _forget(ws, root)
     root.mkdir(parents=True, exist_ok=True)
-    state = _State(root / "state.json")
+    state = StepState(root / "state.json")
     seconds: dict[str, float] = {}
 
     t = time.perf_counter()
@@ -227,7 +213,7 @@ def _summary(summary: Any) -> str:
     return ", ".join(parts) or str(data)
 
 
-def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgress, model: str) -> None:
+def _data_step(src: Path, state: StepState, home: Any, say: Say, stage: StageProgress, model: str) -> None:
     from groundtune.data import build_dataset, load_config
 
     if state.get("dataset"):
@@ -254,7 +240,7 @@ def _data_step(src: Path, state: _State, home: Any, say: Say, stage: StageProgre
     state.set("dataset", str(result.path))
 
 
-def _train_step(state: _State, home: Any, say: Say, overrides: dict[str, Any]) -> Path:
+def _train_step(state: StepState, home: Any, say: Say, overrides: dict[str, Any]) -> Path:
     from groundtune.train import load_config, train
 
     done = state.get("adapter")
@@ -281,7 +267,7 @@ def _train_step(state: _State, home: Any, say: Say, overrides: dict[str, Any]) -
 
 
 def _eval_step(
-    state: _State, home: Any, say: Say, progress: Any, model: str, limit: int | None, max_new_tokens: int
+    state: StepState, home: Any, say: Say, progress: Any, model: str, limit: int | None, max_new_tokens: int
 ) -> tuple[Path, dict[str, dict[str, float | None]], str | None]:
     from groundtune.eval.run import run, show
 
@@ -317,7 +303,7 @@ def _eval_step(
 
 def _update_step(
     src: Path,
-    state: _State,
+    state: StepState,
     docs: Path,
     adapter: Path,
     calibration: str | None,

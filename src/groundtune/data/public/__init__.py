@@ -23,6 +23,7 @@ from groundtune.data.public.nq import load_nq_open_oracle
 from groundtune.data.public.quotesum import load_quotesum
 from groundtune.data.public.rgb import load_rgb_counterfactual
 from groundtune.data.public.squad import load_squad2
+from groundtune.data.sources import QAPair
 from groundtune.data.splits import heldout_questions
 
 HELDOUT_FRACTION = 0.2
@@ -70,9 +71,15 @@ def load_public(
     )
     for pair in data.pairs:
         pair.meta[HELDOUT_KEY] = pair.id in held
-    if limit:  # a sample spread over the release (its first questions often share one article)
-        data.pairs = sorted(data.pairs, key=lambda p: content_hash(kind, p.id))[:limit]
+    if limit:
+        data.pairs = fixed_sample(data.pairs, kind, limit)
     return data
+
+
+def fixed_sample(pairs: list[QAPair], kind: str, limit: int) -> list[QAPair]:
+    """`limit` pairs spread over a release (its first questions often share one article), the same in
+    every call: the first in an order fixed by a hash of the source and the pair id."""
+    return sorted(pairs, key=lambda p: content_hash(kind, p.id))[:limit]
 
 
 __all__ = [
@@ -80,6 +87,7 @@ __all__ = [
     "LOADERS",
     "SHARED_FOLDERS",
     "PublicQA",
+    "fixed_sample",
     "load_clapnq",
     "load_hotpotqa",
     "load_nq_open_oracle",
