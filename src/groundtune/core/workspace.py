@@ -47,6 +47,11 @@ class Workspace:
         return self._dir("runs")
 
     @property
+    def jobs(self) -> Path:
+        """Platform jobs' worker logs, one folder per job (`jobs/<job_id>/worker.log`)."""
+        return self._dir("jobs")
+
+    @property
     def cache(self) -> Path:
         """Scratch caches (teacher responses, intermediate files); safe to delete."""
         return self._dir("cache")
