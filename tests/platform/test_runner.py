@@ -18,7 +18,7 @@ import pytest
 from groundtune.core.artifacts import TERMINAL_STATES, Job, JobEvent
 from groundtune.platform.jobs.runner import HOST, LocalRunner, pid_alive
 from groundtune.platform.store import Store
-from tests.train.helpers import tiny_config, write_dataset
+from tests.train.helpers import tiny_config
 
 WAIT_S = 300  # a safety net for a wedged test, not a speed requirement
 
@@ -54,11 +54,6 @@ def steps_done(store: Store, job_id: str) -> int:
 
 def finished(job: Job) -> bool:
     return job.state in TERMINAL_STATES
-
-
-@pytest.fixture()
-def dataset(tmp_path: Path) -> Path:
-    return write_dataset(tmp_path / "ds", n_train=16, n_val=4)
 
 
 @pytest.fixture()

@@ -1,6 +1,6 @@
-"""`groundtune jobs list | show | events | cancel`: a thin table over the platform store of this
-workspace (or `--db URL`), in-process. A cancel is recorded in the store; the runner that runs the job
-stops its worker."""
+"""`groundtune jobs list | show | events | cancel | worker`: a thin table over the platform store of
+this workspace (or `--db URL`), in-process. A cancel is recorded in the store; the runner that runs the
+job stops its worker. `worker` runs jobs on this machine: a local runner, or a procrastinate worker."""
 
 from __future__ import annotations
 
@@ -120,3 +120,44 @@ def cancel_cmd(
     with _store(db) as store:
         job = store.request_cancel(job_id)
     console.print(f"{job.id}: {job.state}")
+
+
+@app.command("worker")
+@handle_errors
+def worker_cmd(
+    engine: str = typer.Option(
+        "local",
+        help="local: claim and run jobs here; procrastinate: run the jobs "
+        "a server with --engine procrastinate queues (PostgreSQL store).",
+    ),
+    concurrency: int = typer.Option(1, min=1, help="Jobs run at once."),
+    db: str | None = typer.Option(None, "--db", help=_DB_HELP),
+) -> None:
+    """Run jobs on this machine until Ctrl+C (beside a server, or alone on a shared PostgreSQL store
+    and workspace folder)."""
+    import signal
+    import threading
+
+    from groundtune.core.workspace import get_workspace
+
+    home = get_workspace().home
+    with _store(db) as store:
+        console.print(f"{engine} worker on {store.url.split('@')[-1]}, workspace {home}; Ctrl+C stops")
+        if engine == "procrastinate":
+            from groundtune.platform.jobs.procrastinate_engine import run_worker
+
+            run_worker(store, home, concurrency=concurrency)
+            return
+        from groundtune.platform.jobs.runner import make_runner
+
+        stopped = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+        runner = make_runner(engine, store, home, max_workers=concurrency)
+        runner.start()
+        try:
+            while not stopped.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        finally:
+            runner.stop()

@@ -307,3 +307,19 @@ def _describe_exit(code: int | None) -> str:
         except ValueError:
             return f"worker killed by signal {-code}"
     return f"worker exited with code {code} without ending the job"
+
+
+def make_runner(engine: str, store: Store, home: Path, *, max_workers: int = 1, **kw: Any) -> LocalRunner:
+    """The runner of `engine`: `local` (worker subprocesses here) or `procrastinate` (jobs go to
+    procrastinate workers through the store's PostgreSQL database)."""
+    if engine == "local":
+        return LocalRunner(store, home, max_workers=max_workers, **kw)
+    if engine == "procrastinate":
+        from groundtune.platform.jobs.procrastinate_engine import ProcrastinateRunner
+
+        return ProcrastinateRunner(store, home, **kw)
+    from groundtune.core.errors import InvalidInputError
+
+    raise InvalidInputError(
+        f"unknown job engine '{engine}'", hint="use --engine local or --engine procrastinate"
+    )
