@@ -172,6 +172,8 @@ def test_reconcile_adopts_a_live_worker_and_recovers_it_when_it_dies(home: Path)
     # A process standing in for its worker: alive, and its command line names the job.
     stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", job.id])
     try:
+        while not pid_alive(stand_in.pid, job.id):  # until it has exec'd (fork first shows our command line)
+            time.sleep(0.01)
         store.heartbeat(job.id, f"{HOST}:1:gone", stand_in.pid)
         runner = LocalRunner(store, home)
         assert runner.reconcile() == []

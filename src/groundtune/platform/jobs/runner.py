@@ -292,8 +292,7 @@ class LocalRunner:
             else:
                 text = f"worker lost ({reason}); restarting (attempt {attempt})"
             data: dict[str, Any] = {"reason": reason, "checkpoint_step": step, "next_attempt": attempt}
-            self.store.add_event(job.id, "message", text, level="warning", data=data)
-            return self.store.set_state(job.id, "queued", message=f"job requeued (attempt {attempt} next)")
+            return self.store.set_state(job.id, "queued", message=text, data=data)  # one event, by the winner
         except ConflictError:
             return None  # it moved meanwhile (its worker ended it after all)
 

@@ -313,9 +313,11 @@ class Store:
         result: Mapping[str, Any] | None = None,
         resource: str | None = None,
         message: str | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Job:
-        """Move a job to `state` if the move is legal (ConflictError otherwise), with a `state` event.
-        Final states set `finished_at`; back to `queued` forgets the worker."""
+        """Move a job to `state` if the move is legal (ConflictError otherwise), with a `state` event
+        (`message` and `data` added to it). Final states set `finished_at`; back to `queued` (a lost
+        worker) forgets the worker and is a warning."""
         if state not in TRANSITIONS:
             raise InvalidInputError(
                 f"unknown job state '{state}'", hint=f"use one of {', '.join(TRANSITIONS)}"
@@ -344,11 +346,11 @@ class Store:
                 )
                 if done.rowcount != 1:
                     continue  # it moved meanwhile: judge the move again from where it is now
-                level = "error" if state == "failed" else "info"
+                lost = state == "queued" and current.state == "running"  # a lost worker's job, requeued
+                level = "error" if state == "failed" else "warning" if lost else "info"
                 text = message or f"job {state}" + (f": {error.get('message')}" if error else "")
-                self._add_event(
-                    conn, id, "state", text, level=level, data={"state": state, "from": current.state}
-                )
+                event = {**(data or {}), "state": state, "from": current.state}
+                self._add_event(conn, id, "state", text, level=level, data=event)
                 return _job(conn.execute(sa.select(jobs).where(jobs.c.id == id)).one())
         raise ConflictError(f"job {id} keeps changing state; try again", code="busy")
 
