@@ -123,6 +123,35 @@ EXAMPLES: dict[str, BaseModel] = {
         calibrations={"support-lora": "cal_19ab3c4d5e6f"},
         demonstrations={"dataset:support": []},
     ),
+    "Job": a.Job(
+        id="job_19ab3c4d5e6f0a1b2c3d",
+        kind="fine_tuning",
+        state="running",
+        config={"dataset": "support", "name": "support-lora", "run_id": "job_19ab3c4d5e6f0a1b2c3d"},
+        created_at=1795478400,
+        started_at=1795478402,
+        attempts=1,
+    ),
+    "JobEvent": a.JobEvent(
+        id=42,
+        job_id="job_19ab3c4d5e6f0a1b2c3d",
+        created_at=1795478460,
+        type="progress",
+        message="step 3/12",
+        data={
+            "stage": "train",
+            "done": 3,
+            "total": 12,
+            "metrics": {"loss": 0.52, "lr": 0.0004, "tokens_per_s": 812.5, "eta_s": 41.3},
+        },
+    ),
+    "ApiKey": a.ApiKey(
+        id="key_19ab3c4d5e6f0a1b2c3d",
+        name="ci",
+        scopes=["read", "write"],
+        prefix="gt-key_19ab3",
+        created_at=1795478400,
+    ),
 }
 WHAT = {
     "RetrieverConfig": "How THE retriever ranks and how many documents a prompt shows; its hash is what serving matches.",
@@ -139,6 +168,9 @@ WHAT = {
     "AdapterManifest": "`groundtune-adapter.json` beside an adapter's weights.",
     "Calibration": "`calibrations/<name>/calibration.json`.",
     "EvalReport": "`runs/<eval_id>/report.json` (abbreviated metrics).",
+    "Job": "A stage run as a job on the platform (`groundtune jobs show`, `GET /v1/jobs/{id}`).",
+    "JobEvent": "One entry of a job's log; training progress carries loss, lr, tokens/s and ETA.",
+    "ApiKey": "An API key as listed: its secret is shown once, at creation, and stored hashed.",
 }  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """What every stage leaves behind, typed once: the dataset card (`card.json`), the training run
 manifest (`run.json`), the adapter manifest (`groundtune-adapter.json`), the calibration
-(`calibration.json`) and the evaluation report (`report.json`).
+(`calibration.json`) and the evaluation report (`report.json`); and the platform's records: the job,
+its events, a page of a list and an API key.
 
 Writers dump these models and readers load them, so the same facts have the same names everywhere;
 they are also the REST API's and the SDK's response types. Each carries `schema_version`; a file of
@@ -12,7 +13,7 @@ Pydantic only: no torch, no stage of groundtune.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Generic, Literal, Protocol, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -429,3 +430,96 @@ def migrate_eval_report(raw: dict[str, Any]) -> EvalReport:
     }
     data["grounding"] = _grounding(raw.get("grounding"), None, None)
     return _validated(EvalReport, data, "evaluation report")
+
+
+# -- platform: jobs, events, pages, API keys ------------------------------------------------------
+
+JobState = Literal["validating_files", "queued", "running", "cancelling", "succeeded", "failed", "cancelled"]
+JobKind = Literal["ingestion", "dataset", "fine_tuning", "evaluation", "calibration"]
+JOB_STATES: Final[tuple[str, ...]] = get_args(JobState)
+JOB_KINDS: Final[tuple[str, ...]] = get_args(JobKind)
+TERMINAL_STATES: Final = frozenset({"succeeded", "failed", "cancelled"})
+ApiScope = Literal["read", "write", "admin"]
+
+
+class Job(_Artifact):
+    """One stage run as a job (the OpenAI fine-tuning job's shape where it fits): a kind and the
+    stage's config, where it stands, and what it made."""
+
+    object: Literal["job"] = "job"
+    id: str = Field(description="Opaque job id (job_…).")
+    kind: JobKind = Field(
+        description="Which stage runs: ingestion (kb add), dataset (data build), fine_tuning (train), "
+        "evaluation (eval run) or calibration (eval calibrate)."
+    )
+    state: JobState = Field(
+        description="validating_files -> queued -> running -> succeeded | failed | cancelled, with "
+        "cancelling between running and cancelled."
+    )
+    config: dict[str, Any] = Field(
+        description="The stage's config as JSON (IngestConfig, BuildConfig, TrainConfig, EvalConfig or "
+        "CalibrateConfig), validated against the kind."
+    )
+    created_at: int = Field(description="Unix seconds the job was created.")
+    started_at: int | None = Field(default=None, description="Unix seconds a worker first started it.")
+    finished_at: int | None = Field(default=None, description="Unix seconds it reached a final state.")
+    attempts: int = Field(
+        default=0, ge=0, description="Times a worker started it (a resume after a lost worker adds one)."
+    )
+    error: dict[str, Any] | None = Field(
+        default=None, description="Why it failed: {message, type, code} as the API's error body has them."
+    )
+    result: dict[str, Any] | None = Field(
+        default=None,
+        description="The stage's artifact as JSON once it succeeded (AddSummary, DatasetCard, RunManifest, "
+        "EvalReport or Calibration).",
+    )
+    resource: str | None = Field(
+        default=None,
+        description="Name of what it made or changed: knowledge base, dataset, adapter, evaluation run "
+        "or calibration.",
+    )
+
+
+class JobEvent(_Artifact):
+    """One line of a job's log: a message, a state change, progress or metrics."""
+
+    object: Literal["job.event"] = "job.event"
+    id: int = Field(description="Event id, increasing across the store (the `after` cursor).")
+    job_id: str
+    created_at: int = Field(description="Unix seconds.")
+    level: Literal["info", "warning", "error"] = "info"
+    type: Literal["message", "progress", "state", "metrics"] = Field(
+        description="message: a note; state: the job moved (data.state); progress: a ProgressEvent "
+        "(data.stage, done, total, metrics; training adds loss, lr, tokens_per_s, eta_s); metrics: results."
+    )
+    message: str = ""
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list (OpenAI's list shape): pass `last_id` as `after` for the next page."""
+
+    object: Literal["list"] = "list"
+    data: list[T]
+    has_more: bool = Field(description="Whether more items follow this page.")
+    first_id: str | int | None = Field(default=None, description="Id of the first item on this page.")
+    last_id: str | int | None = Field(default=None, description="Id of the last item on this page.")
+
+
+class ApiKey(_Artifact):
+    """An API key as stored and listed: never its secret (shown once, at creation), only its prefix."""
+
+    object: Literal["api_key"] = "api_key"
+    id: str = Field(description="Opaque key id (key_…).")
+    name: str
+    scopes: list[ApiScope] = Field(description="read: GET; write: POST and DELETE; admin: manage keys.")
+    prefix: str = Field(description="The secret's first characters, to recognise it.")
+    created_at: int = Field(description="Unix seconds.")
+    last_used_at: int | None = Field(
+        default=None, description="Unix seconds (updated at most once a minute)."
+    )
+    revoked_at: int | None = Field(default=None, description="Unix seconds it was revoked; None while valid.")
