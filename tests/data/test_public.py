@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import shared_data
 from groundtune.core.errors import InvalidInputError, NotFoundError
 from groundtune.data.public import (
     HELDOUT_KEY,
@@ -22,6 +21,7 @@ from groundtune.data.public import (
     load_squad2,
 )
 from groundtune.grounding.quotes import find_verbatim
+from tests.conftest import shared_data
 
 
 def _nq_line(i: int, answer: str, text: str, hasanswer: bool = True) -> dict[str, object]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import shared_data
 from groundtune import kb as kb_api
 from groundtune.data import (
     BuildConfig,
@@ -21,6 +20,7 @@ from groundtune.data import (
 from groundtune.data.public import HELDOUT_KEY, load_public
 from groundtune.data.tokens import load_counter
 from groundtune.grounding import verify_quotes
+from tests.conftest import shared_data
 
 
 def _build(name: str, qa_path: str) -> dict[str, object]:

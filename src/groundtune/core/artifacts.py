@@ -255,7 +255,9 @@ class RunManifest(_Artifact):
     schema_version: Literal[2] = RUN_SCHEMA
     run_id: str
     adapter_name: str
-    status: Literal["running", "succeeded", "failed"]
+    status: Literal["running", "succeeded", "failed", "stopped"] = Field(
+        description="stopped: stopped on request at a step boundary; `train resume` continues it."
+    )
     error: str | None = Field(default=None, description="Why a failed run failed.")
     groundtune_version: str
     versions: dict[str, str] = Field(default_factory=dict, description="python, torch, transformers, peft.")

@@ -104,3 +104,11 @@ class DeadlineError(GroundtuneError):
     status = 504
     exit_code = 8
     type = "timeout_error"
+
+
+class StoppedError(GroundtuneError):
+    """Work stopped on request (a cancelled job) at a step boundary; what it had saved is kept."""
+
+    status = 409
+    exit_code = 9
+    type = "cancelled_error"

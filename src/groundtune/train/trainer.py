@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from groundtune.core.adapters import ADAPTER_MANIFEST
+from groundtune.core.errors import StoppedError
 from groundtune.core.jsonfile import write_json
 from groundtune.core.workspace import get_workspace
 from groundtune.train import adapter, checkpoint, distributed
@@ -28,6 +29,7 @@ from groundtune.train.session import Session, open_session
 from groundtune.train.tracking import ProgressBar, Trackers, read_metrics
 
 Callback = Callable[[dict[str, Any]], None]
+Stop = Callable[[], bool]
 
 
 @dataclass
@@ -52,24 +54,34 @@ def train(
     *,
     home: str | Path | None = None,
     callbacks: list[Callback] | None = None,
+    stop: Stop | None = None,
 ) -> RunResult:
-    """Run LoRA fine-tuning from a config object, a mapping, or a YAML recipe path."""
+    """Run LoRA fine-tuning from a config object, a mapping, or a YAML recipe path. When `stop()`
+    turns true (checked after every step) the run saves a checkpoint, records status `stopped` and
+    raises StoppedError; `resume` continues it."""
     if isinstance(config, str | Path):
         config = load_config(config)
     elif isinstance(config, dict):
         config = build_config(config)
     ws = get_workspace(home)
-    return _run(open_session(config, ws), callbacks or [])
+    return _run(open_session(config, ws), callbacks or [], stop)
 
 
 def resume(
-    run: str | Path, *, home: str | Path | None = None, callbacks: list[Callback] | None = None
+    run: str | Path,
+    *,
+    home: str | Path | None = None,
+    callbacks: list[Callback] | None = None,
+    stop: Stop | None = None,
 ) -> RunResult:
     """Continue a run (killed or stopped) from its newest complete checkpoint, with its saved config."""
     ws = get_workspace(home)
     run_dir = find_run(run, ws)
     config = load_config(run_dir / "config.yaml")
-    return _run(open_session(config, ws, resume_dir=run_dir), callbacks or [])
+    session = open_session(config, ws, resume_dir=run_dir)
+    if session.dist.main:
+        _set_status(run_dir, "running", error=None)
+    return _run(session, callbacks or [], stop)
 
 
 def show(run: str | Path, *, home: str | Path | None = None) -> dict[str, Any]:
@@ -158,7 +170,7 @@ def _save(s: Session) -> None:
     distributed.barrier(s.dist)
 
 
-def _run(s: Session, callbacks: list[Callback]) -> RunResult:
+def _run(s: Session, callbacks: list[Callback], stop: Stop | None = None) -> RunResult:
     cfg, loop, main = s.config, s.loop, s.dist.main
     assert cfg.eval_every is not None and cfg.save_every is not None and cfg.grad_accum is not None
     trackers: Trackers | None = None
@@ -216,11 +228,17 @@ def _run(s: Session, callbacks: list[Callback]) -> RunResult:
                     trackers.log(row)
             for cb in callbacks:
                 cb({**row, "total_steps": s.total_steps})
-            if loop.step % cfg.save_every == 0 or is_last or loop.stopped_early:
+            saved = loop.step % cfg.save_every == 0 or is_last or loop.stopped_early
+            if saved:
                 _save(s)
+            wants_stop = stop is not None and not is_last and not loop.stopped_early and stop()
+            if stop is not None and distributed.broadcast_object(wants_stop, s.dist):  # all ranks alike
+                if not saved:
+                    _save(s)
+                _stopped(s)
         result = _finish(s, last)
     except BaseException as exc:
-        if main:
+        if main and not isinstance(exc, StoppedError):
             _set_status(s.run_dir, "failed", error=f"{type(exc).__name__}: {exc}")
         raise
     finally:
@@ -229,6 +247,17 @@ def _run(s: Session, callbacks: list[Callback]) -> RunResult:
             trackers.close()
         distributed.shutdown(s.dist)
     return result
+
+
+def _stopped(s: Session) -> None:
+    """Record a run stopped on request at a step boundary (its checkpoint is written) and say so."""
+    if s.dist.main:
+        _set_status(s.run_dir, "stopped")
+    raise StoppedError(
+        f"training run {s.run_id} stopped at step {s.loop.step} of {s.total_steps}; "
+        f"checkpoint step-{s.loop.step:06d} kept",
+        hint=f"continue it with `groundtune train resume {s.run_id}`",
+    )
 
 
 def _finish(s: Session, last: dict[str, Any]) -> RunResult:
