@@ -31,7 +31,7 @@ def _resource(platform: Platform, stored: Any) -> Deployment:
         id=str(name),
         config=config if isinstance(config, DeploymentConfig) else DeploymentConfig.model_validate(config),
         status=data.get("status", "stopped"),
-        error=data.get("error"),
+        error={"message": data["error"]} if isinstance(data.get("error"), str) else data.get("error"),
         created_at=data.get("created_at"),
         models=platform.serving.models_of(str(name)),
     )
@@ -47,7 +47,7 @@ def start(platform: Platform, name: str) -> Deployment:
     try:
         platform.serving.start(name, deployment.config, platform.kbs)
     except GroundtuneError as exc:
-        platform.store.set_deployment_status(name, "failed", error=exc.to_dict()["error"])
+        platform.store.set_deployment_status(name, "failed", error=str(exc))
         raise
     platform.store.set_deployment_status(name, "running")
     return _get(platform, name)

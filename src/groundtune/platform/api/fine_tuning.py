@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from groundtune.core.artifacts import Job, JobEvent, Page
 from groundtune.core.configs import TrainConfig
-from groundtune.core.ids import content_hash, new_id
 from groundtune.core.resources import Checkpoint
 from groundtune.platform.api.context import Platform, get_platform
 from groundtune.platform.api.events import events_response
@@ -25,17 +24,12 @@ router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine_tuning"])
 def create_fine_tuning_job(
     body: TrainConfig, request: Request, platform: Platform = Depends(get_platform)
 ) -> Any:
-    """Queue a training run. `run_id` is fixed now (a resumed attempt continues the same run)."""
+    """Queue a training run; its run directory is named after the job unless `run_id` names one (a
+    resumed attempt continues the same run)."""
     from groundtune.data.store import dataset_dir
 
     dataset_dir(body.dataset, platform.home)  # 404 now rather than in the worker
-    run_id = body.run_id
-    if (
-        run_id is None
-    ):  # a retry with the same Idempotency-Key must hash alike: its run id derives from the key
-        key = request.headers.get("idempotency-key")
-        run_id = f"run_{content_hash(key, length=20)}" if key else new_id("run")
-    return submit(platform, request, "fine_tuning", body.model_copy(update={"run_id": run_id}))
+    return submit(platform, request, "fine_tuning", body)
 
 
 @router.get("", response_model=Page[Job])
@@ -78,9 +72,12 @@ def list_checkpoints(
     """The run's resumable step checkpoints, newest first, with the metrics logged at each step."""
     from groundtune.train.checkpoint import list_checkpoints as found
 
+    from groundtune.platform.jobs.kinds import run_dir as run_dir_of
+
     job = job_of(platform, job_id, "fine_tuning")
-    run_id = job.config.get("run_id")
-    run_dir = platform.ws.runs / str(run_id)
+    run_dir = run_dir_of(job, platform.home)
+    assert run_dir is not None
+    run_id = run_dir.name
     metrics: dict[int, dict[str, Any]] = {}
     if run_id and (run_dir / "metrics.jsonl").is_file():
         for line in (run_dir / "metrics.jsonl").read_text().splitlines():

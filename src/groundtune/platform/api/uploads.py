@@ -121,6 +121,9 @@ def accept(platform: Platform, kb: str, received: list[Received], tags: list[str
             where = str(path.resolve())
             for error in errors:
                 text = error.message.replace(where, item.filename).replace(str(path), item.filename)
+                source = error.source.replace(where, item.filename).replace(str(path), item.filename)
+                if not text.startswith(item.filename):  # a record's error: say which line
+                    text = f"{source}: {text}"
                 reasons[item.filename].append(f"{text} ({error.hint})" if error.hint else text)
             if path.suffix.lower() in RECORD_SUFFIXES:
                 documents[item.filename] = [d.id for d in docs]
