@@ -70,9 +70,8 @@ def list_checkpoints(
     job_id: str, after: str | None = After, limit: int = Limit, platform: Platform = Depends(get_platform)
 ) -> Any:
     """The run's resumable step checkpoints, newest first, with the metrics logged at each step."""
-    from groundtune.train.checkpoint import list_checkpoints as found
-
     from groundtune.platform.jobs.kinds import run_dir as run_dir_of
+    from groundtune.train.checkpoint import list_checkpoints as found
 
     job = job_of(platform, job_id, "fine_tuning")
     run_dir = run_dir_of(job, platform.home)
