@@ -18,6 +18,7 @@ from groundtune.core.configs import CalibrateConfig, TrainConfig
 from groundtune.core.errors import NotFoundError
 from groundtune.core.resources import Adapter, Lineage
 from groundtune.platform.api.context import Platform, get_platform
+from groundtune.platform.api.idempotency import IdempotencyKey
 from groundtune.platform.api.jobs import submit
 from groundtune.platform.api.pagination import After, Limit, page
 
@@ -128,7 +129,10 @@ def download_adapter(name: str, platform: Platform = Depends(get_platform)) -> A
 
 @router.post("/v1/calibrations", response_model=Job, tags=["adapters"])
 def create_calibration(
-    body: CalibrateConfig, request: Request, platform: Platform = Depends(get_platform)
+    body: CalibrateConfig,
+    request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    platform: Platform = Depends(get_platform),
 ) -> Any:
     """Queue a calibration job: fit the adapter's abstention threshold on a dataset split."""
     _ref(platform, body.adapter)

@@ -19,6 +19,7 @@ from groundtune.core.resources import Deleted, ExamplePreview, PreviewDocument
 from groundtune.core.schemas import Example
 from groundtune.platform.api import files
 from groundtune.platform.api.context import Platform, get_platform
+from groundtune.platform.api.idempotency import IdempotencyKey
 from groundtune.platform.api.jobs import submit
 from groundtune.platform.api.pagination import After, Limit, page
 
@@ -38,7 +39,12 @@ def _with_files(platform: Platform, config: BuildConfig) -> BuildConfig:
 
 
 @router.post("", response_model=Job)
-def build_dataset(body: BuildConfig, request: Request, platform: Platform = Depends(get_platform)) -> Any:
+def build_dataset(
+    body: BuildConfig,
+    request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    platform: Platform = Depends(get_platform),
+) -> Any:
     """Queue a dataset build (a `dataset` job). QA sources may name uploaded files by id."""
     from groundtune.kb.settings import load_settings
 

@@ -16,7 +16,7 @@ from groundtune.core.configs import DeploymentConfig
 from groundtune.core.errors import GroundtuneError
 from groundtune.core.resources import Deleted, Deployment, DeploymentCreate
 from groundtune.platform.api.context import Platform, get_platform
-from groundtune.platform.api.idempotency import body_hash, idempotent
+from groundtune.platform.api.idempotency import IdempotencyKey, body_hash, idempotent
 from groundtune.platform.api.pagination import After, Limit, page
 
 router = APIRouter(prefix="/v1/deployments", tags=["deployments"])
@@ -66,7 +66,10 @@ def restore(platform: Platform) -> None:
 
 @router.post("", response_model=Deployment)
 async def create_deployment(
-    body: DeploymentCreate, request: Request, platform: Platform = Depends(get_platform)
+    body: DeploymentCreate,
+    request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    platform: Platform = Depends(get_platform),
 ) -> Any:
     """Store a deployment (and start it with `start: true`)."""
 

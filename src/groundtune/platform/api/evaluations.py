@@ -15,6 +15,7 @@ from groundtune.core.configs import EvalConfig
 from groundtune.core.errors import NotFoundError
 from groundtune.core.schemas import EvalRecord
 from groundtune.platform.api.context import Platform, get_platform
+from groundtune.platform.api.idempotency import IdempotencyKey
 from groundtune.platform.api.jobs import submit
 from groundtune.platform.api.pagination import After, Limit, page
 
@@ -22,7 +23,12 @@ router = APIRouter(prefix="/v1/evaluations", tags=["evaluations"])
 
 
 @router.post("", response_model=Job)
-def create_evaluation(body: EvalConfig, request: Request, platform: Platform = Depends(get_platform)) -> Any:
+def create_evaluation(
+    body: EvalConfig,
+    request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    platform: Platform = Depends(get_platform),
+) -> Any:
     """Queue an evaluation: base (few-shot) and each adapter on every suite."""
     from groundtune.core.adapters import resolve_adapter
 

@@ -20,7 +20,7 @@ from groundtune.core.ids import new_id
 from groundtune.core.resources import Deleted, FileObject
 from groundtune.platform.api import uploads
 from groundtune.platform.api.context import Platform, get_platform
-from groundtune.platform.api.idempotency import body_hash, idempotent
+from groundtune.platform.api.idempotency import IdempotencyKey, body_hash, idempotent
 from groundtune.platform.api.pagination import After, Limit, page
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
@@ -83,6 +83,7 @@ async def upload_file(
     request: Request,
     file: UploadFile = File(description="A QA file: JSONL, CSV or TSV (docs/data.md)."),
     purpose: str = Form("qa", description="Only 'qa' for now."),
+    idempotency_key: str | None = IdempotencyKey,
     platform: Platform = Depends(get_platform),
 ) -> Any:
     """Store a QA file once every row reads as a QA pair; a bad row answers 400 naming its line."""

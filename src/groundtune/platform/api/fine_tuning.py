@@ -14,6 +14,7 @@ from groundtune.core.configs import TrainConfig
 from groundtune.core.resources import Checkpoint
 from groundtune.platform.api.context import Platform, get_platform
 from groundtune.platform.api.events import events_response
+from groundtune.platform.api.idempotency import IdempotencyKey
 from groundtune.platform.api.jobs import EVENTS_DOC, cancel, job_of, submit
 from groundtune.platform.api.pagination import After, Limit, page
 
@@ -22,7 +23,10 @@ router = APIRouter(prefix="/v1/fine_tuning/jobs", tags=["fine_tuning"])
 
 @router.post("", response_model=Job)
 def create_fine_tuning_job(
-    body: TrainConfig, request: Request, platform: Platform = Depends(get_platform)
+    body: TrainConfig,
+    request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    platform: Platform = Depends(get_platform),
 ) -> Any:
     """Queue a training run; its run directory is named after the job unless `run_id` names one (a
     resumed attempt continues the same run)."""

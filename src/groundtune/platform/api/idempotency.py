@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from fastapi import Request
+from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -15,6 +15,12 @@ from groundtune.core.ids import stable_hash
 from groundtune.platform.api.context import Platform
 
 HEADER = "idempotency-key"
+# Declared on every create route so the OpenAPI spec shows it; `idempotent` reads the header itself.
+IdempotencyKey = Header(
+    None,
+    alias="Idempotency-Key",
+    description="Send the same key to retry a create safely: the first response is replayed.",
+)
 
 
 def body_hash(body: object) -> str:

@@ -27,7 +27,7 @@ from groundtune.core.resources import (
 from groundtune.core.schemas import Document
 from groundtune.platform.api import uploads
 from groundtune.platform.api.context import Platform, get_platform
-from groundtune.platform.api.idempotency import body_hash, idempotent
+from groundtune.platform.api.idempotency import IdempotencyKey, body_hash, idempotent
 from groundtune.platform.api.jobs import job_of
 from groundtune.platform.api.pagination import After, Limit, page
 
@@ -63,7 +63,10 @@ def _settings(platform: Platform, name: str) -> Any:
 
 @router.post("", response_model=KnowledgeBase)
 def create_knowledge_base(
-    body: KnowledgeBaseCreate, request: Request, platform: Platform = Depends(get_platform)
+    body: KnowledgeBaseCreate,
+    request: Request,
+    idempotency_key: str | None = IdempotencyKey,
+    platform: Platform = Depends(get_platform),
 ) -> Any:
     """Create an empty knowledge base (its catalog and index)."""
 
@@ -136,6 +139,7 @@ async def upload_documents(
     request: Request,
     files: list[UploadFile] = File(description="Documents: PDF, HTML, Markdown, text, JSONL or CSV."),
     tags: list[str] = Form(default=[], description="Tags every added document carries."),
+    idempotency_key: str | None = IdempotencyKey,
     platform: Platform = Depends(get_platform),
 ) -> Any:
     """Upload many files at once -> an ingestion job. Every file is checked first (type, size, UTF-8,

@@ -25,10 +25,10 @@ def keys_required(store: Any, host: str) -> bool:
 
 def build_app(store: Any, home: Path, *, host: str, workers: int = 1) -> Any:
     """The app with a LocalRunner of `workers` concurrent jobs (the server's lifetime starts and stops it)."""
+    required = keys_required(store, host)  # before anything loads: a refused bind fails at once
     from groundtune.platform.api.app import create_platform_app
     from groundtune.platform.jobs.runner import LocalRunner
 
-    required = keys_required(store, host)
     runner = LocalRunner(store, home, max_workers=workers)
     return create_platform_app(store, runner, home=home, api_keys_required=required)
 
