@@ -48,10 +48,10 @@ def job_of(platform: Platform, job_id: str, kind: JobKind | None = None) -> Job:
 
 def cancel(platform: Platform, job_id: str) -> Job:
     """Cancel a queued job at once, or signal a running one to stop at its next step."""
-    platform.store.request_cancel(job_id)
-    if platform.runner is not None:
-        platform.runner.cancel(job_id)
-    job: Job = platform.store.get_job(job_id)
+    if platform.runner is not None:  # it also signals a worker of its own at once
+        job: Job = platform.runner.cancel(job_id)
+    else:
+        job = platform.store.request_cancel(job_id)
     return job
 
 
