@@ -41,7 +41,10 @@ def test_documents_versions_search_and_delete(client: TestClient, kb: str, tmp_p
 
     r = client.post(
         f"/v1/knowledge_bases/{kb}/search",
-        json={"query": "how long is the warranty", "retriever": {"mode": "hybrid", "documents_per_prompt": 2}},
+        json={
+            "query": "how long is the warranty",
+            "retriever": {"mode": "hybrid", "documents_per_prompt": 2},
+        },
     )
     assert r.status_code == 200, r.text
     body = r.json()
