@@ -151,7 +151,6 @@ def test_whole_flow_over_http(backend: str, tmp_path: Path, request: pytest.Fixt
         assert hits and hits[0]["rank"] == 1
         stopped = api.post("/v1/deployments/prod/stop").json()
         assert stopped["status"] == "stopped" and stopped["models"] == []
-        gone = client.chat.completions.with_raw_response.create  # noqa: F841
         with pytest.raises(openai.NotFoundError):
             client.chat.completions.create(
                 model="tuned", messages=[{"role": "user", "content": "hi"}], max_tokens=4
