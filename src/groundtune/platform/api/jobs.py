@@ -18,7 +18,7 @@ from groundtune.platform.api.pagination import After, Limit
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
-EVENTS_DOC = {
+EVENTS_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {
             "application/json": {},

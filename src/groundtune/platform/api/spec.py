@@ -49,7 +49,7 @@ def markdown(schema: dict[str, Any]) -> str:
         "",
         schema["info"].get("description", ""),
         "",
-        "Start the server with `groundtune server` (see docs/platform.md); the interactive page is at `/docs`.",
+        "Start the server with `groundtune server` (`groundtune server --help`); the interactive page is at `/docs`.",
         "",
     ]
     groups: dict[str, list[tuple[str, str, dict[str, Any]]]] = {}
