@@ -20,7 +20,7 @@ print("HEAVY=" + ",".join(heavy))
 """
 
 
-@pytest.mark.parametrize("args", [["--help"], ["--version"], ["models", "--help"]])
+@pytest.mark.parametrize("args", [["--help"], ["--version"], ["models", "--help"], ["jobs", "--help"]])
 def test_help_and_version_do_not_import_torch(args: list[str]) -> None:
     out = subprocess.run(
         [sys.executable, "-c", PROBE.format(args=args)], capture_output=True, text=True, check=True

@@ -45,6 +45,14 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture()
+def dataset(tmp_path: Path) -> Path:
+    """A tiny grounded dataset folder (train and validation) for the tiny random Gemma 3."""
+    from tests.train.helpers import write_dataset
+
+    return write_dataset(tmp_path / "ds", n_train=16, n_val=4)
+
+
+@pytest.fixture()
 def store(db_url: str | None, home: Path) -> Iterator[Store]:
     s = Store(db_url, home=home)
     yield s

@@ -72,3 +72,29 @@ def test_resume_after_kill_9_reproduces_the_uninterrupted_curve(tmp_path: Path) 
         assert resumed[step] == pytest.approx(loss, abs=1e-4), f"step {step}"
     run = json.loads((run_dir / "run.json").read_text())
     assert run["status"] == "succeeded" and (run_dir / "adapter" / "adapter_model.safetensors").exists()
+
+
+def test_a_stop_request_saves_a_checkpoint_and_resume_continues_the_same_curve(tmp_path: Path) -> None:
+    from groundtune.core.errors import StoppedError
+    from groundtune.train import resume
+
+    ds = write_dataset(tmp_path / "ds", n_train=32, n_val=4)
+    cfg = tiny_config(ds, max_steps=6, save_every=4, eval_every=6)
+    ref = _losses(train({**cfg, "run_id": "run_ref"}, home=tmp_path / "ref").run_dir)
+
+    home = tmp_path / "home"
+    steps: list[int] = []
+    with pytest.raises(StoppedError, match="stopped at step 3 of 6"):
+        train(
+            {**cfg, "run_id": "run_stop"}, home=home,
+            callbacks=[lambda row: steps.append(row["step"])], stop=lambda: len(steps) >= 3,
+        )  # fmt: skip
+    run_dir = home / "runs" / "run_stop"
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "stopped"
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["step-000003"]  # not a save step
+    result = resume("run_stop", home=home)
+    assert result.steps == 6 and json.loads((run_dir / "run.json").read_text())["status"] == "succeeded"
+    resumed = _losses(run_dir)
+    assert sorted(resumed) == list(range(1, 7))
+    for step, loss in ref.items():
+        assert resumed[step] == pytest.approx(loss, abs=1e-4), f"step {step}"

@@ -9,6 +9,7 @@ import typer
 from groundtune import __version__
 from groundtune.cli import data as data_cli
 from groundtune.cli import eval as eval_cli
+from groundtune.cli import jobs as jobs_cli
 from groundtune.cli import kb as kb_cli
 from groundtune.cli import models as models_cli
 from groundtune.cli import server as server_cli
@@ -30,6 +31,7 @@ app.add_typer(train_cli.app, name="train")
 app.add_typer(data_cli.app, name="data")
 app.add_typer(kb_cli.app, name="kb")
 app.add_typer(eval_cli.app, name="eval")
+app.add_typer(jobs_cli.app, name="jobs")
 app.add_typer(server_cli.app, name="server")
 app.command("serve")(serve_cmd)
 app.command("quickstart")(quickstart_cmd)

@@ -47,6 +47,11 @@ class Workspace:
         return self._dir("runs")
 
     @property
+    def jobs(self) -> Path:
+        """Platform jobs' worker logs, one folder per job (`jobs/<job_id>/worker.log`)."""
+        return self._dir("jobs")
+
+    @property
     def uploads(self) -> Path:
         """Files sent to the platform API: documents per knowledge base, QA files under `files/`."""
         return self._dir("uploads")

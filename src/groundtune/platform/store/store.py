@@ -38,6 +38,7 @@ from groundtune.platform.store import migrations
 from groundtune.platform.store.tables import api_keys, deployments, idempotency, job_events, jobs
 
 SCHEMA_VERSION: Final = len(migrations.MIGRATIONS)
+DB_ENV: Final = "GROUNDTUNE_PLATFORM_DB"  # the store URL a server, its workers and the CLI share
 MAX_LIMIT: Final = 100
 IDEMPOTENCY_TTL_S: Final = 24 * 3600
 DEPLOYMENT_STATUSES: Final = ("stopped", "running", "failed")
@@ -451,6 +452,23 @@ class Store:
             first_id=items[0].id if items else None,
             last_id=items[-1].id if items else None,
         )
+
+    def follow_events(
+        self, job_id: str, *, after: int | None = None, poll_s: float = 0.5
+    ) -> Iterator[JobEvent]:
+        """Every event after `after`, then new ones as they come, until the job has ended and its
+        last event was yielded (a live log for `jobs events --follow` and server-sent events)."""
+        while True:
+            ended = self.get_job(job_id).state in TERMINAL_STATES  # read before the events: none is missed
+            page = self.list_events(job_id, after=after, limit=MAX_LIMIT)
+            yield from page.data
+            if page.data:
+                after = int(page.data[-1].id)
+            if page.has_more:
+                continue
+            if ended:
+                return
+            time.sleep(poll_s)
 
     # ---- API keys --------------------------------------------------------------------------------
     def create_api_key(self, name: str, scopes: Sequence[ApiScope]) -> tuple[str, ApiKey]:
