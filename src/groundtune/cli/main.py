@@ -12,6 +12,7 @@ from groundtune.cli import eval as eval_cli
 from groundtune.cli import jobs as jobs_cli
 from groundtune.cli import kb as kb_cli
 from groundtune.cli import models as models_cli
+from groundtune.cli import server as server_cli
 from groundtune.cli import train as train_cli
 from groundtune.cli.app import quiet_libraries
 from groundtune.cli.general import general_cmd
@@ -31,6 +32,7 @@ app.add_typer(data_cli.app, name="data")
 app.add_typer(kb_cli.app, name="kb")
 app.add_typer(eval_cli.app, name="eval")
 app.add_typer(jobs_cli.app, name="jobs")
+app.add_typer(server_cli.app, name="server")
 app.command("serve")(serve_cmd)
 app.command("quickstart")(quickstart_cmd)
 app.command("general")(general_cmd)

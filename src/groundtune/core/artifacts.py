@@ -93,6 +93,11 @@ class DatasetCard(_Artifact):
     created_at: str = Field(description="UTC ISO time the build finished.")
     groundtune_version: str
     kb: str | None = Field(default=None, description="Knowledge base the contexts were retrieved from.")
+    kb_generation: int | None = Field(
+        default=None,
+        description="The knowledge base's committed generation the contexts were retrieved at (its "
+        "snapshot: every later ingest or removal raises it).",
+    )
     embedder: str | None = None
     retriever: RetrieverRecord | None = Field(
         default=None, description="The retriever the contexts came from."

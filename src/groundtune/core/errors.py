@@ -13,18 +13,37 @@ class GroundtuneError(Exception):
     exit_code: int = 1
     type: str = "internal_error"
 
-    def __init__(self, message: str, *, hint: str | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        code: str | None = None,
+        param: str | None = None,
+        details: list[dict[str, object]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
         self.code = code
+        self.param = param  # the request field at fault, when one is
+        self.details = details  # one entry per failed item (file, record) of a batch request
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
     def to_dict(self) -> dict[str, object]:
-        """The OpenAI-style error body: {"error": {"message", "type", "code"}}."""
-        return {"error": {"message": str(self), "type": self.type, "code": self.code}}
+        """The OpenAI-style error body: {"error": {"message", "type", "param", "code"}}, plus
+        `details` (one entry per failed item) when a batch request failed item by item."""
+        body: dict[str, object] = {
+            "message": str(self),
+            "type": self.type,
+            "param": self.param,
+            "code": self.code,
+        }
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
 
 
 class InvalidInputError(GroundtuneError):

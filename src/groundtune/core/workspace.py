@@ -52,6 +52,11 @@ class Workspace:
         return self._dir("jobs")
 
     @property
+    def uploads(self) -> Path:
+        """Files sent to the platform API: documents per knowledge base, QA files under `files/`."""
+        return self._dir("uploads")
+
+    @property
     def cache(self) -> Path:
         """Scratch caches (teacher responses, intermediate files); safe to delete."""
         return self._dir("cache")

@@ -207,6 +207,7 @@ def build_dataset(
         # The resolved config (embedder and sparse scheme filled in from the KB) is what serving compares.
         retriever_record = RetrieverRecord.of(retriever.config)
         embedder = kb.embedder_name
+        kb_generation = kb.catalog.state().generation
         pairs, pinned, heldout_docs = _load_pairs(config, kb, report)
         report.questions = len(pairs)
         timings["load"] = time.perf_counter() - t0
@@ -323,6 +324,7 @@ def build_dataset(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         groundtune_version=__version__,
         kb=config.kb,
+        kb_generation=kb_generation,
         embedder=embedder,
         retriever=retriever_record,
         grounding=GroundingRecord.model_validate(fmt.describe()),

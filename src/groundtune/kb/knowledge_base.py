@@ -47,7 +47,7 @@ def open_index(path: Path, settings: KBSettings) -> VectorIndex:
 class KnowledgeBase:
     """An open knowledge base. In local mode one process owns it until it closes it (kb/owner.py)."""
 
-    def __init__(self, path: Path, settings: KBSettings) -> None:
+    def __init__(self, path: Path, settings: KBSettings, *, embedder: Any = None) -> None:
         self.path = path
         self.settings = settings
         self.name = settings.name
@@ -60,7 +60,8 @@ class KnowledgeBase:
             if self._owner is not None:
                 self._owner.release()
             raise
-        self._embedder: Any = None
+        # A process that opens KBs again and again (the API server) passes the embedder it keeps loaded.
+        self._embedder: Any = embedder
         self._embedder_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._readers: dict[int, int] = {}
@@ -70,9 +71,10 @@ class KnowledgeBase:
         self._purge_pending = True  # the first write cleans up after any earlier crashed one
 
     @classmethod
-    def open(cls, name: str, home: str | Path | None = None) -> KnowledgeBase:
+    def open(cls, name: str, home: str | Path | None = None, *, embedder: Any = None) -> KnowledgeBase:
+        """`embedder`: an already loaded embedder of the KB's `settings.embedder` (else loaded on first use)."""
         path, settings = load_settings(name, home)
-        return cls(path, settings)
+        return cls(path, settings, embedder=embedder)
 
     # ---- properties and reads ----------------------------------------------------------------
     @property

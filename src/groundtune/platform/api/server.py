@@ -1,0 +1,57 @@
+"""Run the platform server: open the store, refuse to listen beyond loopback without an API key,
+start the job runner with the app, serve with uvicorn. `groundtune server` calls `run_server`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from groundtune.core.errors import InvalidInputError
+from groundtune.serve.server import is_loopback
+
+
+def keys_required(store: Any, host: str) -> bool:
+    """Beyond loopback a key is always required (and one must exist); on loopback once one exists."""
+    active = [k for k in store.list_api_keys() if k.revoked_at is None]
+    if not is_loopback(host) and not active:
+        raise InvalidInputError(
+            f"binding to {host} exposes the platform beyond this machine, and no API key exists",
+            hint="create one first: groundtune server keys create --name NAME --scope write "
+            "(or bind to 127.0.0.1)",
+            code="api_key_required",
+        )
+    return bool(active) or not is_loopback(host)
+
+
+def build_app(store: Any, home: Path, *, host: str, workers: int = 1) -> Any:
+    """The app with a LocalRunner of `workers` concurrent jobs (the server's lifetime starts and stops it)."""
+    required = keys_required(store, host)  # before anything loads: a refused bind fails at once
+    from groundtune.platform.api.app import create_platform_app
+    from groundtune.platform.jobs.runner import LocalRunner
+
+    runner = LocalRunner(store, home, max_workers=workers)
+    return create_platform_app(store, runner, home=home, api_keys_required=required)
+
+
+def run_server(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    db: str | None = None,
+    workers: int = 1,
+    home: str | Path | None = None,
+    log_level: str = "info",
+) -> None:
+    """Serve `/v1` until interrupted; jobs run in worker processes, at most `workers` at once."""
+    import uvicorn
+
+    from groundtune.core.workspace import get_workspace
+    from groundtune.platform.store import Store
+
+    ws = get_workspace(home)
+    store = Store(db, home=ws.home)
+    try:
+        app = build_app(store, ws.home, host=host, workers=workers)
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    finally:
+        store.close()
