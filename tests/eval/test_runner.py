@@ -190,3 +190,45 @@ def test_systems_decode_constrained_by_default_and_records_say_so(engine: Engine
         assert all(rec.metrics["quote_precision"] in (1.0, None) for rec in ended)
     free = run_systems(items, systems[:1], engine, fmt, GenerationConfig(max_new_tokens=8, constrained=False))
     assert not any(rec.constrained for rec in free[0].records) and free[0].metrics["constrained"] == 0.0
+
+
+def test_an_answerability_gate_refuses_without_generating_and_makes_the_rest_answer(engine: Engine) -> None:
+    from groundtune.grounding.abstention import Abstention
+    from groundtune.models.registry import TINY_EMBEDDER, load_embedder
+
+    fmt = get_format("cited")
+    items = [_example(i) for i in range(4)]
+    # two questions no document speaks of: their answerability is 0
+    items[1] = items[1].model_copy(
+        update={"question": "Who painted the chapel ceiling?", "answerable": False}
+    )
+    items[3] = items[3].model_copy(update={"question": "Which river floods in spring?", "answerable": False})
+    gate = Abstention(
+        threshold=None,
+        max_false_refusal=0.1,
+        items=4,
+        answerable=2,
+        false_refusal=0.0,
+        refusal_recall=1.0,
+        signal="answerability",
+        gate=0.5,
+    )
+    config = GenerationConfig(max_new_tokens=24, temperature=0.0, constrained=True)
+    systems = [System(name="tuned", adapter="tuned")]
+    embedder = load_embedder(TINY_EMBEDDER)  # real (tiny, random) sentence embeddings
+    (result,) = run_systems(
+        items, systems, engine, fmt, config, abstentions={"tuned": gate}, embed=embedder.encode
+    )
+    scores = [r.answerability for r in result.records]
+    assert all(s is not None for s in scores)
+    refused = [r for r in result.records if r.answerability is not None and r.answerability < 0.5]
+    answered = [r for r in result.records if r.answerability is not None and r.answerability >= 0.5]
+    assert len(refused) == 2 and len(answered) == 2
+    for rec in refused:  # the gate's refusal: the format's refusal reply, nothing generated
+        assert rec.output == fmt.render_target(fmt.refusal_target())
+        assert rec.parsed.refusal and rec.completion_tokens == 0
+    for rec in answered:  # decoded within a grammar that has no `Relevant: none`
+        assert rec.completion_tokens > 0 and rec.constrained
+        assert not rec.output.startswith("Relevant: none")
+    assert result.metrics["refusal_recall"] == 1.0
+    assert result.metrics["refusal_auroc_answerability"] == 1.0

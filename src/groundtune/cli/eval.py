@@ -170,7 +170,13 @@ def calibrations_cmd(
     ref = resolve_adapter(adapter) if adapter else None
     found = list_calibrations(adapter=ref)
     for c in found:
-        threshold = "never abstains" if c.threshold is None else f"threshold {c.threshold:.3f}"
+        threshold = (
+            f"answerability gate {c.gate:.3f}"
+            if c.signal == "answerability" and c.gate is not None
+            else "never abstains"
+            if c.threshold is None
+            else f"threshold {c.threshold:.3f}"
+        )
         console.print(
             f"[bold]{escape(c.name)}[/]  adapter {escape(c.adapter)}, fitted on {escape(c.dataset)}:"
             f"{escape(c.split)} with a {c.max_false_refusal:.0%} budget: {threshold}, "

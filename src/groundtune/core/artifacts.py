@@ -380,6 +380,20 @@ class Calibration(_Artifact):
     answerable: int
     false_refusal: float = Field(description="Share of answerable items refused at the threshold.")
     refusal_recall: float | None = Field(description="Share of refusal items refused at the threshold.")
+    signal: Literal["uncertainty", "answerability"] = Field(
+        default="uncertainty",
+        description="What decides refusals: answer uncertainty (`threshold`) or the documents' "
+        "answerability (`gate`); the one that refused better on the calibration items.",
+    )
+    gate: float | None = Field(
+        default=None,
+        description="With signal `answerability`: refuse (without generating) below this answerability, "
+        "else the model must answer.",
+    )
+    embedder: str | None = Field(default=None, description="Embedder answerability is scored with.")
+    auroc: dict[str, float | None] = Field(
+        default_factory=dict, description="Refusal AUROC of each signal on the calibration items."
+    )
     eval_run: str | None = Field(default=None, description="The evaluation run that made it, if any.")
 
     def belongs_to(self, ref: _Resolved) -> bool:

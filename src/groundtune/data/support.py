@@ -11,14 +11,13 @@ retrieval or prompts.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from groundtune.data.sources import QAPair
-from groundtune.grounding.quotes import normalize_answer
+from groundtune.grounding.answerability import Embed, content_words
 
 # A chunk supports a free-form answer when its best sentence scores at least this much (0..1).
 MIN_SUPPORT = 0.35
@@ -26,23 +25,6 @@ MIN_SUPPORT = 0.35
 # hidden) the chosen sentence is one the annotators selected for 89.7% with words alone and 89.3% with
 # all-MiniLM-L6-v2 at this weight: its answers reuse the passage's words; paraphrased answers need it.
 DENSE_WEIGHT = 0.35
-_STOP = frozenset(
-    "a an the and or but of to in on at by for with from as is are was were be been being it its this that "
-    "these those there their they them he she his her we our you your i not no do does did has have had "
-    "which who whom what when where why how than then so if into about over after before also can could "
-    "would should may might will shall just only very more most such any all each other some".split()
-)
-_WORD = re.compile(r"\w+")
-
-Embed = Callable[[list[str]], np.ndarray]
-
-
-def content_words(text: str) -> set[str]:
-    """Normalised words that carry meaning (stop words dropped, a plural 's' folded)."""
-    words = _WORD.findall(normalize_answer(text))
-    return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in _STOP}
-
-
 def _recall(needle: set[str], hay: set[str]) -> float:
     return len(needle & hay) / len(needle) if needle else 0.0
 

@@ -8,40 +8,14 @@ targets come from the grounding format. This module does not render text.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from groundtune.core.schemas import ContextDocument, GroundedAnswer, Quote
 from groundtune.data.sources import QAPair
 from groundtune.grounding.citations import cite
-from groundtune.grounding.quotes import find_answer, find_verbatim
+from groundtune.grounding.quotes import find_answer, find_verbatim, sentence_spans, strip_span
 
-# A sentence ends at . ! ? (optionally followed by a closing quote or bracket) before whitespace,
-# or at a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+|\n+")
 SHORT_ANSWER_WORDS = 12
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of `text` (whitespace around them excluded)."""
-    spans: list[tuple[int, int]] = []
-    start = 0
-    for match in _SENTENCE_END.finditer(text):
-        end = match.start() + len(match.group(0).rstrip())
-        if text[start:end].strip():
-            spans.append(_strip(text, start, end))
-        start = match.end()
-    if text[start:].strip():
-        spans.append(_strip(text, start, len(text)))
-    return spans
-
-
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
 
 
 def _window(text: str, span: tuple[int, int], max_chars: int) -> tuple[int, int]:
@@ -55,7 +29,7 @@ def _window(text: str, span: tuple[int, int], max_chars: int) -> tuple[int, int]
         lo += 1
     while hi < end and not text[hi].isspace():
         hi -= 1
-    return _strip(text, lo, hi) if hi > lo else span
+    return strip_span(text, lo, hi) if hi > lo else span
 
 
 def quote_for(text: str, pair: QAPair, *, max_quotes: int = 2, max_chars: int = 300) -> list[str]:
@@ -78,7 +52,7 @@ def quote_for(text: str, pair: QAPair, *, max_quotes: int = 2, max_chars: int = 
             if sent[0] <= hit[0] and hit[1] <= sent[1]:
                 lo, hi = _window(text, sent, max_chars)
                 if not (lo <= hit[0] and hit[1] <= hi):  # keep the answer inside the window
-                    lo, hi = _strip(
+                    lo, hi = strip_span(
                         text, max(sent[0], hit[0] - max_chars // 2), min(sent[1], hit[1] + max_chars // 2)
                     )
                 return [text[lo:hi]]

@@ -20,10 +20,17 @@ from groundtune.core.ids import new_id
 from groundtune.core.schemas import Example
 from groundtune.eval.runner import ProgressFactory, System, run_systems
 from groundtune.grounding import DEFAULT_STYLE, get_format
-from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL, Abstention, calibrate
+from groundtune.grounding.abstention import (
+    DEFAULT_MAX_FALSE_REFUSAL,
+    Abstention,
+    calibrate,
+    calibrate_gate,
+    choose,
+)
+from groundtune.grounding.answerability import Embed
 from groundtune.grounding.format import GroundingFormat
 from groundtune.infer.request import Backend, GenerationConfig
-from groundtune.models import DEFAULT_LM
+from groundtune.models import DEFAULT_EMBEDDER, DEFAULT_LM
 
 
 def check_budget(max_false_refusal: float) -> None:
@@ -49,6 +56,19 @@ def calibration_items(dataset: str, split: str, home: Any) -> list[Example]:
     return items
 
 
+def answerability_embedder(dataset: str | None, home: Any = None) -> tuple[str, Embed]:
+    """The embedder answerability is scored with: the one `dataset`'s KB was embedded with (its
+    retriever's), else the default; its name and its encode function."""
+    from groundtune.models.registry import load_embedder
+
+    name = DEFAULT_EMBEDDER
+    if dataset is not None:
+        from groundtune.data.store import load_card
+
+        name = load_card(dataset, home).embedder or DEFAULT_EMBEDDER
+    return name, load_embedder(name).encode
+
+
 def calibrate_systems(
     items: Sequence[Example],
     systems: Sequence[System],
@@ -59,20 +79,36 @@ def calibrate_systems(
     max_false_refusal: float,
     *,
     progress: ProgressFactory | None = None,
+    embedder: tuple[str, Embed] | None = None,
 ) -> dict[str, Abstention]:
-    """Each system's abstention threshold, from its replies to the labelled `items`."""
+    """Each system's abstention, from its replies to the labelled `items`: an uncertainty threshold,
+    or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`)."""
     targets = [not ex.answerable for ex in items]
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
-    results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled)
-    return {
-        r.system.name: calibrate(
+    embed = embedder[1] if embedder else None
+    results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, embed=embed)
+    fitted = {}
+    for r in results:
+        aurocs = {
+            "uncertainty": r.metrics.get("refusal_auroc_uncertainty"),
+            "answerability": r.metrics.get("refusal_auroc_answerability"),
+        }
+        by_uncertainty = calibrate(
             [rec.uncertainty for rec in r.records],
             [rec.parsed.refusal for rec in r.records],
             targets,
             max_false_refusal,
+        ).model_copy(update={"auroc": aurocs})
+        scores = [rec.answerability for rec in r.records]
+        by_gate = (
+            calibrate_gate(
+                [float(s) for s in scores if s is not None], targets, max_false_refusal, embedder=embedder[0]
+            )
+            if embedder is not None and all(s is not None for s in scores)
+            else None
         )
-        for r in results
-    }
+        fitted[r.system.name] = choose(by_uncertainty, by_gate)
+    return fitted
 
 
 def record_calibrations(
@@ -133,6 +169,7 @@ def calibrate_adapter(
     ref = resolve_adapter(adapter, home)
     model = model or ref.manifest.model or DEFAULT_LM
     items = calibration_items(dataset, split, home)
+    embedder = answerability_embedder(dataset, home)
     fmt = get_format(ref.grounding_style or DEFAULT_STYLE)
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
     if backend is None:
@@ -141,7 +178,7 @@ def calibrate_adapter(
         backend = Engine.load(model, adapters={ref.name: ref.path}, home=home)
     system = System(name=ref.name, adapter=ref.name)
     calibrated = calibrate_systems(
-        items, [system], backend, fmt, config, [], max_false_refusal, progress=progress
+        items, [system], backend, fmt, config, [], max_false_refusal, progress=progress, embedder=embedder
     )
     names = {ref.name: name} if name else None
     stored = record_calibrations(

@@ -30,6 +30,7 @@ from groundtune.core.schemas import ContextDocument, Example
 from groundtune.core.workspace import get_workspace
 from groundtune.eval import sweeps as sweep_mod
 from groundtune.eval.calibration import (
+    answerability_embedder,
     calibrate_systems,
     calibration_items,
     check_budget,
@@ -39,6 +40,7 @@ from groundtune.eval.report_page import write_report
 from groundtune.eval.runner import ProgressFactory, System, default_systems, pick_demonstrations, run_systems
 from groundtune.eval.suites import load_suite
 from groundtune.grounding import DEFAULT_STYLE, get_format
+from groundtune.grounding.abstention import Abstention
 from groundtune.infer.request import Backend, GenerationConfig
 from groundtune.models import DEFAULT_LM
 
@@ -159,14 +161,18 @@ def run(
     )
     first_items: list[Example] = []
     first_demos: list[Example] = []
-    thresholds: dict[str, float | None] = {}
+    abstentions: dict[str, Abstention] = {}
+    # answerability (a gate's signal, and a refusal AUROC in every report) is scored with the embedder
+    # of the first dataset's KB, or the default one
+    datasets = [s.split(":")[1] for s in suites if s.startswith("dataset:")]
+    embedder = answerability_embedder(calibration_set or (datasets[0] if datasets else None), home)
     for suite in suites:
         items, pool = load_items(suite, limit=limit, data_dir=data_dir, seed=seed, home=home)
         first_items = first_items or items
         demos = pick_demonstrations(pool, shots, seed=seed) if shots else []
         report["demonstrations"][suite] = [d.id for d in demos]
         first_demos = first_demos or demos
-        if max_false_refusal is not None and calibration_set is not None and not thresholds:
+        if max_false_refusal is not None and calibration_set is not None and not abstentions:
             calibrated = calibrate_systems(
                 calibration_items(calibration_set, "validation", home),
                 systems,
@@ -176,9 +182,10 @@ def run(
                 demos,
                 max_false_refusal,
                 progress=progress,
+                embedder=embedder,
             )
             report["abstention"] = {name: a.model_dump() for name, a in calibrated.items()}
-            thresholds = {name: a.threshold for name, a in calibrated.items()}
+            abstentions = dict(calibrated)
             report["calibrations"] = record_calibrations(
                 calibrated,
                 refs,
@@ -191,7 +198,16 @@ def run(
             )
         labelled = (lambda name, total, s=suite: progress(f"{s} · {name}", total)) if progress else None
         results = run_systems(
-            items, systems, backend, fmt, config, demos, progress=labelled, judge=judge, thresholds=thresholds
+            items,
+            systems,
+            backend,
+            fmt,
+            config,
+            demos,
+            progress=labelled,
+            judge=judge,
+            abstentions=abstentions,
+            embed=embedder[1],
         )
         folder = run_dir / "records" / suite.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,10 @@ Every system gets the same prompt for an item, rendered by the grounding format;
 see demonstrations before it as earlier exchanges of the conversation, rendered by that same format.
 Every request carries the same `GenerationConfig` and the format's constraint over the item's
 documents (so `config.constrained` decodes every system within the grounding grammar), and, when
-calibrated, each system its own abstention threshold. Scoring is `eval.metrics`; this module only orchestrates.
+calibrated, each system its own abstention: an uncertainty threshold applied to its replies, or an
+answerability gate over the item's documents (scored with `embed`, the retriever's embedder) that
+refuses below it without generating and makes the model answer above it. Scoring is `eval.metrics`;
+this module only orchestrates.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ from groundtune.core.errors import InvalidInputError
 from groundtune.core.schemas import EvalRecord, Example
 from groundtune.eval.metrics import aggregate, item_metrics
 from groundtune.grounding import GroundingFormat
-from groundtune.grounding.abstention import abstain, answer_uncertainty
+from groundtune.grounding.abstention import Abstention, abstain, answer_uncertainty, gate_decision
+from groundtune.grounding.answerability import Embed, answerability_scores, auroc
 from groundtune.grounding.citations import renumber_citations
-from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest
+from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest, GenerationResult
 
 
 class System(BaseModel):
@@ -151,19 +155,46 @@ def run_systems(
     demonstrations: Sequence[Example] = (),
     progress: ProgressFactory | None = None,
     judge: Backend | None = None,
-    thresholds: Mapping[str, float | None] | None = None,
+    abstentions: Mapping[str, Abstention] | None = None,
+    embed: Embed | None = None,
 ) -> list[SystemResult]:
     """Generate, parse and score every item for every system (and grade them when a judge is given).
-    `thresholds` (per system name) turn replies the model was too unsure of into refusals."""
+    `abstentions` (per system name) refuse where that system's calibration says; `embed` scores each
+    item's answerability (needed by gates, and reported as a refusal AUROC either way)."""
     requests = build_requests(items, systems, fmt, config, demonstrations)
+    scores: list[float | None] = (
+        list(answerability_scores([(ex.question, [d.text for d in ex.documents]) for ex in items], embed))
+        if embed is not None
+        else [None] * len(items)
+    )
+    refusal_reply = fmt.render_target(fmt.refusal_target())
     results = []
     for system in systems:
+        abstention = (abstentions or {}).get(system.name)
+        decisions = [gate_decision(abstention, score) for score in scores]
+        asked = [
+            _must_answer(req) if decision == "answer" else req
+            for req, decision in zip(requests[system.name], decisions, strict=True)
+            if decision != "refuse"
+        ]
         advance = progress(system.name, len(items)) if progress else None
-        outputs = backend.generate(requests[system.name], progress=advance)
-        threshold = (thresholds or {}).get(system.name)
+        if advance is not None and len(asked) < len(items):
+            advance(len(items) - len(asked))  # refused by the gate: nothing to generate
+        generated = iter(backend.generate(asked, progress=advance))
+        outputs = [
+            GenerationResult(
+                text=refusal_reply, finish_reason="stop", prompt_tokens=0, completion_tokens=0, latency_s=0.0
+            )
+            if decision == "refuse"
+            else next(generated)
+            for decision in decisions
+        ]
+        threshold = abstention.threshold if abstention is not None else None
         records, scored = [], []
-        for ex, req, out in zip(items, requests[system.name], outputs, strict=True):
+        own_refusals: list[bool] = []
+        for ex, req, out, score in zip(items, requests[system.name], outputs, scores, strict=True):
             parsed = fmt.parse(out.text, ex.documents)
+            own_refusals.append(parsed.refusal)
             uncertainty = answer_uncertainty(out.text, parsed.answer, out.token_entropy, out.token_ends)
             text, parsed = abstain(fmt, out.text, parsed, uncertainty, threshold, ex.documents)
             metrics = item_metrics(ex, parsed)
@@ -180,6 +211,7 @@ def run_systems(
                     prompt_tokens=out.prompt_tokens,
                     completion_tokens=out.completion_tokens,
                     uncertainty=uncertainty,
+                    answerability=score,
                     raw_output=out.text if text != out.text else None,
                     constrained=out.constrained,
                 )
@@ -195,5 +227,38 @@ def run_systems(
             completion_tokens=[r.completion_tokens for r in records],
         )
         agg["constrained"] = sum(r.constrained for r in records) / len(records) if records else None
+        agg.update(signal_aurocs(items, records, own_refusals))
         results.append(SystemResult(system=system, records=records, metrics=agg))
     return results
+
+
+def _must_answer(request: GenerationRequest) -> GenerationRequest:
+    if request.constraint is None:
+        return request
+    constraint = request.constraint.model_copy(update={"must_answer": True})
+    return request.model_copy(update={"constraint": constraint})
+
+
+def signal_aurocs(
+    items: Sequence[Example], records: Sequence[EvalRecord], own_refusals: Sequence[bool]
+) -> dict[str, float | None]:
+    """How well each refusal signal ranks refusal items above answerable ones (AUROC, 0.5 = chance):
+    low answerability, and high answer uncertainty (a reply the model refused itself ranks highest;
+    replies with no uncertainty are left out)."""
+    targets = [not ex.answerable for ex in items]
+    low = [
+        (-r.answerability, t) for r, t in zip(records, targets, strict=True) if r.answerability is not None
+    ]
+    unsure = [
+        (float("inf") if own else r.uncertainty, t)
+        for r, own, t in zip(records, own_refusals, targets, strict=True)
+        if own or r.uncertainty is not None
+    ]
+
+    def rank(pairs: list[tuple[float | None, bool]]) -> float | None:
+        return auroc(
+            [float(v) for v, t in pairs if t and v is not None],
+            [float(v) for v, t in pairs if not t and v is not None],
+        )
+
+    return {"refusal_auroc_answerability": rank(low), "refusal_auroc_uncertainty": rank(unsure)}  # type: ignore[arg-type]

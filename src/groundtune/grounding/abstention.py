@@ -10,6 +10,12 @@ the finite-sample correction of split-conformal risk control (a threshold fitted
 items would otherwise refuse more on new ones); `abstain` turns a reply above the threshold into
 the format's refusal.
 
+A second signal needs no generation: the documents' `answerability` (`grounding.answerability`,
+how well their best sentence matches the question). `calibrate_gate` fits a gate on it within the
+same budget; `choose` keeps whichever signal refuses better on the calibration items (refusal F1).
+A gate decides both ways: below it the reply is the refusal, without generating; at or above it the
+model must answer (`Relevant: none` is not allowed), so a model that refuses by habit cannot.
+
 Pure code over text and numbers: the generation backend supplies the entropies and token ends.
 """
 
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -37,9 +44,31 @@ class Abstention(BaseModel):
         description="Share of answerable calibration items refused at the threshold."
     )
     refusal_recall: float | None = Field(description="Share of refusal items refused at the threshold.")
+    signal: Literal["uncertainty", "answerability"] = Field(
+        default="uncertainty",
+        description="What decides refusals: the model's answer uncertainty (`threshold`), or the "
+        "documents' answerability (`gate`).",
+    )
+    gate: float | None = Field(
+        default=None,
+        description="With signal `answerability`: refuse (without generating) when the documents' "
+        "answerability is below this, else the model must answer.",
+    )
+    embedder: str | None = Field(default=None, description="Embedder the answerability scores used.")
+    auroc: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="How well each signal ranked refusal items above answerable ones on the calibration "
+        "items (1.0 perfect, 0.5 chance).",
+    )
 
     def summary(self) -> str:
         """One line for people: when it abstains and what that did on the calibration items."""
+        if self.signal == "answerability":
+            recall = "–" if self.refusal_recall is None else f"{self.refusal_recall:.0%}"
+            return (
+                f"refuses when the documents' answerability < {self.gate:.3f} and otherwise answers "
+                f"(validation: refuses {self.false_refusal:.0%} of answerable and {recall} of refusal questions)"
+            )
         when = (
             "never abstains" if self.threshold is None else f"abstains at uncertainty >= {self.threshold:.3f}"
         )
@@ -145,3 +174,59 @@ def calibrate(
         false_refusal=false,
         refusal_recall=recall,
     )
+
+
+def gate_decision(abstention: Abstention | None, score: float | None) -> Literal["refuse", "answer"] | None:
+    """What a gate decides for documents of answerability `score` (None: the model decides)."""
+    if abstention is None or abstention.signal != "answerability" or abstention.gate is None or score is None:
+        return None
+    return "refuse" if score < abstention.gate else "answer"
+
+
+def calibrate_gate(
+    scores: Sequence[float],
+    refusal_targets: Sequence[bool],
+    max_false_refusal: float = DEFAULT_MAX_FALSE_REFUSAL,
+    *,
+    embedder: str | None = None,
+) -> Abstention:
+    """The highest answerability gate whose refused answerable items, k of n, keep (k + 1) / (n + 1)
+    within `max_false_refusal` (split-conformal, as `calibrate`); items below it are refused. None
+    when even one refused answerable item would break the budget."""
+    if len(scores) != len(refusal_targets):
+        raise ValueError("scores and refusal_targets must have one entry per item")
+    answerable = sorted(s for s, t in zip(scores, refusal_targets, strict=True) if not t)
+    refusal = [s for s, t in zip(scores, refusal_targets, strict=True) if t]
+    allowed = math.floor(max_false_refusal * (len(answerable) + 1) + 1e-9) - 1
+    gate = answerable[allowed] if 0 <= allowed < len(answerable) else None
+    refused_answerable = sum(s < gate for s in answerable) if gate is not None else 0
+    refused_refusal = sum(s < gate for s in refusal) if gate is not None else 0
+    return Abstention(
+        threshold=None,
+        max_false_refusal=max_false_refusal,
+        items=len(refusal_targets),
+        answerable=len(answerable),
+        false_refusal=refused_answerable / len(answerable) if answerable else 0.0,
+        refusal_recall=refused_refusal / len(refusal) if refusal else None,
+        signal="answerability",
+        gate=gate,
+        embedder=embedder,
+    )
+
+
+def refusal_f1(a: Abstention) -> float:
+    """Refusal F1 on the calibration items an abstention was fitted to."""
+    n_ref = a.items - a.answerable
+    hit = (a.refusal_recall or 0.0) * n_ref
+    refused = hit + a.false_refusal * a.answerable
+    return 2 * hit / (refused + n_ref) if refused + n_ref else 0.0
+
+
+def choose(by_uncertainty: Abstention, by_gate: Abstention | None) -> Abstention:
+    """The abstention that refuses better on the calibration items (refusal F1; a tie keeps the
+    model's own decisions), carrying both signals' AUROC."""
+    auroc = {**by_uncertainty.auroc, **(by_gate.auroc if by_gate else {})}
+    best = by_uncertainty
+    if by_gate is not None and by_gate.gate is not None and refusal_f1(by_gate) > refusal_f1(by_uncertainty):
+        best = by_gate
+    return best.model_copy(update={"auroc": auroc})

@@ -68,11 +68,12 @@ class CitedFormat(GroundingFormat):
         lines.append(f"{ANSWER}{answer}")
         return "\n".join(lines)
 
-    def grammar(self, documents: Sequence[str]) -> ReplyGrammar:
-        """Relevant line, one or more verbatim quotes of listed documents, answer citing prompt ones."""
+    def grammar(self, documents: Sequence[str], *, must_answer: bool = False) -> ReplyGrammar:
+        """Relevant line, one or more verbatim quotes of listed documents, answer citing prompt ones;
+        `must_answer` leaves `Relevant: none` out."""
         from groundtune.grounding.constraint import ReplyGrammar
 
-        return ReplyGrammar(documents)
+        return ReplyGrammar(documents, must_answer=must_answer)
 
     def decision_spans(self, completion: str) -> list[tuple[int, int]]:
         """The shared spans plus the whole `Relevant:` value, where `none` is the refusal decision."""

@@ -83,11 +83,13 @@ class ReplyGrammar:
     """Legal replies of one prompt: `feed(state, text)` is the state after `text`, or None when that
     text cannot continue a legal reply; `can_end(state)` says whether the reply may stop there."""
 
-    def __init__(self, documents: Sequence[str], *, fields: bool = True) -> None:
+    def __init__(self, documents: Sequence[str], *, fields: bool = True, must_answer: bool = False) -> None:
         self.raw = list(documents)
         self.texts = [normalize_whitespace(t) for t in documents]
         self.fields = fields
         self.markers = tuple(cite(n) for n in range(1, len(documents) + 1))
+        # `Relevant: none` is left out only when a document can be named instead
+        self.must_answer = must_answer and bool(self.markers)
         self._verified: dict[tuple[int, str], bool] = {}
         self.start: State = Choice((RELEVANT,), "label") if fields else Free()
 
@@ -132,7 +134,8 @@ class ReplyGrammar:
         if typed not in options:
             return replace(s, options=options, typed=typed)
         if s.step == "label":
-            return Choice((*self._items(()), NONE + NEWLINE), "item")
+            refuse = () if self.must_answer else (NONE + NEWLINE,)
+            return Choice((*self._items(()), *refuse), "item")
         if s.step == "item":
             if typed == NONE + NEWLINE:
                 return Choice((ANSWER,), "line")
@@ -260,9 +263,14 @@ class ReplyConstraint(BaseModel):
 
     style: str = Field(description="Grounding style of the prompt (its format builds the grammar).")
     documents: list[str] = Field(description="Texts of the prompt's documents, numbered from 1.")
+    must_answer: bool = Field(
+        default=False,
+        description="The reply may not refuse (`Relevant: none`): an answerability gate found the "
+        "documents hold an answer (`grounding.abstention`).",
+    )
 
     def grammar(self) -> ReplyGrammar | None:
         """The style's grammar over these documents (None for a style that has none)."""
         from groundtune.grounding.format import get_format
 
-        return get_format(self.style).grammar(self.documents)
+        return get_format(self.style).grammar(self.documents, must_answer=self.must_answer)

@@ -150,3 +150,31 @@ def verify_quotes(answer: GroundedAnswer, documents: Sequence[ContextDocument]) 
         ok = 1 <= quote.doc <= len(documents) and is_verbatim(quote.text, documents[quote.doc - 1].text)
         results.append(ok)
     return results
+
+
+# A sentence ends at . ! ? (optionally followed by a closing quote or bracket) before whitespace,
+# or at a line break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+|\n+")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of `text` (whitespace around them excluded)."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        end = match.start() + len(match.group(0).rstrip())
+        if text[start:end].strip():
+            spans.append(strip_span(text, start, end))
+        start = match.end()
+    if text[start:].strip():
+        spans.append(strip_span(text, start, len(text)))
+    return spans
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """`(start, end)` narrowed past whitespace at either end."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end

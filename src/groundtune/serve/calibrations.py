@@ -33,6 +33,11 @@ class Chosen:
         c = self.calibration
         how = "named" if self.named else "the adapter's latest; --calibration NAME picks another"
         fitted = f"{c.dataset}:{c.split}, {c.max_false_refusal:.0%} false-refusal budget"
+        if c.signal == "answerability" and c.gate is not None:
+            return (
+                f"refuses when the documents' answerability < {c.gate:.3f}, else answers: calibration "
+                f"{c.name} ({how}; {fitted})"
+            )
         if c.threshold is None:
             return f"never abstains: calibration {c.name} ({how}) found no threshold within the budget ({fitted})"
         return f"abstains at uncertainty >= {c.threshold:.3f}: calibration {c.name} ({how}; {fitted})"

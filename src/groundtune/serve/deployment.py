@@ -12,15 +12,17 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from groundtune.core.adapters import AdapterRef, resolve_adapter
 from groundtune.core.calibrations import latest_calibration
+from groundtune.core.configs import DEFAULT_EMBEDDER
 from groundtune.core.errors import ConflictError, DeadlineError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding import DEFAULT_STYLE, GroundingFormat, get_format, is_verbatim
 from groundtune.grounding.abstention import abstain, answer_uncertainty
+from groundtune.grounding.answerability import answerability
 from groundtune.infer.request import GenerationConfig, GenerationRequest, GenerationResult
 from groundtune.serve.calibrations import Chosen
 from groundtune.serve.schemas import (
@@ -58,6 +60,8 @@ class Prepared:
     generation: GenerationRequest
     retriever_hash: str | None
     warnings: list[str] = field(default_factory=list)
+    answerability: float | None = None
+    gated: Literal["refuse", "answer"] | None = None  # what the calibration's answerability gate decided
 
 
 class Deployment:
@@ -103,6 +107,7 @@ class Deployment:
         # says why this backend cannot abstain at all (None: it can).
         self.calibrations: dict[str, Chosen] = dict(calibrations or {})
         self.abstention_off = abstention_off
+        self._embedders: dict[str, Any] = {}  # answerability gates' embedders, loaded on first use
         self.home = home
         self._lock = threading.Lock()
         for name, ref in self.adapters.items():
@@ -275,13 +280,51 @@ class Deployment:
             seed=req.seed,
             constrained=self.constrained,
         )
+        score, gated = self._gate(req.model, question, documents)
+        constraint = fmt.constraint(documents)
+        if constraint is not None and gated == "answer":
+            constraint = constraint.model_copy(update={"must_answer": True})
         generation = GenerationRequest(
             prompt=fmt.render_prompt(question, documents),
             adapter=ref.name if ref else None,
             config=config,
-            constraint=fmt.constraint(documents),
+            constraint=constraint,
         )
-        return Prepared(new_id("chatcmpl"), req.model, fmt, documents, generation, hash_, self._warnings(ref))
+        return Prepared(
+            new_id("chatcmpl"),
+            req.model,
+            fmt,
+            documents,
+            generation,
+            hash_,
+            self._warnings(ref),
+            score,
+            gated,
+        )
+
+    def _gate(
+        self, model: str, question: str, documents: list[ContextDocument]
+    ) -> tuple[float | None, Literal["refuse", "answer"] | None]:
+        """The documents' answerability and what `model`'s answerability gate decides (None, None when
+        its calibration has no gate)."""
+        chosen = self.calibrations.get(model)
+        c = chosen.calibration if chosen and not self.abstention_off else None
+        if c is None or c.signal != "answerability" or c.gate is None:
+            return None, None
+        name = c.embedder or DEFAULT_EMBEDDER
+        if name not in self._embedders:
+            from groundtune.models.registry import load_embedder
+
+            self._embedders[name] = load_embedder(name)
+        score = answerability(question, [d.text for d in documents], self._embedders[name].encode)
+        return score, ("refuse" if score < c.gate else "answer")
+
+    def _gated_refusal(self, prepared: Prepared) -> GenerationResult:
+        """The refusal a gate gives instead of generating."""
+        text = prepared.fmt.render_target(prepared.fmt.refusal_target())
+        return GenerationResult(
+            text=text, finish_reason="stop", prompt_tokens=0, completion_tokens=0, latency_s=0.0
+        )
 
     def _documents(
         self, req: ChatCompletionRequest, question: str
@@ -329,6 +372,8 @@ class Deployment:
         return docs, retriever.hash()
 
     def generate(self, prepared: Prepared) -> GenerationResult:
+        if prepared.gated == "refuse":
+            return self._gated_refusal(prepared)
         if self.scheduler is None:
             return self.backend.generate([prepared.generation])[0]
         future = self.scheduler.submit(prepared.generation)
@@ -343,7 +388,7 @@ class Deployment:
 
     def deltas(self, prepared: Prepared) -> Iterator[tuple[str, GenerationResult | None]]:
         """(raw text delta, None) while generating, then ("", result)."""
-        if self.scheduler is None:
+        if self.scheduler is None or prepared.gated == "refuse":
             result = self.generate(prepared)
             yield result.text, None
             yield "", result
@@ -369,7 +414,14 @@ class Deployment:
         content = prepared.fmt.refusal if parsed.refusal else parsed.answer.strip()
         context = self._context(prepared, parsed)
         context.uncertainty = uncertainty
+        context.answerability = prepared.answerability
         context.constrained = result.constrained
+        if prepared.gated == "refuse":
+            c = self.calibrations[prepared.model].calibration
+            context.warnings.append(
+                f"the documents do not appear to hold an answer (answerability {prepared.answerability:.3f} < "
+                f"{c.gate:.3f}, calibration {c.name}), so the reply is a refusal"
+            )
         if text != result.text:
             context.warnings.append(
                 f"the model was unsure of its answer (uncertainty {uncertainty:.3f} >= {threshold:.3f}, "

@@ -95,6 +95,11 @@ class GroundingContext(BaseModel):
         default=None,
         description="Mean entropy (nats) over the answer's tokens; None when the backend cannot tell.",
     )
+    answerability: float | None = Field(
+        default=None,
+        description="How well the documents' best sentence matches the question (0..1), when the model's "
+        "calibration gates on it.",
+    )
     constrained: bool = Field(
         default=False,
         description="Whether the reply was decoded within the grounding grammar (quotes verbatim from "

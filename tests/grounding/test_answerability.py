@@ -1,0 +1,90 @@
+"""Answerability (how well the documents' best sentence matches the question) and the gate fitted on it."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from groundtune.grounding.abstention import calibrate, calibrate_gate, choose, gate_decision, refusal_f1
+from groundtune.grounding.answerability import answerability, answerability_scores, auroc, content_words
+from groundtune.grounding.constraint import ReplyConstraint
+
+QUESTION = "How long is the warranty on the kettle?"
+HOLDS = ["The toaster comes in red. The kettle carries a warranty of 24 months from purchase."]
+SILENT = ["The toaster comes in red. Returns are accepted within 30 days."]
+
+
+def test_a_sentence_holding_the_question_scores_higher() -> None:
+    assert answerability(QUESTION, HOLDS) > answerability(QUESTION, SILENT)
+    assert answerability(QUESTION, []) == 0.0
+    assert answerability(QUESTION, HOLDS) == pytest.approx(
+        len(content_words(QUESTION) & content_words(HOLDS[0].split(". ")[1])) / len(content_words(QUESTION))
+    )
+
+
+def test_an_embedder_blends_meaning_in_and_is_called_once() -> None:
+    calls: list[int] = []
+
+    def embed(texts: list[str]) -> np.ndarray:  # a deterministic bag-of-letters embedding
+        calls.append(len(texts))
+        return np.asarray([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], float)
+
+    scores = answerability_scores([(QUESTION, HOLDS), (QUESTION, SILENT)], embed)
+    assert calls == [1 + 2 + 1 + 2]  # both questions and their four sentences in one call
+    lexical = answerability_scores([(QUESTION, HOLDS), (QUESTION, SILENT)])
+    assert scores != lexical and scores[0] > scores[1]
+
+
+def test_auroc_counts_pairs_and_ties() -> None:
+    assert auroc([3.0, 4.0], [1.0, 2.0]) == 1.0
+    assert auroc([1.0], [2.0]) == 0.0
+    assert auroc([1.0, 2.0], [1.0, 2.0]) == 0.5
+    assert auroc([], [1.0]) is None
+    rng = random.Random(0)
+    pos, neg = [rng.random() for _ in range(30)], [rng.random() for _ in range(40)]
+    pairs = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg) / (30 * 40)
+    assert auroc(pos, neg) == pytest.approx(pairs)
+
+
+def test_the_gate_keeps_false_refusals_within_the_budget_with_the_conformal_correction() -> None:
+    answerable = [i / 20 for i in range(1, 20)]  # 19 answerable items
+    refusal = [0.01, 0.02, 0.03, 0.5, 0.9]
+    targets = [False] * 19 + [True] * 5
+    a = calibrate_gate(answerable + refusal, targets, 0.1, embedder="e")
+    # (k + 1) / (n + 1) <= 0.1 with n = 19 allows k = 1 answerable item below the gate
+    assert a.signal == "answerability" and a.gate == pytest.approx(0.10)
+    assert a.false_refusal == pytest.approx(1 / 19)
+    assert a.refusal_recall == pytest.approx(3 / 5)
+    assert gate_decision(a, 0.05) == "refuse" and gate_decision(a, 0.1) == "answer"
+    # a budget too small for even one refused answerable item: no gate, the model decides
+    none = calibrate_gate(answerable + refusal, targets, 0.04)
+    assert none.gate is None and gate_decision(none, 0.0) is None
+
+
+def test_choose_keeps_the_signal_that_refuses_better() -> None:
+    targets = [False] * 19 + [True] * 5
+    by_uncertainty = calibrate([0.1] * 24, [False] * 24, targets, 0.1)  # uninformative: never refuses
+    by_gate = calibrate_gate([i / 20 for i in range(1, 20)] + [0.0] * 5, targets, 0.1)
+    chosen = choose(by_uncertainty.model_copy(update={"auroc": {"uncertainty": 0.5}}), by_gate)
+    assert chosen.signal == "answerability" and refusal_f1(chosen) > refusal_f1(by_uncertainty)
+    assert chosen.auroc == {"uncertainty": 0.5}
+    assert choose(by_uncertainty, None) == by_uncertainty
+    # a model whose own refusals are right keeps them
+    own = calibrate([None] * 24, [False] * 19 + [True] * 5, targets, 0.1)
+    assert choose(own, by_gate).signal == "uncertainty"
+
+
+def test_must_answer_leaves_the_refusal_decision_out_of_the_grammar() -> None:
+    free = ReplyConstraint(style="cited", documents=["Alpha text.", "Beta text."]).grammar()
+    forced = ReplyConstraint(
+        style="cited", documents=["Alpha text.", "Beta text."], must_answer=True
+    ).grammar()
+    assert free is not None and forced is not None
+    assert free.feed(free.start, "Relevant: none\n") is not None
+    assert forced.feed(forced.start, "Relevant: none\n") is None
+    assert forced.feed(forced.start, "Relevant: [2]\n") is not None
+    # with no document to name, refusing stays legal
+    empty = ReplyConstraint(style="cited", documents=[], must_answer=True).grammar()
+    assert empty is not None and empty.feed(empty.start, "Relevant: none\n") is not None
