@@ -4,9 +4,12 @@ Runs (or reuses) the general stage (`groundtune general`), then for each source'
 scores base Gemma with two demonstrations (the named baseline, measured in the same run) and each
 adapter on the test split, every system abstaining when unsure with a threshold calibrated on that
 dataset's validation split within a 10% false-refusal budget. One evaluation run per suite, so each
-calibrates on its own source. Per suite and system it reports relevance F1, quote validity, answer
+calibrates on its own source; each system abstains with the signal that refused better on that
+validation split (its answer uncertainty, or the documents' answerability gate: the table names it).
+Per suite and system it reports relevance F1, quote validity, answer
 containment and F1, citation precision, refusal recall, false refusals, refusal AUROC (refused items
-ranked first, then by answer uncertainty; 0.5 = chance), the counterfactual follow rate (RGB: share of
+ranked first, then by answer uncertainty; 0.5 = chance) and the AUROC of the documents' answerability
+alone, the counterfactual follow rate (RGB: share of
 answers with the documents' value), format ok, and wall time.
 
     .venv/bin/python benchmarks/quality.py --home WORKSPACE [--adapter general] [--limit 60] \\
@@ -40,6 +43,7 @@ COLUMNS = [
     ("refusal_recall", "refusal rec"),
     ("false_refusal_rate", "false ref"),
     ("refusal_auroc", "refusal AUROC"),
+    ("refusal_auroc_answerability", "AUROC answerability"),
     ("format_ok", "format ok"),
 ]
 
@@ -99,6 +103,7 @@ def evaluate_suite(args: argparse.Namespace, kind: str, dataset: str) -> dict[st
         row["refusal_auroc"] = aurocs.get(name)
         if kind == "rgb_counterfactual":
             row["counterfactual_follow_rate"] = metrics.get("answer_containment")
+        row["signal"] = report.get("abstention", {}).get(name, {}).get("signal", "uncertainty")
         row["n_items"] = metrics.get("n_items")
         row["n_unanswerable"] = metrics.get("n_unanswerable")
         systems[name] = row
@@ -120,7 +125,9 @@ def table(result: dict[str, Any]) -> str:
         for name, row in suite["systems"].items():
             cells = ["–" if row.get(k) is None else f"{row[k]:.2f}" for k, _ in COLUMNS]
             n = f"{row['n_items']:.0f} ({row['n_unanswerable']:.0f})"
-            lines.append(f"| {kind} | {name} | " + " | ".join(cells) + f" | {n} |")
+            lines.append(
+                f"| {kind} | {name} ({row.get('signal', 'uncertainty')}) | " + " | ".join(cells) + f" | {n} |"
+            )
     return "\n".join(lines)
 
 
