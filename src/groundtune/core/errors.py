@@ -136,27 +136,26 @@ class InternalError(GroundtuneError):
 
 
 # One class per HTTP status; a `type` picks a subclass that shares a status (StoppedError's 409).
-BY_STATUS: dict[int, type[GroundtuneError]] = {
-    cls.status: cls
-    for cls in (
-        InvalidInputError,
-        AuthenticationError,
-        PermissionDeniedError,
-        NotFoundError,
-        ConflictError,
-        RateLimitError,
-        InternalError,
-        UnavailableError,
-        DeadlineError,
-    )
-}
-BY_TYPE: dict[str, type[GroundtuneError]] = {StoppedError.type: StoppedError}
+CLASSES: tuple[type[GroundtuneError], ...] = (
+    InvalidInputError,
+    AuthenticationError,
+    PermissionDeniedError,
+    NotFoundError,
+    ConflictError,
+    RateLimitError,
+    InternalError,
+    UnavailableError,
+    DeadlineError,
+    StoppedError,
+)
+BY_STATUS: dict[int, type[GroundtuneError]] = {c.status: c for c in CLASSES if c is not StoppedError}
+BY_TYPE: dict[str, type[GroundtuneError]] = {c.type: c for c in CLASSES}
 
 
 def error_class(status: int, type_: str | None = None) -> type[GroundtuneError]:
     """The class of an error answered with HTTP `status` (and error `type`): other 4xx are bad
     requests, other 5xx an unavailable server."""
-    if type_ in BY_TYPE and BY_TYPE[type_].status == status:
+    if type_ in BY_TYPE and BY_TYPE[type_].status == status:  # StoppedError, not ConflictError
         return BY_TYPE[type_]
     if status in BY_STATUS:
         return BY_STATUS[status]
