@@ -96,8 +96,15 @@ class SyncResource:
         result: T = _bound(self._client._transport.request(call), self._client)
         return result
 
-    def _page(self, route: Route, item: type[T], *, path: Mapping[str, Any] | None = None,
-              params: Mapping[str, Any] | None = None, timeout: Any) -> SyncPage[T]:  # fmt: skip
+    def _page(
+        self,
+        route: Route,
+        item: type[T],
+        *,
+        path: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Any,
+    ) -> SyncPage[T]:
         page_type = SyncPage[item]  # type: ignore[valid-type]
         transport = self._client._transport
 
@@ -112,9 +119,15 @@ class SyncResource:
 
     def _job(self, route: Route, json: Any, idempotency_key: str | None, timeout: Any) -> Job:
         return self._request(
-            Call(route, parse=_job_parser(Job), json=json, create=True, idempotency_key=idempotency_key,
-                 timeout=timeout)
-        )  # fmt: skip
+            Call(
+                route,
+                parse=_job_parser(Job),
+                json=json,
+                create=True,
+                idempotency_key=idempotency_key,
+                timeout=timeout,
+            )
+        )
 
 
 class AsyncResource:
@@ -125,8 +138,15 @@ class AsyncResource:
         result: T = _bound(await self._client._transport.request(call), self._client)
         return result
 
-    async def _page(self, route: Route, item: type[T], *, path: Mapping[str, Any] | None = None,
-                    params: Mapping[str, Any] | None = None, timeout: Any) -> AsyncPage[T]:  # fmt: skip
+    async def _page(
+        self,
+        route: Route,
+        item: type[T],
+        *,
+        path: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        timeout: Any,
+    ) -> AsyncPage[T]:
         page_type = AsyncPage[item]  # type: ignore[valid-type]
         transport = self._client._transport
 
@@ -141,9 +161,15 @@ class AsyncResource:
 
     async def _job(self, route: Route, json: Any, idempotency_key: str | None, timeout: Any) -> AsyncJob:
         return await self._request(
-            Call(route, parse=_job_parser(AsyncJob), json=json, create=True, idempotency_key=idempotency_key,
-                 timeout=timeout)
-        )  # fmt: skip
+            Call(
+                route,
+                parse=_job_parser(AsyncJob),
+                json=json,
+                create=True,
+                idempotency_key=idempotency_key,
+                timeout=timeout,
+            )
+        )
 
 
 def _raw(response: httpx.Response) -> httpx.Response:

@@ -75,6 +75,7 @@ class Calibrations(SyncResource):
     def create(
         self,
         config: CalibrateConfig | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,
@@ -123,6 +124,7 @@ class AsyncCalibrations(AsyncResource):
     async def create(
         self,
         config: CalibrateConfig | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,

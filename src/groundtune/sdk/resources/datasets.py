@@ -38,6 +38,7 @@ class Datasets(SyncResource):
     def create(
         self,
         config: BuildConfig | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,
@@ -93,6 +94,7 @@ class AsyncDatasets(AsyncResource):
     async def create(
         self,
         config: BuildConfig | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,

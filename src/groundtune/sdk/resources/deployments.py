@@ -35,6 +35,7 @@ class Deployments(SyncResource):
     def create(
         self,
         config: DeploymentCreate | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,
@@ -72,6 +73,7 @@ class AsyncDeployments(AsyncResource):
     async def create(
         self,
         config: DeploymentCreate | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,

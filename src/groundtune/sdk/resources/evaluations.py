@@ -26,6 +26,7 @@ class Evaluations(SyncResource):
     def create(
         self,
         config: EvalConfig | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,
@@ -78,6 +79,7 @@ class AsyncEvaluations(AsyncResource):
     async def create(
         self,
         config: EvalConfig | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,

@@ -37,6 +37,7 @@ class FineTuningJobs(SyncResource):
     def create(
         self,
         config: TrainConfig | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,
@@ -110,6 +111,7 @@ class AsyncFineTuningJobs(AsyncResource):
     async def create(
         self,
         config: TrainConfig | Mapping[str, Any] | None = None,
+        /,
         *,
         idempotency_key: str | None = None,
         timeout: Any = DEFAULT,

@@ -62,16 +62,31 @@ class KnowledgeBases(SyncResource):
         self.uploads = Uploads(client)
 
     @CREATE
-    def create(self, config: KnowledgeBaseCreate | Mapping[str, Any] | None = None, *,
-               idempotency_key: str | None = None, timeout: Any = DEFAULT, **fields: Any) -> KnowledgeBase:  # fmt: skip
+    def create(
+        self,
+        config: KnowledgeBaseCreate | Mapping[str, Any] | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Any = DEFAULT,
+        **fields: Any,
+    ) -> KnowledgeBase:
         """Create an empty knowledge base: `create(name="manuals", embedder="minilm-l6")`."""
         return self._request(
-            Call(CREATE, parse=model(KnowledgeBase), json=body(KnowledgeBaseCreate, config, fields), create=True,
-                 idempotency_key=idempotency_key, timeout=timeout)
-        )  # fmt: skip
+            Call(
+                CREATE,
+                parse=model(KnowledgeBase),
+                json=body(KnowledgeBaseCreate, config, fields),
+                create=True,
+                idempotency_key=idempotency_key,
+                timeout=timeout,
+            )
+        )
 
     @LIST
-    def list(self, *, after: str | None = None, limit: int | None = None, timeout: Any = DEFAULT) -> SyncPage[KnowledgeBase]:  # fmt: skip
+    def list(
+        self, *, after: str | None = None, limit: int | None = None, timeout: Any = DEFAULT
+    ) -> SyncPage[KnowledgeBase]:
         return self._page(LIST, KnowledgeBase, params={"after": after, "limit": limit}, timeout=timeout)
 
     @RETRIEVE
@@ -83,40 +98,76 @@ class KnowledgeBases(SyncResource):
         return self._request(Call(DELETE, parse=model(Deleted), path={"name": name}, timeout=timeout))
 
     @SEARCH
-    def search(self, name: str, query: str, *, retriever: Retriever = None, filters: Filters = None,
-               timeout: Any = DEFAULT) -> SearchResults:  # fmt: skip
+    def search(
+        self,
+        name: str,
+        query: str,
+        *,
+        retriever: Retriever = None,
+        filters: Filters = None,
+        timeout: Any = DEFAULT,
+    ) -> SearchResults:
         """THE retriever's ranked chunks for `query`, with fused scores and each arm's rank."""
         return self._request(
-            Call(SEARCH, parse=model(SearchResults), path={"name": name}, json=_search(query, retriever, filters),
-                 timeout=timeout)
-        )  # fmt: skip
+            Call(
+                SEARCH,
+                parse=model(SearchResults),
+                path={"name": name},
+                json=_search(query, retriever, filters),
+                timeout=timeout,
+            )
+        )
 
 
 class Documents(SyncResource):
     @UPLOAD
-    def upload(self, name: str, inputs: FileInput | Sequence[FileInput], *, tags: Sequence[str] = (),
-               idempotency_key: str | None = None, timeout: Any = DEFAULT) -> Upload:  # fmt: skip
+    def upload(
+        self,
+        name: str,
+        inputs: FileInput | Sequence[FileInput],
+        *,
+        tags: Sequence[str] = (),
+        idempotency_key: str | None = None,
+        timeout: Any = DEFAULT,
+    ) -> Upload:
         """Upload files and folders (or (filename, bytes) pairs) -> an ingestion job; `.wait()` on the
         result waits for it and answers each file's final status."""
         return self._request(
-            Call(UPLOAD, parse=model(Upload), create=True, idempotency_key=idempotency_key, timeout=timeout,
-                 **_upload(name, inputs, tags))
-        )  # fmt: skip
+            Call(
+                UPLOAD,
+                parse=model(Upload),
+                create=True,
+                idempotency_key=idempotency_key,
+                timeout=timeout,
+                **_upload(name, inputs, tags),
+            )
+        )
 
     @DOCUMENTS
-    def list(self, name: str, *, after: str | None = None, limit: int | None = None,
-             timeout: Any = DEFAULT) -> SyncPage[DocumentInfo]:  # fmt: skip
-        return self._page(DOCUMENTS, DocumentInfo, path={"name": name}, params={"after": after, "limit": limit},
-                          timeout=timeout)  # fmt: skip
+    def list(
+        self, name: str, *, after: str | None = None, limit: int | None = None, timeout: Any = DEFAULT
+    ) -> SyncPage[DocumentInfo]:
+        return self._page(
+            DOCUMENTS,
+            DocumentInfo,
+            path={"name": name},
+            params={"after": after, "limit": limit},
+            timeout=timeout,
+        )
 
     @DOCUMENT
     def retrieve(
         self, name: str, doc_id: str, *, version: int | None = None, timeout: Any = DEFAULT
     ) -> Document:
         return self._request(
-            Call(DOCUMENT, parse=model(Document), path={"name": name, "doc_id": doc_id},
-                 params={"version": version}, timeout=timeout)
-        )  # fmt: skip
+            Call(
+                DOCUMENT,
+                parse=model(Document),
+                path={"name": name, "doc_id": doc_id},
+                params={"version": version},
+                timeout=timeout,
+            )
+        )
 
     @DELETE_DOCUMENT
     def delete(self, name: str, doc_id: str, *, timeout: Any = DEFAULT) -> Deleted:
@@ -127,10 +178,22 @@ class Documents(SyncResource):
         )
 
     @VERSIONS
-    def list_versions(self, name: str, doc_id: str, *, after: str | None = None, limit: int | None = None,
-                      timeout: Any = DEFAULT) -> SyncPage[DocumentInfo]:  # fmt: skip
-        return self._page(VERSIONS, DocumentInfo, path={"name": name, "doc_id": doc_id},
-                          params={"after": after, "limit": limit}, timeout=timeout)  # fmt: skip
+    def list_versions(
+        self,
+        name: str,
+        doc_id: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        timeout: Any = DEFAULT,
+    ) -> SyncPage[DocumentInfo]:
+        return self._page(
+            VERSIONS,
+            DocumentInfo,
+            path={"name": name, "doc_id": doc_id},
+            params={"after": after, "limit": limit},
+            timeout=timeout,
+        )
 
 
 class Uploads(SyncResource):
@@ -148,15 +211,30 @@ class AsyncKnowledgeBases(AsyncResource):
         self.uploads = AsyncUploads(client)
 
     @CREATE
-    async def create(self, config: KnowledgeBaseCreate | Mapping[str, Any] | None = None, *,
-                     idempotency_key: str | None = None, timeout: Any = DEFAULT, **fields: Any) -> KnowledgeBase:  # fmt: skip
+    async def create(
+        self,
+        config: KnowledgeBaseCreate | Mapping[str, Any] | None = None,
+        /,
+        *,
+        idempotency_key: str | None = None,
+        timeout: Any = DEFAULT,
+        **fields: Any,
+    ) -> KnowledgeBase:
         return await self._request(
-            Call(CREATE, parse=model(KnowledgeBase), json=body(KnowledgeBaseCreate, config, fields), create=True,
-                 idempotency_key=idempotency_key, timeout=timeout)
-        )  # fmt: skip
+            Call(
+                CREATE,
+                parse=model(KnowledgeBase),
+                json=body(KnowledgeBaseCreate, config, fields),
+                create=True,
+                idempotency_key=idempotency_key,
+                timeout=timeout,
+            )
+        )
 
     @LIST
-    def list(self, *, after: str | None = None, limit: int | None = None, timeout: Any = DEFAULT) -> AsyncPager[KnowledgeBase]:  # fmt: skip
+    def list(
+        self, *, after: str | None = None, limit: int | None = None, timeout: Any = DEFAULT
+    ) -> AsyncPager[KnowledgeBase]:
         return AsyncPager(
             lambda: self._page(LIST, KnowledgeBase, params={"after": after, "limit": limit}, timeout=timeout)
         )
@@ -172,37 +250,75 @@ class AsyncKnowledgeBases(AsyncResource):
         return await self._request(Call(DELETE, parse=model(Deleted), path={"name": name}, timeout=timeout))
 
     @SEARCH
-    async def search(self, name: str, query: str, *, retriever: Retriever = None, filters: Filters = None,
-                     timeout: Any = DEFAULT) -> SearchResults:  # fmt: skip
+    async def search(
+        self,
+        name: str,
+        query: str,
+        *,
+        retriever: Retriever = None,
+        filters: Filters = None,
+        timeout: Any = DEFAULT,
+    ) -> SearchResults:
         return await self._request(
-            Call(SEARCH, parse=model(SearchResults), path={"name": name}, json=_search(query, retriever, filters),
-                 timeout=timeout)
-        )  # fmt: skip
+            Call(
+                SEARCH,
+                parse=model(SearchResults),
+                path={"name": name},
+                json=_search(query, retriever, filters),
+                timeout=timeout,
+            )
+        )
 
 
 class AsyncDocuments(AsyncResource):
     @UPLOAD
-    async def upload(self, name: str, inputs: FileInput | Sequence[FileInput], *, tags: Sequence[str] = (),
-                     idempotency_key: str | None = None, timeout: Any = DEFAULT) -> AsyncUpload:  # fmt: skip
+    async def upload(
+        self,
+        name: str,
+        inputs: FileInput | Sequence[FileInput],
+        *,
+        tags: Sequence[str] = (),
+        idempotency_key: str | None = None,
+        timeout: Any = DEFAULT,
+    ) -> AsyncUpload:
         return await self._request(
-            Call(UPLOAD, parse=model(AsyncUpload), create=True, idempotency_key=idempotency_key, timeout=timeout,
-                 **_upload(name, inputs, tags))
-        )  # fmt: skip
+            Call(
+                UPLOAD,
+                parse=model(AsyncUpload),
+                create=True,
+                idempotency_key=idempotency_key,
+                timeout=timeout,
+                **_upload(name, inputs, tags),
+            )
+        )
 
     @DOCUMENTS
-    def list(self, name: str, *, after: str | None = None, limit: int | None = None,
-             timeout: Any = DEFAULT) -> AsyncPager[DocumentInfo]:  # fmt: skip
-        return AsyncPager(lambda: self._page(DOCUMENTS, DocumentInfo, path={"name": name},
-                                             params={"after": after, "limit": limit}, timeout=timeout))  # fmt: skip
+    def list(
+        self, name: str, *, after: str | None = None, limit: int | None = None, timeout: Any = DEFAULT
+    ) -> AsyncPager[DocumentInfo]:
+        return AsyncPager(
+            lambda: self._page(
+                DOCUMENTS,
+                DocumentInfo,
+                path={"name": name},
+                params={"after": after, "limit": limit},
+                timeout=timeout,
+            )
+        )
 
     @DOCUMENT
     async def retrieve(
         self, name: str, doc_id: str, *, version: int | None = None, timeout: Any = DEFAULT
     ) -> Document:
         return await self._request(
-            Call(DOCUMENT, parse=model(Document), path={"name": name, "doc_id": doc_id},
-                 params={"version": version}, timeout=timeout)
-        )  # fmt: skip
+            Call(
+                DOCUMENT,
+                parse=model(Document),
+                path={"name": name, "doc_id": doc_id},
+                params={"version": version},
+                timeout=timeout,
+            )
+        )
 
     @DELETE_DOCUMENT
     async def delete(self, name: str, doc_id: str, *, timeout: Any = DEFAULT) -> Deleted:
@@ -213,10 +329,24 @@ class AsyncDocuments(AsyncResource):
         )
 
     @VERSIONS
-    def list_versions(self, name: str, doc_id: str, *, after: str | None = None, limit: int | None = None,
-                      timeout: Any = DEFAULT) -> AsyncPager[DocumentInfo]:  # fmt: skip
-        return AsyncPager(lambda: self._page(VERSIONS, DocumentInfo, path={"name": name, "doc_id": doc_id},
-                                             params={"after": after, "limit": limit}, timeout=timeout))  # fmt: skip
+    def list_versions(
+        self,
+        name: str,
+        doc_id: str,
+        *,
+        after: str | None = None,
+        limit: int | None = None,
+        timeout: Any = DEFAULT,
+    ) -> AsyncPager[DocumentInfo]:
+        return AsyncPager(
+            lambda: self._page(
+                VERSIONS,
+                DocumentInfo,
+                path={"name": name, "doc_id": doc_id},
+                params={"after": after, "limit": limit},
+                timeout=timeout,
+            )
+        )
 
 
 class AsyncUploads(AsyncResource):
