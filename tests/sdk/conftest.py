@@ -76,3 +76,11 @@ def client(platform: InProcess) -> Client:
 def queue_evaluation(client: Client, suite: str = "dataset:nothing:test") -> Any:
     """A queued job that needs no stored input (an evaluation with no adapter)."""
     return client.evaluations.create(suites=[suite], model="tiny-random-gemma3")
+
+
+@pytest.fixture()
+def dataset(tmp_path: Path) -> Path:
+    """A tiny grounded dataset folder (train and validation) for the tiny random Gemma 3."""
+    from tests.train.helpers import write_dataset
+
+    return write_dataset(tmp_path / "ds", n_train=16, n_val=4)
