@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import httpx
+import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
 
 from groundtune.platform.api import create_platform_app

@@ -5,6 +5,7 @@ dropped after the server did the work, as a flaky network or a restarted proxy d
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -76,8 +77,6 @@ class DroppingProxy:
 
 
 def _close(sock: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     sock.close()

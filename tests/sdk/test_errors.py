@@ -24,7 +24,6 @@ from groundtune.core.errors import (
     UnavailableError,
 )
 from groundtune.platform.api.context import Limits
-from groundtune.sdk import Client
 from groundtune.sdk._transport import error_of
 from groundtune.serve.http import error_response
 from tests.platform.api.conftest import TINY_EMBEDDER, TINY_LM

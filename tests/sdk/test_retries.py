@@ -37,9 +37,9 @@ def test_a_dropped_answer_to_a_create_is_retried_into_one_job(
 
 def test_an_unreachable_server_is_retried_then_raised(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="groundtune.sdk")
-    with Client(f"http://127.0.0.1:{free_port()}", max_retries=1) as client:
-        with pytest.raises(UnavailableError, match="cannot reach") as caught:
-            client.jobs.list()
+    client = Client(f"http://127.0.0.1:{free_port()}", max_retries=1)
+    with pytest.raises(UnavailableError, match="cannot reach") as caught:
+        client.jobs.list()
     assert caught.value.code == "connection_error" and caught.value.request_id is None
     assert len([r for r in caplog.records if r.getMessage().startswith("retrying GET")]) == 1
 

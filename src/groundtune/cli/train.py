@@ -82,7 +82,7 @@ def run_cmd(
         job = remote.wait(client.fine_tuning.jobs.create(cfg))
         run = job.artifact()
         _print_run(run.run_id, run.steps, run.final_train_loss, run.best_val_loss,
-                   run.final_val_token_accuracy, run.registered_adapter,
+                   run.final_val_token_accuracy, job.resource,
                    f"{client.base_url}/v1/fine_tuning/jobs/{job.id}")  # fmt: skip
         return
     from groundtune.train import train
