@@ -28,7 +28,7 @@ from groundtune.core.schemas import Document
 from groundtune.platform.api import uploads
 from groundtune.platform.api.context import Platform, get_platform
 from groundtune.platform.api.idempotency import IdempotencyKey, body_hash, idempotent
-from groundtune.platform.api.jobs import job_of
+from groundtune.platform.api.jobs import job_key, job_of
 from groundtune.platform.api.pagination import After, Limit, page
 
 router = APIRouter(prefix="/v1/knowledge_bases", tags=["knowledge_bases"])
@@ -158,9 +158,12 @@ async def upload_documents(
     digest = body_hash({"kb": name, "tags": tags, "files": [(f.filename, f.sha256) for f in received]})
 
     def create() -> Upload:
+        platform.admit_job()
         accepted = uploads.accept(platform, name, received, tags)
         config = IngestConfig(kb=name, inputs=[str(a.path) for a in accepted], tags=tags)
-        job = platform.store.create_job("ingestion", config.model_dump(mode="json"))
+        job = platform.store.create_job(
+            "ingestion", config.model_dump(mode="json"), idempotency_key=job_key(request)
+        )
         return uploads.record(platform, name, job, accepted)
 
     return await run_in_threadpool(idempotent, request, platform, digest, create)
