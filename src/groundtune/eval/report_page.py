@@ -143,7 +143,9 @@ def render_html(report: Mapping[str, Any]) -> str:
     sweeps, the full tables per capability, abstention; the run's settings fold away at the end."""
     rid = html.escape(str(report.get("id", "")))
     systems = list(report.get("systems") or [])
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>groundtune eval {rid}</title>"]
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>groundtune eval {rid}</title>"
+    ]
     parts.append("<meta name='viewport' content='width=device-width, initial-scale=1'>")
     parts.append(f"<style>{_CSS}</style></head><body>")
     parts.append(f"<h1>groundtune evaluation <code>{rid}</code></h1>")
