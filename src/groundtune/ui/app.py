@@ -49,7 +49,7 @@ def _num(value: Any, digits: int = 3) -> str:
         return "–"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return str(value)
-    if isinstance(value, int) or float(value).is_integer() and abs(value) >= 10:
+    if isinstance(value, int) or (float(value).is_integer() and abs(value) >= 10):
         return f"{int(value):,}"
     return f"{value:.{digits}f}"
 
@@ -107,7 +107,7 @@ class PageRoute(APIRoute):
         return page
 
 
-def router() -> APIRouter:
+def page_router() -> APIRouter:
     return APIRouter(route_class=PageRoute, include_in_schema=False)
 
 
@@ -119,7 +119,7 @@ def json_script(value: Any) -> Markup:
 
 ENV.filters["json_script"] = json_script
 
-signin = router()
+signin = page_router()
 
 
 @signin.get("/signin")

@@ -26,6 +26,11 @@ class Field_:
     optional: bool = False
 
 
+def default_of(model: type[BaseModel], name: str) -> Any:
+    """The default of a top-level field of `model`."""
+    return _default(model.model_fields[name])
+
+
 def _default(info: Any) -> Any:
     if info.default_factory is not None:
         return info.default_factory()

@@ -4,6 +4,7 @@ so templates can wrap each marked run in <mark> with autoescaping intact."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 from typing import NamedTuple
 
 
@@ -20,7 +21,7 @@ def runs(text: str, spans: Sequence[tuple[int, int, str]]) -> list[Run]:
     kept = [(max(0, s), min(len(text), e), c) for s, e, c in spans if e > s]
     cuts = sorted({0, len(text), *(s for s, _, _ in kept), *(e for _, e, _ in kept)})
     out = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
+    for a, b in pairwise(cuts):
         if a == b:
             continue
         marks = tuple(c for s, e, c in kept if s <= a and b <= e)

@@ -7,9 +7,9 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from groundtune.platform.api import adapters as api
-from groundtune.ui.app import platform_of, render, router
+from groundtune.ui.app import page_router, platform_of, render
 
-router = router()
+router = page_router()
 
 
 @router.get("/adapters")

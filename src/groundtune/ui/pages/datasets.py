@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse
 from groundtune.core.configs import BuildConfig
 from groundtune.platform.api import datasets as api
 from groundtune.platform.api import files, knowledge_bases
-from groundtune.ui.app import platform_of, render, router
-from groundtune.ui.forms import fields, recipes
+from groundtune.ui.app import page_router, platform_of, render
+from groundtune.ui.forms import default_of, fields, recipes
 
-router = router()
+router = page_router()
 
 SETTINGS = [
     "style",
@@ -52,7 +52,7 @@ def build_form(request: Request, recipe: str = "default", kb: str | None = None)
     p = platform_of(request)
     shipped = recipes("data")
     chosen = shipped.get(recipe, {})
-    splits = BuildConfig.model_fields["splits"].default_factory()  # type: ignore[misc]
+    splits = default_of(BuildConfig, "splits")
     return render(
         request,
         "dataset_new.html",

@@ -15,11 +15,11 @@ from groundtune.core.figures import CAPABILITIES, verdicts
 from groundtune.platform.api import adapters, datasets
 from groundtune.platform.api import evaluations as api
 from groundtune.ui import charts
-from groundtune.ui.app import platform_of, render, router
+from groundtune.ui.app import page_router, platform_of, render
 from groundtune.ui.forms import fields
 from groundtune.ui.marks import runs
 
-router = router()
+router = page_router()
 
 SETTINGS = [
     "model",

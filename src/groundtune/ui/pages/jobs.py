@@ -4,19 +4,19 @@ as it trains, tokens/s, ETA, checkpoints) and can cancel it."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from groundtune.core.artifacts import JOB_KINDS, TERMINAL_STATES
+from groundtune.core.artifacts import JOB_KINDS, TERMINAL_STATES, JobKind
 from groundtune.core.configs import TrainConfig
 from groundtune.platform.api import datasets, fine_tuning
 from groundtune.platform.api import jobs as api
-from groundtune.ui.app import platform_of, render, router
+from groundtune.ui.app import page_router, platform_of, render
 from groundtune.ui.forms import fields, recipes
 
-router = router()
+router = page_router()
 
 SETTINGS = [
     "model",
@@ -57,7 +57,7 @@ def made(job: Any) -> tuple[str, str] | None:
 @router.get("/jobs")
 def list_page(request: Request, kind: str | None = None, after: str | None = None) -> HTMLResponse:
     p = platform_of(request)
-    chosen = kind if kind in JOB_KINDS else None
+    chosen = cast(JobKind, kind) if kind in JOB_KINDS else None
     return render(
         request,
         "jobs.html",

@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse
 from groundtune.core.errors import ConflictError
 from groundtune.core.resources import KnowledgeBaseCreate, SearchRequest
 from groundtune.platform.api import knowledge_bases as api
-from groundtune.ui.app import platform_of, render, router
+from groundtune.ui.app import page_router, platform_of, render
 from groundtune.ui.marks import runs
 
-router = router()
+router = page_router()
 
 
 @router.get("/knowledge_bases")

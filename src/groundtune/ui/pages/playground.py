@@ -9,9 +9,9 @@ from fastapi.responses import HTMLResponse
 
 from groundtune.core.configs import DEFAULT_LM
 from groundtune.platform.api import adapters, deployments, knowledge_bases
-from groundtune.ui.app import platform_of, render, router
+from groundtune.ui.app import page_router, platform_of, render
 
-router = router()
+router = page_router()
 
 
 @router.get("/playground")
