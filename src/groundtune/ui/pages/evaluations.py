@@ -70,7 +70,7 @@ def _tables(metrics: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     systems = list(metrics)
     out = []
     for capability, keys in CAPABILITIES.items():
-        rows = []
+        rows: list[dict[str, Any]] = []
         for key, higher in keys:
             values = [metrics[s].get(key) for s in systems]
             if all(v is None for v in values):
