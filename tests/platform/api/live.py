@@ -15,7 +15,14 @@ from tests.serve.live import free_port
 
 
 class LivePlatform:
-    def __init__(self, home: Path, db: str | None = None, *, api_keys_required: bool = False) -> None:
+    def __init__(
+        self,
+        home: Path,
+        db: str | None = None,
+        *,
+        api_keys_required: bool = False,
+        extend: Any = None,
+    ) -> None:
         import uvicorn
 
         from groundtune.platform.api import create_platform_app
@@ -26,6 +33,8 @@ class LivePlatform:
         self.store = Store(db, home=home)
         self.runner = LocalRunner(self.store, home, max_workers=1)
         app = create_platform_app(self.store, self.runner, home=home, api_keys_required=api_keys_required)
+        if extend is not None:  # what `groundtune server` adds on the same app (the web UI)
+            extend(app, api_keys_required)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
