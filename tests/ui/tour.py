@@ -35,7 +35,8 @@ _WORD = re.compile(r"[a-z0-9]{4,}")
 
 def chromium_path() -> str | None:
     """Debian's Chromium, or None when it is not installed (`make setup` installs it)."""
-    found = shutil.which("chromium") or (CHROMIUM if Path(CHROMIUM).exists() else None)
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    found = found or (CHROMIUM if Path(CHROMIUM).exists() else None)
     return found
 
 
@@ -53,7 +54,8 @@ def read_reply(prompt: str) -> str:
     if best is None or best[0] == 0:
         return "Relevant: none\nAnswer: The documents do not contain the answer."
     _, n, text = best
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if len(s.strip()) > 20 and '"' not in s]
+    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) > 20 and '"' not in s]
+    sentences = [s for s in sentences if not s.startswith("#")] or sentences  # past a Markdown heading
     quote = sentences[0] if sentences else text.splitlines()[0]
     return f'Relevant: [{n}]\nQuote [{n}]: "{quote}"\nAnswer: {quote} [{n}]'
 
@@ -88,7 +90,9 @@ class Reader:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> Reader:

@@ -77,7 +77,7 @@ def _tables(metrics: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 continue
             kept = [v for v in values if isinstance(v, int | float)]
             best = (max if higher else min)(kept) if len(kept) > 1 and key != "n_items" else None
-            rows.append({"key": key, "higher": higher, "values": values, "best": best})
+            rows.append({"key": key, "higher": higher, "cells": values, "best": best})
         if rows:
             plotted = [
                 r["key"] for r in rows if r["key"] not in ("n_items", "latency_mean_s", "tokens_per_item")
