@@ -76,7 +76,7 @@ def _tables(metrics: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             if all(v is None for v in values):
                 continue
             kept = [v for v in values if isinstance(v, int | float)]
-            best = (max if higher else min)(kept) if len(kept) > 1 and key != "n_items" else None
+            best = (max if higher else min)(kept) if len(set(kept)) > 1 and key != "n_items" else None
             rows.append({"key": key, "higher": higher, "cells": values, "best": best})
         if rows:
             plotted = [

@@ -64,7 +64,8 @@ class LineChart {
       add("text", {x: sx(x), y: H - B + 14, "text-anchor": "middle", class: "tick"}, String(x));
     }
     add("text", {x: (L + W - R) / 2, y: H - 8, "text-anchor": "middle", class: "tick"}, this.xLabel);
-    let lx = W - R - 150;
+    const names = [...this.series.keys()];
+    let lx = W - R - names.reduce((w, name) => w + 24 + 6 * name.length, 0);
     for (const [name, s] of this.series) {
       add("polyline", {points: s.points.map((p) => `${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join(" "),
         fill: "none", stroke: s.color, "stroke-width": 2});
@@ -73,7 +74,7 @@ class LineChart {
       }
       add("rect", {x: lx, y: 8, width: 10, height: 10, fill: s.color});
       add("text", {x: lx + 14, y: 17, class: "tick"}, name);
-      lx += 24 + 7 * name.length;
+      lx += 24 + 6 * name.length;
     }
   }
 }

@@ -52,9 +52,14 @@
     }
   }
 
+  const when = (t) => (t ? new Date(t * 1000).toISOString().replace("T", " ").slice(0, 19) : "–");
+
   async function refresh() {
     const job = await GT.api("GET", `/v1/jobs/${jobId}`);
     setState(job.state);
+    setText("started", when(job.started_at));
+    setText("finished-at", when(job.finished_at));
+    setText("attempts", String(job.attempts));
     if (terminal.has(job.state)) {
       live.textContent = `Finished: ${job.state}.`;
       const done = document.getElementById("finished");
@@ -95,7 +100,10 @@
       if (event.id <= lastId) return; // a reconnect replays from the start: keep each event once
       lastId = event.id;
       addEvent(event);
-      if (event.type === "state" && event.data && event.data.state) setState(event.data.state);
+      if (event.type === "state" && event.data && event.data.state) {
+        setState(event.data.state);
+        if (event.data.state === "running") refresh();
+      }
       if (event.type === "progress" || event.type === "metrics") {
         metrics(event);
         const step = (event.data || {}).done;
