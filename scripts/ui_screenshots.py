@@ -21,7 +21,9 @@ sys.path.insert(0, str(ROOT))  # the tour lives with the tests
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "ui", help="Folder for the PNG files.")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
@@ -58,7 +60,10 @@ def main() -> None:
             page.goto(live.url + "/signin")
             shot("signin", page)
             phone = browser.new_page(viewport={"width": 390, "height": 844})
-            for name, url in (("phone-playground", "/playground?deployment=reader"), ("phone-dataset", "/datasets/sample")):
+            for name, url in (
+                ("phone-playground", "/playground?deployment=reader"),
+                ("phone-dataset", "/datasets/sample"),
+            ):
                 phone.goto(live.url + url)
                 phone.screenshot(path=str(args.out / f"{name}.png"), full_page=False)
                 written.append(f"{name}.png")

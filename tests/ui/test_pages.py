@@ -132,3 +132,37 @@ def test_charts_are_titled_svg_with_a_text_alternative() -> None:
     line = charts.lines("Sweep", sweep, "distractors=")
     assert line.count("<polyline") == 2 and "nan" not in line.lower()
     assert charts.lines("Sweep", sweep, "position=") == ""
+
+
+def test_an_evaluated_item_shows_the_quotes_in_their_documents(client: TestClient, tmp_path: Path) -> None:
+    from groundtune.core.schemas import ContextDocument, EvalRecord, Example, GroundedAnswer, Quote
+
+    suite, run = "dataset:d:test", tmp_path / "gt-home" / "runs" / "eval_0123"
+    (run / "records" / "dataset_d_test").mkdir(parents=True)
+    (run / "items").mkdir()
+    docs = [
+        ContextDocument(title="Fares", text="A dog ticket costs £3.00 on the day.", relevant=True),
+        ContextDocument(title="Parking", text="Parking is free.", relevant=False),
+    ]
+    item = Example(id="q1", question="How much is a dog ticket?", documents=docs, answer="£3.00")
+    (run / "items" / "dataset_d_test.jsonl").write_text(item.model_dump_json() + "\n")
+    parsed = GroundedAnswer(
+        relevant=[1],
+        quotes=[Quote(doc=1, text="costs £3.00"), Quote(doc=2, text="invented")],
+        answer="£3.00 [1]",
+        citations=[1],
+    )
+    record = EvalRecord(example_id="q1", model="tuned", prompt="p", output="o", parsed=parsed)
+    (run / "records" / "dataset_d_test" / "tuned.jsonl").write_text(record.model_dump_json() + "\n")
+    report = {"id": "eval_0123", "created": "2026-01-01T00:00:00Z", "groundtune_version": "0", "model": "m",
+              "systems": [{"name": "tuned", "adapter": "tuned"}], "suites": {suite: {"tuned": {"answer_f1": 1.0}}}}  # fmt: skip
+    (run / "report.json").write_text(__import__("json").dumps(report))
+    twin = client.get("/v1/evaluations/eval_0123/items/q1").json()
+    quotes = twin["outputs"][0]["quotes"]
+    assert (quotes[0]["start"], quotes[0]["end"]) == (13, 24) and quotes[1]["start"] is None
+    assert twin["answer"] == "£3.00" and twin["documents"][0]["title"] == "Fares"
+    page = client.get("/evaluations/eval_0123/items/q1")
+    assert page.status_code == 200 and '<mark class="quote">costs £3.00</mark>' in page.text
+    assert "is not verbatim" in page.text and 'id="gold">£3.00' in page.text
+    assert client.get("/evaluations/eval_0123").status_code == 200
+    assert "How much is a dog ticket?" in client.get("/evaluations/eval_0123/items").text

@@ -54,7 +54,9 @@ def read_reply(prompt: str) -> str:
     if best is None or best[0] == 0:
         return "Relevant: none\nAnswer: The documents do not contain the answer."
     _, n, text = best
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) > 20 and '"' not in s]
+    sentences = [
+        s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", text) if len(s.strip()) > 20 and '"' not in s
+    ]
     sentences = [s for s in sentences if not s.startswith("#")] or sentences  # past a Markdown heading
     quote = sentences[0] if sentences else text.splitlines()[0]
     return f'Relevant: [{n}]\nQuote [{n}]: "{quote}"\nAnswer: {quote} [{n}]'

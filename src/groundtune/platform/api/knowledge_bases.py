@@ -258,7 +258,9 @@ def retrieve_chunk(
     if quote:
         found = find_verbatim(quote, doc.text[chunk.start : chunk.end])
         span = [chunk.start + found[0], chunk.start + found[1]] if found else None
-    return ChunkLocation(chunk=chunk, document=document_info(doc), text=doc.text, quote=quote, quote_span=span)
+    return ChunkLocation(
+        chunk=chunk, document=document_info(doc), text=doc.text, quote=quote, quote_span=span
+    )
 
 
 # -- search ---------------------------------------------------------------------------------------
