@@ -16,7 +16,13 @@ from tests.serve.live import free_port
 
 class LivePlatform:
     def __init__(
-        self, home: Path, db: str | None = None, *, api_keys_required: bool = False, runner: bool = True
+        self,
+        home: Path,
+        db: str | None = None,
+        *,
+        api_keys_required: bool = False,
+        extend: Any = None,
+        runner: bool = True,
     ) -> None:
         import uvicorn
 
@@ -28,6 +34,8 @@ class LivePlatform:
         self.store = Store(db, home=home)
         self.runner = LocalRunner(self.store, home, max_workers=1) if runner else None  # None: jobs stay queued
         app = create_platform_app(self.store, self.runner, home=home, api_keys_required=api_keys_required)
+        if extend is not None:  # what `groundtune server` adds on the same app (the web UI)
+            extend(app, api_keys_required)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
