@@ -7,9 +7,17 @@ STAMP := $(VENV)/.groundtune-installed
 TORCH_PIN := torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup quickstart test lint typecheck bench clean
+.PHONY: setup browser quickstart test lint typecheck bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) browser
+
+# The UI's browser tests drive Debian's Chromium through Playwright (which cannot download browsers
+# here). Installed once; skipped when a chromium is already on PATH. apt-get needs root (sudo otherwise).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		$(SUDO) apt-get install -y --no-install-recommends chromium || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +30,7 @@ $(STAMP): pyproject.toml
 quickstart: $(STAMP)
 	$(BIN)/groundtune quickstart $(ARGS)
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy src/groundtune
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -59,9 +59,17 @@ def test_eval_run_writes_records_and_report(tmp_path: Path) -> None:
     assert "suite hotpotqa" in result.output and "quote validity" in result.output
     run_id = re.search(r"run id (eval_[0-9a-f]+)", result.output).group(1)
     run_dir = Path(os.environ["GROUNDTUNE_HOME"]) / "runs" / run_id
-    assert {p.name for p in run_dir.iterdir()} >= {"eval.json", "records", "report.json", "report.html"}
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "eval.json",
+        "records",
+        "items",
+        "report.json",
+        "report.html",
+    }
     records = (run_dir / "records" / "hotpotqa" / "base.jsonl").read_text().splitlines()
     assert len(records) == 3
+    items = [json.loads(line) for line in (run_dir / "items" / "hotpotqa.jsonl").read_text().splitlines()]
+    assert [i["id"] for i in items] == [json.loads(r)["example_id"] for r in records]  # the items scored
     report = json.loads((run_dir / "report.json").read_text())
     assert set(report["suites"]["hotpotqa"]) == {"base", "base-1shot"}
     assert report["decoding"]["max_new_tokens"] == 6 and report["grounding"]["style"] == "cited"

@@ -51,9 +51,18 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except GroundtuneError as exc:
+            from rich.markup import escape
+
             err_console.print(f"[bold red]error:[/] {exc.message}")
             if exc.hint:
                 err_console.print(f"[yellow]fix:[/] {exc.hint}")
+            for item in exc.details or []:  # a server's per-item reasons (files of an upload)
+                where = item.get("filename") or item.get("source") or ""
+                err_console.print(
+                    f"  [red]✗[/] {escape(str(where))}: {escape(str(item.get('reason') or item))}"
+                )
+            if exc.request_id:
+                err_console.print(f"[dim]request id {exc.request_id}[/]", highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from groundtune.cli import remote
 from groundtune.cli.app import console, handle_errors, stage_bars
 
 app = typer.Typer(
@@ -122,9 +123,14 @@ def build_cmd(
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace a stored dataset of the same name."),
 ) -> None:
-    """Build a grounded dataset from QA sources with THE retriever of a knowledge base."""
-    from groundtune.data import build_dataset, load_config
+    """Build a grounded dataset from QA sources with THE retriever of a knowledge base. With
+    --server, --qa/--qa-test files are uploaded first; paths of public sources are the server's."""
+    from groundtune.data.config import load_config
 
+    client = remote.client() if remote.server() else None
+    if client is not None:  # QA files go up once each; the build names them by file id
+        qa = [Path(client.files.create(p).id) for p in qa]
+        qa_test = [Path(client.files.create(p).id) for p in qa_test]
     sources = _sources(
         qa,
         qa_test,
@@ -156,6 +162,13 @@ def build_cmd(
         split_by=split_by,
         overwrite=overwrite or None,
     )
+    if client is not None:
+        card = remote.wait(client.datasets.create(config)).artifact()
+        _print_report(card.name, card.stats)
+        console.print(f"[green]saved:[/] {client.base_url}/v1/datasets/{card.name}")
+        return
+    from groundtune.data import build_dataset
+
     with stage_bars() as progress:
         result = build_dataset(config, progress=progress)
     _print_report(result.card.name, result.report)
@@ -208,14 +221,18 @@ def show_cmd(
     name: str | None = typer.Argument(None, help="Dataset name or folder; omit to list datasets."),
 ) -> None:
     """List datasets, or show one dataset's card and build report."""
-    from groundtune.data import list_datasets, load_card, load_report
+    if remote.server():
+        client = remote.client()
+        cards = list(client.datasets.list(limit=100)) if name is None else [client.datasets.retrieve(name)]
+    else:
+        from groundtune.data import list_datasets, load_card
 
+        cards = [load_card(ds) for ds in list_datasets()] if name is None else [load_card(name)]
     if name is None:
         table = Table("name", "examples", "style", "k", "P", "kb", "created")
-        for ds in list_datasets():
-            card = load_card(ds)
+        for card in cards:
             table.add_row(
-                ds,
+                card.name,
                 str(sum(card.splits.values())),
                 f"{card.grounding.style if card.grounding else None} v{card.grounding.version if card.grounding else None}",
                 str(card.documents_per_prompt),
@@ -225,7 +242,7 @@ def show_cmd(
             )
         console.print(table)
         return
-    card = load_card(name)
+    card = cards[0]
     console.print(
         f"[bold]{card.name}[/] ({card.id}) kb={card.kb} embedder={card.embedder} "
         f"retriever={card.retriever.hash if card.retriever else None} "
@@ -233,6 +250,11 @@ def show_cmd(
         f"v{card.grounding.version if card.grounding else None} k={card.documents_per_prompt} "
         f"P={card.oracle_fraction} seed={card.seed}"
     )
+    if remote.server():
+        _print_report(card.name, card.stats)
+        return
+    from groundtune.data import load_report
+
     _print_report(card.name, load_report(name) or card.stats)
 
 
@@ -246,10 +268,31 @@ def export_cmd(
     ),
 ) -> None:
     """Write the dataset as OpenAI chat JSONL (`messages`) and/or prompt/completion JSONL."""
+    if remote.server():
+        _export_remote(name, out, formats)
+        return
     from groundtune.data import load_dataset, write_exports
 
     for path in write_exports(load_dataset(name), out, tuple(formats)):
         console.print(f"wrote {path}")
+
+
+def _export_remote(name: str, out: Path, formats: list[str]) -> None:
+    """Each split the server exports, as `<format>.<split>.jsonl` in `out`."""
+    from groundtune.core.errors import NotFoundError
+
+    client = remote.client()
+    splits = [split for split, n in client.datasets.retrieve(name).splits.items() if n]
+    out.mkdir(parents=True, exist_ok=True)
+    for fmt in formats:
+        for split in splits:
+            try:
+                text = client.datasets.export(name, fmt, split=split)
+            except NotFoundError:
+                continue
+            path = out / f"{fmt}.{split}.jsonl"
+            path.write_text(text, encoding="utf-8")
+            console.print(f"wrote {path}")
 
 
 @app.command("preview")
@@ -265,6 +308,9 @@ def preview_cmd(
     ),
 ) -> None:
     """One example: relevant and distractor documents marked, trained tokens highlighted."""
+    remote.local_only(
+        "data preview", "page through GET /v1/datasets/NAME/examples (client.datasets.list_examples)"
+    )
     from groundtune.core.errors import NotFoundError
     from groundtune.data import load_card, load_dataset
     from groundtune.data.preview import preview_example

@@ -9,7 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from groundtune.cli import remote
 from groundtune.cli.app import console, err_console, handle_errors, progress_bars
+from groundtune.core.errors import InvalidInputError
 from groundtune.eval.headline import FIGURES
 from groundtune.grounding.abstention import DEFAULT_MAX_FALSE_REFUSAL
 from groundtune.models import DEFAULT_LM
@@ -88,6 +90,23 @@ def run_cmd(
     if abstain is not None:
         err_console.print("[yellow]--abstain is deprecated: use --max-false-refusal[/]")
         max_false_refusal = abstain if max_false_refusal is None else max_false_refusal
+    if remote.server():
+        if judge_url or not constrained:
+            raise InvalidInputError(
+                "--judge-url and --no-constrained are not part of an evaluation job's config",
+                hint="drop them with --server, or run the evaluation here",
+            )
+        client = remote.client()
+        config = {
+            "suites": suite, "model": model, "adapters": adapter, "shots": shots, "limit": limit, "sweeps": sweeps,
+            "style": style, "max_new_tokens": max_tokens, "data_dir": str(data_dir) if data_dir else None,
+            "max_false_refusal": max_false_refusal,
+        }  # fmt: skip
+        job = remote.wait(client.evaluations.create(config))
+        print_report(job.artifact().model_dump(mode="json"))
+        page = f"{client.base_url}/v1/evaluations/{job.resource}/report.html"
+        console.print(f"[green]report:[/] {page}  (run id {job.resource})")
+        return
     judge = None
     if judge_url:
         from groundtune.infer import OpenAIBackend
@@ -135,20 +154,28 @@ def calibrate_cmd(
     max_tokens: int = typer.Option(160, "--max-tokens", min=1, max=2048),
 ) -> None:
     """Fit an adapter's abstention threshold and store it as a calibration (`serve --calibration NAME`)."""
-    from groundtune.eval.calibration import calibrate_adapter
     from groundtune.grounding.abstention import Abstention
 
-    with progress_bars() as bars:
-        calibration = calibrate_adapter(
-            adapter,
-            dataset,
-            split=split,
-            max_false_refusal=max_false_refusal,
-            name=name,
-            model=model,
-            max_new_tokens=max_tokens,
-            progress=bars,
-        )
+    if remote.server():
+        job = remote.client().calibrations.create(
+            adapter=adapter, dataset=dataset, split=split, max_false_refusal=max_false_refusal, name=name,
+            model=model, max_new_tokens=max_tokens,
+        )  # fmt: skip
+        calibration = remote.wait(job).artifact()
+    else:
+        from groundtune.eval.calibration import calibrate_adapter
+
+        with progress_bars() as bars:
+            calibration = calibrate_adapter(
+                adapter,
+                dataset,
+                split=split,
+                max_false_refusal=max_false_refusal,
+                name=name,
+                model=model,
+                max_new_tokens=max_tokens,
+                progress=bars,
+            )
     summary = Abstention.model_validate(calibration.model_dump()).summary()
     console.print(
         f"calibration [bold]{escape(calibration.name)}[/] of adapter {escape(calibration.adapter)}: {summary}"
@@ -164,11 +191,16 @@ def calibrations_cmd(
     adapter: str | None = typer.Option(None, "--adapter", help="Only this adapter's calibrations."),
 ) -> None:
     """List stored calibrations, oldest first."""
-    from groundtune.core.adapters import resolve_adapter
-    from groundtune.core.calibrations import list_calibrations
+    if remote.server():
+        client = remote.client()
+        names = [adapter] if adapter else [a.id for a in client.adapters.list(limit=100)]
+        found = [c for n in names for c in client.adapters.list_calibrations(n, limit=100)]
+    else:
+        from groundtune.core.adapters import resolve_adapter
+        from groundtune.core.calibrations import list_calibrations
 
-    ref = resolve_adapter(adapter) if adapter else None
-    found = list_calibrations(adapter=ref)
+        ref = resolve_adapter(adapter) if adapter else None
+        found = list_calibrations(adapter=ref)
     for c in found:
         threshold = (
             f"answerability gate {c.gate:.3f}"
@@ -190,6 +222,9 @@ def calibrations_cmd(
 @handle_errors
 def show_cmd(run: str = typer.Argument(..., help="Evaluation run id or folder.")) -> None:
     """Print an evaluation run's capability tables."""
+    if remote.server():
+        print_report(remote.client().evaluations.retrieve(run).model_dump(mode="json"))
+        return
     from groundtune.eval.run import show
 
     print_report(show(run))
@@ -198,7 +233,12 @@ def show_cmd(run: str = typer.Argument(..., help="Evaluation run id or folder.")
 @app.command("report")
 @handle_errors
 def report_cmd(run: str = typer.Argument(..., help="Evaluation run id or folder.")) -> None:
-    """Re-render the run's self-contained HTML report and print its path."""
+    """Re-render the run's self-contained HTML report and print its path (its URL with --server)."""
+    if remote.server():
+        client = remote.client()
+        client.evaluations.retrieve(run)  # a missing run is an error, not a dead link
+        console.print(f"{client.base_url}/v1/evaluations/{run}/report.html")
+        return
     from groundtune.eval.run import report
 
     console.print(str(report(run)))

@@ -1,5 +1,5 @@
 """`groundtune jobs list | show | events | cancel | worker`: a thin table over the platform store of
-this workspace (or `--db URL`), in-process. A cancel is recorded in the store; the runner that runs the
+this workspace (or `--db URL`), in-process, or over a server's `/v1/jobs` with `--server`. A cancel is recorded in the store; the runner that runs the
 job stops its worker. `worker` runs jobs on this machine: a local runner, or a procrastinate worker."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import typer
 from rich.markup import escape
 from rich.table import Column, Table
 
+from groundtune.cli import remote
 from groundtune.cli.app import console, handle_errors
 
 app = typer.Typer(
@@ -44,8 +45,11 @@ def list_cmd(
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """Jobs, newest first."""
-    with _store(db) as store:
-        page = store.list_jobs(kind=kind, state=state, after=after, limit=limit)  # type: ignore[arg-type]
+    if remote.server():
+        page = _list_remote(kind, state, after, limit)
+    else:
+        with _store(db) as store:
+            page = store.list_jobs(kind=kind, state=state, after=after, limit=limit)  # type: ignore[arg-type]
     if as_json:
         console.print_json(page.model_dump_json())
         return
@@ -60,6 +64,28 @@ def list_cmd(
         console.print(f"more: groundtune jobs list --after {page.last_id}")
 
 
+def _list_remote(kind: str | None, state: str | None, after: str | None, limit: int) -> Any:
+    """A page of the server's jobs; `state` is filtered here (the API pages by kind only)."""
+    from groundtune.core.artifacts import Job, Page
+
+    pages = remote.client().jobs.list(kind=kind, after=after, limit=limit).iter_pages()
+    found: list[Job] = []
+    more = False
+    for page in pages:
+        found += [j for j in page.data if state is None or j.state == state]
+        more = page.has_more
+        if len(found) >= limit or state is None:
+            break
+    more = more or len(found) > limit
+    found = found[:limit]
+    return Page[Job](
+        data=found,
+        has_more=more,
+        first_id=found[0].id if found else None,
+        last_id=found[-1].id if found else None,
+    )
+
+
 @app.command("show")
 @handle_errors
 def show_cmd(
@@ -67,6 +93,9 @@ def show_cmd(
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """One job as JSON: state, config, attempts, error or result."""
+    if remote.server():
+        console.print_json(remote.client().jobs.retrieve(job_id).model_dump_json())
+        return
     with _store(db) as store:
         console.print_json(store.get_job(job_id).model_dump_json())
 
@@ -82,6 +111,18 @@ def events_cmd(
     db: str | None = typer.Option(None, "--db", help=_DB_HELP),
 ) -> None:
     """A job's events, oldest first: state changes, messages, progress with metrics."""
+    if remote.server():
+        client = remote.client()
+        if follow:
+            for event in client.jobs.stream_events(job_id, after=after):
+                _print_event(event, as_json)
+            return
+        page = client.jobs.list_events(job_id, after=after, limit=limit)
+        for event in page.data:
+            _print_event(event, as_json)
+        if page.has_more and not as_json:
+            console.print(f"more: groundtune jobs events {job_id} --after {page.last_id}")
+        return
     with _store(db) as store:
         if follow:
             for event in store.follow_events(job_id, after=after):
@@ -117,8 +158,11 @@ def cancel_cmd(
 ) -> None:
     """Cancel a job: a queued one at once; a running one stops at its next step (training keeps its
     last checkpoint)."""
-    with _store(db) as store:
-        job = store.request_cancel(job_id)
+    if remote.server():
+        job = remote.client().jobs.cancel(job_id)
+    else:
+        with _store(db) as store:
+            job = store.request_cancel(job_id)
     console.print(f"{job.id}: {job.state}")
 
 

@@ -4,14 +4,15 @@
 from __future__ import annotations
 
 import json
-from typing import cast
+from typing import Any, cast
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from groundtune.cli import remote
 from groundtune.cli.app import console, err_console, handle_errors, stage_bars
-from groundtune.core.errors import InvalidInputError
+from groundtune.core.errors import InvalidInputError, NotFoundError
 
 app = typer.Typer(
     help="Knowledge bases: ingest documents, search them, keep them up to date.", no_args_is_help=True
@@ -36,17 +37,27 @@ def create_cmd(
     ),
 ) -> None:
     """Create an empty knowledge base."""
-    from groundtune import kb
+    if remote.server():
+        if catalog_url:
+            raise InvalidInputError(
+                "--catalog-url is set by the server's own settings", hint="drop --catalog-url with --server"
+            )
+        s = remote.client().knowledge_bases.create(
+            name=name, embedder=embedder, index_url=index_url, chunk_tokens=chunk_tokens,
+            chunk_overlap=chunk_overlap, keep_versions=keep_versions,
+        ).settings  # fmt: skip
+    else:
+        from groundtune import kb
 
-    s = kb.create(
-        name,
-        embedder=embedder,
-        catalog_url=catalog_url,
-        index_url=index_url,
-        chunk_tokens=chunk_tokens,
-        chunk_overlap=chunk_overlap,
-        keep_versions=keep_versions,
-    )
+        s = kb.create(
+            name,
+            embedder=embedder,
+            catalog_url=catalog_url,
+            index_url=index_url,
+            chunk_tokens=chunk_tokens,
+            chunk_overlap=chunk_overlap,
+            keep_versions=keep_versions,
+        )
     console.print(
         f"[green]created[/] {s.name} ({s.id}): embedder {s.embedder}, {s.chunk_tokens}-token chunks"
     )
@@ -65,6 +76,15 @@ def add_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Ingest files; unchanged files are skipped, changed ones become a new version."""
+    if remote.server():
+        if (id_field, title_field, text_field, tags_field) != ("id", "title", "text", None):
+            raise InvalidInputError(
+                "record field names cannot be changed for an upload to a server",
+                hint="name the record fields id, title, text (and tags) in the files",
+            )
+        upload = remote.client().knowledge_bases.documents.upload(name, paths, tags=tag)
+        _print_added(remote.wait(upload.job).artifact(), as_json)
+        return
     from groundtune import kb
 
     with stage_bars() as bar:
@@ -78,6 +98,10 @@ def add_cmd(
             tags=tag,
             progress=bar,
         )
+    _print_added(s, as_json)
+
+
+def _print_added(s: Any, as_json: bool) -> None:
     if as_json:
         console.print_json(s.model_dump_json())
     else:
@@ -109,9 +133,12 @@ def remove_cmd(
     targets: list[str] = typer.Argument(..., help="Document ids, file paths or sources."),
 ) -> None:
     """Remove documents (all versions) and their chunks."""
-    from groundtune import kb
+    if remote.server():
+        s = _remove_remote(name, targets)
+    else:
+        from groundtune import kb
 
-    s = kb.remove(name, targets)
+        s = kb.remove(name, targets)
     console.print(
         f"[green]removed[/] {len(s.removed)}" + (f", not found: {', '.join(s.missing)}" if s.missing else "")
     )
@@ -119,14 +146,32 @@ def remove_cmd(
         raise typer.Exit(3)
 
 
+def _remove_remote(name: str, targets: list[str]) -> Any:
+    from groundtune.kb.ingest import RemoveSummary
+
+    client, summary = remote.client(), RemoveSummary()
+    client.knowledge_bases.retrieve(name)  # a missing KB is an error, not N missing documents
+    for doc_id in targets:
+        try:
+            client.knowledge_bases.documents.delete(name, doc_id)
+            summary.removed.append(doc_id)
+        except NotFoundError:
+            summary.missing.append(doc_id)
+    return summary
+
+
 @app.command("list")
 @handle_errors
 def list_cmd() -> None:
     """Knowledge bases in the workspace."""
-    from groundtune import kb
+    if remote.server():
+        found = [kb.settings for kb in remote.client().knowledge_bases.list(limit=100)]
+    else:
+        from groundtune import kb
 
+        found = kb.list_kbs()
     table = Table("name", "id", "embedder", "index", "catalog")
-    for s in kb.list_kbs():
+    for s in found:
         table.add_row(
             escape(s.name),
             s.id,
@@ -145,9 +190,12 @@ def show_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Settings and counts of a knowledge base."""
-    from groundtune import kb
+    if remote.server():
+        info = _show_remote(name, documents)
+    else:
+        from groundtune import kb
 
-    info = kb.show(name, documents=documents)
+        info = kb.show(name, documents=documents)
     if as_json:
         console.print_json(json.dumps(info, default=str))
         return
@@ -161,6 +209,25 @@ def show_cmd(
         for d in docs:
             dt.add_row(*(escape(str(d[k])) for k in ("id", "version", "title", "source")))
         console.print(dt)
+
+
+def _show_remote(name: str, documents: bool) -> dict[str, Any]:
+    client = remote.client()
+    found = client.knowledge_bases.retrieve(name)
+    info: dict[str, Any] = {
+        **found.settings.model_dump(mode="json"),
+        "documents": found.documents,
+        "chunks": found.chunks,
+        "generation": found.generation,
+    }
+    if found.busy:
+        info["busy"] = found.busy
+    if documents:
+        info["document_list"] = [
+            {"id": d.id, "version": d.version, "title": d.title, "source": d.source, "tags": d.tags}
+            for d in client.knowledge_bases.documents.list(name, limit=100)
+        ]
+    return info
 
 
 @app.command("search")
@@ -178,25 +245,30 @@ def search_cmd(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Search with THE retriever."""
-    from groundtune import kb
-    from groundtune.core.errors import InvalidInputError
     from groundtune.core.schemas import RetrievedChunk
 
     if mode not in ("dense", "sparse", "hybrid"):
         raise InvalidInputError(f"unknown mode '{mode}'", hint="use dense, sparse or hybrid")
-    hits = kb.search(
-        name,
-        query,
-        k=k,
-        mode=mode,  # type: ignore[arg-type]  # checked above
-        rrf_k=rrf_k,
-        doc_ids=doc_id,
-        sources=source,
-        tags=tag,
-        latest_only=not all_versions,
-    )
-    assert all(isinstance(h, RetrievedChunk) for h in hits)  # one query -> one result list
-    results = cast(list[RetrievedChunk], hits)
+    if remote.server():
+        filters = {"doc_ids": doc_id, "sources": source, "tags": tag, "latest_only": not all_versions}
+        retriever = {"mode": mode, "documents_per_prompt": k, "rrf_k": rrf_k, "filters": filters}
+        results = remote.client().knowledge_bases.search(name, query, retriever=retriever).data
+    else:
+        from groundtune import kb
+
+        hits = kb.search(
+            name,
+            query,
+            k=k,
+            mode=mode,  # type: ignore[arg-type]  # checked above
+            rrf_k=rrf_k,
+            doc_ids=doc_id,
+            sources=source,
+            tags=tag,
+            latest_only=not all_versions,
+        )
+        assert all(isinstance(h, RetrievedChunk) for h in hits)  # one query -> one result list
+        results = cast(list[RetrievedChunk], hits)
     if as_json:
         console.print_json(json.dumps([h.model_dump(mode="json") for h in results]))
         return
@@ -224,6 +296,7 @@ def reindex_cmd(
     embedder: str | None = typer.Option(None, help="Re-embed with another embedder."),
 ) -> None:
     """Rebuild the index from the catalog (same or another backend)."""
+    remote.local_only("kb reindex", "run it on the server's machine")
     from groundtune import kb
 
     with stage_bars() as bar:
@@ -237,9 +310,12 @@ def delete_cmd(
     name: str = typer.Argument(...), yes: bool = typer.Option(False, "--yes", help="Do not ask.")
 ) -> None:
     """Delete a knowledge base and its index."""
-    from groundtune import kb
-
     if not yes:
         typer.confirm(f"delete knowledge base '{name}'?", abort=True)
-    kb.delete(name)
+    if remote.server():
+        remote.client().knowledge_bases.delete(name)
+    else:
+        from groundtune import kb
+
+        kb.delete(name)
     console.print(f"[green]deleted[/] {escape(name)}")

@@ -17,6 +17,7 @@ from groundtune.cli import train as train_cli
 from groundtune.cli.app import quiet_libraries
 from groundtune.cli.general import general_cmd
 from groundtune.cli.quickstart import quickstart_cmd
+from groundtune.cli.remote import URL_ENV
 from groundtune.cli.serve import serve_cmd
 from groundtune.core.workspace import HOME_ENV
 
@@ -52,6 +53,13 @@ def root(
         help=f"Workspace directory (default ~/.groundtune, or ${HOME_ENV}).",
         show_default=False,
     ),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        help=f"Send kb, data, train, eval and jobs commands to this groundtune server (or ${URL_ENV}; "
+        "its API key in $GROUNDTUNE_API_KEY) instead of running them here.",
+        show_default=False,
+    ),
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
@@ -60,6 +68,8 @@ def root(
     quiet_libraries()
     if home:
         os.environ[HOME_ENV] = home
+    if server:
+        os.environ[URL_ENV] = server
 
 
 def main() -> None:

@@ -27,15 +27,21 @@ def server_cmd(
     workers: int = typer.Option(
         1, "--workers", min=1, max=64, help="Jobs run at once, each in its own process."
     ),
+    ui: bool = typer.Option(True, "--ui/--no-ui", help="Serve the web UI at / on the same port."),
 ) -> None:
     """Serve /v1 (knowledge bases, datasets, fine-tuning jobs, adapters, evaluations, deployments,
-    jobs) and the grounded /v1/chat/completions of running deployments."""
+    jobs), the grounded /v1/chat/completions of running deployments and the web UI at /."""
     if ctx.invoked_subcommand is not None:
         return
     from groundtune.platform.api.server import run_server
 
+    extend = None
+    if ui:
+        from groundtune.ui import install as extend  # type: ignore[assignment]
+
+        console.print(f"groundtune web UI on http://{host}:{port}/")
     console.print(f"groundtune platform on http://{host}:{port}/v1 (OpenAPI at /docs)")
-    run_server(host=host, port=port, db=db, workers=workers)
+    run_server(host=host, port=port, db=db, workers=workers, extend=extend)
 
 
 def _store(db: str | None):  # type: ignore[no-untyped-def]

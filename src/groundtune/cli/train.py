@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from groundtune.cli import remote
 from groundtune.cli.app import console, handle_errors
 
 app = typer.Typer(
@@ -76,6 +77,14 @@ def run_cmd(
     if dry_run:
         console.print_json(json.dumps(cfg.model_dump(mode="json")))
         return
+    if remote.server():
+        client = remote.client()
+        job = remote.wait(client.fine_tuning.jobs.create(cfg))
+        run = job.artifact()
+        _print_run(run.run_id, run.steps, run.final_train_loss, run.best_val_loss,
+                   run.final_val_token_accuracy, job.resource,
+                   f"{client.base_url}/v1/fine_tuning/jobs/{job.id}")  # fmt: skip
+        return
     from groundtune.train import train
 
     result = train(cfg)
@@ -88,6 +97,7 @@ def resume_cmd(
     run: str = typer.Argument(..., help="Run id (under <workspace>/runs) or run directory."),
 ) -> None:
     """Continue a killed or stopped run from its newest checkpoint."""
+    remote.local_only("train resume", "a server resumes a lost job itself; create a new job to go on")
     from groundtune.train import resume
 
     _print_result(resume(run))
@@ -100,6 +110,7 @@ def show_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the full summary as JSON."),
 ) -> None:
     """A run's status, data, latest metrics, checkpoints and outputs."""
+    remote.local_only("train show", "use `groundtune jobs show JOB` and `groundtune jobs events JOB`")
     from groundtune.train import show
 
     info = show(run)
@@ -127,12 +138,18 @@ def show_cmd(
 
 
 def _print_result(result: Any) -> None:
-    console.print(f"[green]done:[/] run {result.run_id} ({result.steps} steps)")
-    if result.train_loss is not None:
-        console.print(f"train loss {result.train_loss:.4f}")
-    if result.best_val_loss is not None:
-        console.print(
-            f"best val loss {result.best_val_loss:.4f}  val token acc {result.val_token_accuracy:.3f}"
-        )
-    console.print(f"adapter {result.registered_adapter}")
-    console.print(f"run dir {result.run_dir}")
+    _print_run(result.run_id, result.steps, result.train_loss, result.best_val_loss,
+               result.val_token_accuracy, result.registered_adapter, result.run_dir)  # fmt: skip
+
+
+def _print_run(
+    run_id: str, steps: Any, train_loss: float | None, best_val_loss: float | None,
+    val_token_accuracy: float | None, adapter: str | None, run_dir: Any,
+) -> None:  # fmt: skip
+    console.print(f"[green]done:[/] run {run_id} ({steps} steps)")
+    if train_loss is not None:
+        console.print(f"train loss {train_loss:.4f}")
+    if best_val_loss is not None:
+        console.print(f"best val loss {best_val_loss:.4f}  val token acc {val_token_accuracy or 0:.3f}")
+    console.print(f"adapter {adapter}")
+    console.print(f"run dir {run_dir}")

@@ -453,6 +453,35 @@ def migrate_eval_report(raw: dict[str, Any]) -> EvalReport:
     return _validated(EvalReport, data, "evaluation report")
 
 
+# -- knowledge base -------------------------------------------------------------------------------
+
+
+class FileError(BaseModel):
+    """One input `kb add` could not read, and the fix."""
+
+    source: str
+    message: str
+    hint: str = ""
+
+
+class AddSummary(BaseModel):
+    """What `kb add` (an ingestion job's result) did: new, updated and unchanged document ids, chunks
+    written, and per-file errors."""
+
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    errors: list[FileError] = Field(default_factory=list)
+    chunks: int = 0
+    generation: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+
 # -- platform: jobs, events, pages, API keys ------------------------------------------------------
 
 JobState = Literal["validating_files", "queued", "running", "cancelling", "succeeded", "failed", "cancelled"]

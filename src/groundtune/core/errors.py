@@ -1,9 +1,13 @@
 """One exception hierarchy for library, REST API, SDK and CLI.
 
 Each class maps to one HTTP status and one CLI exit code. Messages name the problem; `hint` names the fix.
+The server writes an error as `to_dict()`; the SDK reads it back into the same class with
+`from_response` (with the server's request id), so callers catch one hierarchy everywhere.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class GroundtuneError(Exception):
@@ -28,6 +32,7 @@ class GroundtuneError(Exception):
         self.code = code
         self.param = param  # the request field at fault, when one is
         self.details = details  # one entry per failed item (file, record) of a batch request
+        self.request_id: str | None = None  # the server's x-request-id, when the error came over HTTP
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message
@@ -62,6 +67,14 @@ class NotFoundError(GroundtuneError):
     type = "not_found_error"
 
 
+class PermissionDeniedError(GroundtuneError):
+    """A valid API key without the scope the request needs."""
+
+    status = 403
+    exit_code = 5
+    type = "permission_error"
+
+
 class ConflictError(GroundtuneError):
     """The request clashes with stored state (name taken, index built with another embedder)."""
 
@@ -85,8 +98,8 @@ class RateLimitError(GroundtuneError):
     exit_code = 6
     type = "rate_limit_error"
 
-    def __init__(self, message: str, *, retry_after: float = 1.0, **kw: str | None) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(self, message: str, *, retry_after: float = 1.0, **kw: Any) -> None:
+        super().__init__(message, **kw)
         self.retry_after = retry_after
 
 
@@ -112,3 +125,66 @@ class StoppedError(GroundtuneError):
     status = 409
     exit_code = 9
     type = "cancelled_error"
+
+
+class InternalError(GroundtuneError):
+    """The server failed on a request it should have handled (a bug); the request id finds its log line."""
+
+    status = 500
+    exit_code = 1
+    type = "internal_error"
+
+
+# One class per HTTP status; a `type` picks a subclass that shares a status (StoppedError's 409).
+CLASSES: tuple[type[GroundtuneError], ...] = (
+    InvalidInputError,
+    AuthenticationError,
+    PermissionDeniedError,
+    NotFoundError,
+    ConflictError,
+    RateLimitError,
+    InternalError,
+    UnavailableError,
+    DeadlineError,
+    StoppedError,
+)
+BY_STATUS: dict[int, type[GroundtuneError]] = {c.status: c for c in CLASSES if c is not StoppedError}
+BY_TYPE: dict[str, type[GroundtuneError]] = {c.type: c for c in CLASSES}
+
+
+def error_class(status: int, type_: str | None = None) -> type[GroundtuneError]:
+    """The class of an error answered with HTTP `status` (and error `type`): other 4xx are bad
+    requests, other 5xx an unavailable server."""
+    if type_ in BY_TYPE and BY_TYPE[type_].status == status:  # StoppedError, not ConflictError
+        return BY_TYPE[type_]
+    if status in BY_STATUS:
+        return BY_STATUS[status]
+    return InvalidInputError if 400 <= status < 500 else UnavailableError
+
+
+def from_response(
+    status: int, body: Any, *, request_id: str | None = None, retry_after: float | None = None
+) -> GroundtuneError:
+    """The error an HTTP response carries (`{"error": {"message", "type", "param", "code"}}`), as the
+    class of its status, with the server's message, code, param, details and request id. A body of
+    another shape (a proxy's page) keeps its first line as the message."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        text = str(body or "").strip().splitlines()
+        error = {"message": f"HTTP {status}" + (f": {text[0][:200]}" if text else ""), "code": f"http_{status}"}
+    cls = error_class(status, error.get("type"))
+    kwargs: dict[str, Any] = {
+        "code": error.get("code"),
+        "param": error.get("param"),
+        "details": error.get("details"),
+    }
+    message = str(error.get("message") or f"HTTP {status}")
+    exc = (
+        RateLimitError(message, retry_after=retry_after or 1.0, **kwargs)
+        if cls is RateLimitError
+        else cls(message, **kwargs)
+    )
+    if cls.status != status:
+        exc.status = status  # a 405 or a 502 keeps its own number
+    exc.request_id = request_id
+    return exc

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from groundtune.core.artifacts import AdapterManifest, ApiKey, ApiScope, Job, RetrieverRecord
 from groundtune.core.configs import DeploymentConfig, KBSettings, RetrieverConfig, SearchFilters, TrainConfig
-from groundtune.core.schemas import RetrievedChunk
+from groundtune.core.schemas import Chunk, ContextDocument, EvalRecord, RetrievedChunk
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
@@ -118,6 +118,22 @@ class SearchResults(BaseModel):
     retriever: RetrieverRecord = Field(description="The resolved retriever and its hash.")
 
 
+class ChunkLocation(BaseModel):
+    """A chunk in its document: the document version's text, the chunk's span in it and, when a quote
+    is given, where that quote is (what a citation opens)."""
+
+    object: Literal["knowledge_base.chunk"] = "knowledge_base.chunk"
+    chunk: Chunk
+    document: DocumentInfo = Field(description="The document version the chunk belongs to.")
+    text: str = Field(description="That version's parsed text; `chunk.start`/`chunk.end` index into it.")
+    quote: str | None = Field(default=None, description="The quote asked about.")
+    quote_span: list[int] | None = Field(
+        default=None,
+        description="[start, end) of the quote in `text`, searched inside the chunk (None: not a verbatim "
+        "span of it).",
+    )
+
+
 # -- files ----------------------------------------------------------------------------------------
 
 
@@ -202,6 +218,43 @@ class Adapter(BaseModel):
     lineage: Lineage
     calibrations: list[str] = Field(default_factory=list, description="Its calibrations, oldest first.")
     files: dict[str, int] = Field(default_factory=dict, description="File name -> bytes.")
+
+
+# -- evaluations ----------------------------------------------------------------------------------
+
+
+class QuoteSpan(BaseModel):
+    """One quote of a model's reply, located in the prompt document it names."""
+
+    doc: int = Field(description="The document's [n] in the prompt.")
+    text: str
+    start: int | None = Field(
+        default=None, description="Offset in that document's text (None: not verbatim)."
+    )
+    end: int | None = None
+
+
+class EvalItemOutput(BaseModel):
+    """What one system answered on the item, with its quotes located in the documents."""
+
+    system: str
+    record: EvalRecord
+    quotes: list[QuoteSpan] = Field(default_factory=list)
+
+
+class EvalItem(BaseModel):
+    """One evaluated item: the question, the prompt's documents, the gold answer and every system's reply."""
+
+    object: Literal["evaluation.item"] = "evaluation.item"
+    id: str = Field(description="The example id.")
+    evaluation: str
+    suite: str
+    question: str
+    answer: str = Field(description="The gold answer ('' when the documents do not hold one).")
+    answerable: bool
+    documents: list[ContextDocument] = Field(description="The prompt's documents, [1] first.")
+    gold_evidence: list[str] = Field(default_factory=list)
+    outputs: list[EvalItemOutput]
 
 
 # -- deployments ----------------------------------------------------------------------------------

@@ -12,46 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from groundtune.eval.headline import HEADLINE_KEYS
+from groundtune.core.figures import CAPABILITIES, HEADLINE_KEYS, verdicts
 
-# Capability -> (metric, higher is better). The order is the order of the report's tables.
-CAPABILITIES: dict[str, list[tuple[str, bool]]] = {
-    "Relevance assessment": [
-        ("relevance_f1", True),
-        ("relevance_gold_named", True),
-        ("relevance_exact", True),
-    ],
-    "Information extraction": [
-        ("quote_validity", True),
-        ("quote_precision", True),
-        ("has_valid_quote", True),
-        ("evidence_recall", True),
-    ],
-    "Grounded synthesis": [
-        ("answer_containment", True),
-        ("answer_f1", True),
-        ("exact_match", True),
-        ("citation_precision", True),
-        ("citation_recall", True),
-        ("unsupported", False),
-    ],
-    "Refusal": [
-        ("refusal_precision", True),
-        ("refusal_recall", True),
-        ("refusal_f1", True),
-        ("false_refusal_rate", False),
-    ],
-    "Judge (optional)": [
-        ("judge_faithfulness", True),
-        ("judge_correctness", True),
-    ],
-    "Format and cost": [
-        ("format_ok", True),
-        ("latency_mean_s", False),
-        ("tokens_per_item", False),
-        ("n_items", True),
-    ],
-}
+__all__ = ["CAPABILITIES", "bar_chart", "render_html", "suite_table", "sweep_chart", "write_report"]
 
 
 def _fmt(value: float | None) -> str:
@@ -149,21 +112,57 @@ body{font-family:system-ui,sans-serif;margin:2rem;max-width:1100px;color:#222}
 table{border-collapse:collapse;margin:1rem 0}td,th{border:1px solid #ccc;padding:.25rem .6rem;text-align:right}
 td:first-child,th:first-child{text-align:left}tr.cap th{background:#eef;text-align:left}
 .plots{display:flex;flex-wrap:wrap;gap:1rem}.plots svg{max-width:520px;height:auto}
+.better{color:#17652f;font-weight:600}.worse{color:#a4141b;font-weight:600}
+details{margin:1.5rem 0}summary{cursor:pointer;font-weight:600}
 code{background:#f4f4f4;padding:0 .2rem}
+@media (max-width:600px){body{margin:.75rem}table{font-size:.85rem}}
 """
 
 
+def verdict_table(metrics: Mapping[str, Mapping[str, float | None]], systems: list[dict[str, Any]]) -> str:
+    """Each tuned system's headline figures against the best base system: the first thing to read."""
+    rows = verdicts(metrics, systems)
+    if not rows:
+        return ""
+    body = "".join(
+        f"<tr><td>{html.escape(v.system)}</td><td>{html.escape(v.figure.label)} "
+        f"{'↑' if v.figure.higher_is_better else '↓'}</td><td>{_fmt(v.tuned)}</td><td>{_fmt(v.base)}"
+        f"{' (' + html.escape(v.base_system) + ')' if v.base_system else ''}</td>"
+        f"<td class='{v.outcome}'>{v.outcome}"
+        f"{'' if v.delta is None else f' ({v.delta:+.3f})'}</td></tr>"
+        for v in rows
+    )
+    return (
+        "<table class='verdict'><tr><th>system</th><th>figure</th><th>tuned</th><th>best base</th>"
+        f"<th>verdict</th></tr>{body}</table>"
+    )
+
+
 def render_html(report: Mapping[str, Any]) -> str:
-    """The whole report page: run settings, abstention thresholds, one section per suite, then the sweeps."""
+    """The whole report page: per suite the verdict (tuned against base) and its plot, the robustness
+    sweeps, the full tables per capability, abstention; the run's settings fold away at the end."""
+    rid = html.escape(str(report.get("id", "")))
+    systems = list(report.get("systems") or [])
     parts = [
-        f"<!doctype html><html><head><meta charset='utf-8'><title>groundtune eval {html.escape(str(report.get('id', '')))}</title>"
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>groundtune eval {rid}</title>"
     ]
+    parts.append("<meta name='viewport' content='width=device-width, initial-scale=1'>")
     parts.append(f"<style>{_CSS}</style></head><body>")
-    parts.append(f"<h1>groundtune evaluation <code>{html.escape(str(report.get('id', '')))}</code></h1>")
-    settings = {
-        k: report.get(k) for k in ("model", "adapters", "systems", "grounding", "decoding") if k in report
-    }
-    parts.append(f"<pre>{html.escape(json.dumps(settings, indent=2, default=str))}</pre>")
+    parts.append(f"<h1>groundtune evaluation <code>{rid}</code></h1>")
+    suites = report.get("suites", {})
+    for suite, metrics in suites.items():
+        parts.append(f"<h2>Verdict: {html.escape(suite)}</h2>")
+        parts.append(verdict_table(metrics, systems))
+        parts.append(f"<div class='plots'>{bar_chart(suite, metrics)}</div>")
+    sweeps = report.get("sweeps") or {}
+    if sweeps:
+        parts.append("<h2>Robustness sweeps</h2><div class='plots'>")
+        parts.append(sweep_chart("Accuracy vs number of distractors", sweeps, "distractors="))
+        parts.append(sweep_chart("Accuracy vs position of the relevant document", sweeps, "position="))
+        parts.append("</div>")
+    for suite, metrics in suites.items():
+        parts.append(f"<h2>All metrics: {html.escape(suite)}</h2>")
+        parts.append(suite_table(metrics))
     abstention = report.get("abstention") or {}
     if abstention:
         from groundtune.grounding.abstention import Abstention
@@ -173,16 +172,11 @@ def render_html(report: Mapping[str, Any]) -> str:
             line = Abstention.model_validate(calibrated).summary()
             parts.append(f"<li><b>{html.escape(system)}</b> {html.escape(line)}</li>")
         parts.append("</ul>")
-    for suite, metrics in report.get("suites", {}).items():
-        parts.append(f"<h2>Suite: {html.escape(suite)}</h2>")
-        parts.append(f"<div class='plots'>{bar_chart(suite, metrics)}</div>")
-        parts.append(suite_table(metrics))
-    sweeps = report.get("sweeps") or {}
-    if sweeps:
-        parts.append("<h2>Robustness sweeps</h2><div class='plots'>")
-        parts.append(sweep_chart("Accuracy vs number of distractors", sweeps, "distractors="))
-        parts.append(sweep_chart("Accuracy vs position of the relevant document", sweeps, "position="))
-        parts.append("</div>")
+    settings = {
+        k: report.get(k) for k in ("model", "adapters", "systems", "grounding", "decoding") if k in report
+    }
+    parts.append("<details><summary>Settings of this run</summary>")
+    parts.append(f"<pre>{html.escape(json.dumps(settings, indent=2, default=str))}</pre></details>")
     parts.append("</body></html>")
     return "".join(parts)
 

@@ -4,6 +4,7 @@
 runs/<eval_id>/
   eval.json                      settings: model, adapters, systems, suites, grounding, decoding
   records/<suite>/<system>.jsonl one EvalRecord per item
+  items/<suite>.jsonl            the items scored (question, documents, gold answer), as Examples
   report.json, report.html       metrics per suite and system, sweeps, plots
 ```
 With a false-refusal budget each system's abstention is calibrated on the dataset's validation split
@@ -211,6 +212,9 @@ def run(
         )
         folder = run_dir / "records" / suite.replace(":", "_")
         folder.mkdir(parents=True, exist_ok=True)
+        (run_dir / "items").mkdir(exist_ok=True)
+        with (run_dir / "items" / f"{suite.replace(':', '_')}.jsonl").open("w") as fh:
+            fh.writelines(item.model_dump_json() + "\n" for item in items)
         for result in results:
             with (folder / f"{result.system.name}.jsonl").open("w") as fh:
                 fh.writelines(rec.model_dump_json() + "\n" for rec in result.records)

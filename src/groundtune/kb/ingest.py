@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
+from groundtune.core.artifacts import AddSummary, FileError
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import content_hash
 from groundtune.core.progress import Progress, ProgressEvent, event
@@ -27,28 +28,6 @@ if TYPE_CHECKING:
     from groundtune.kb.knowledge_base import KnowledgeBase
 
 Input = str | os.PathLike[str] | Document | Mapping[str, Any]
-
-
-class FileError(BaseModel):
-    source: str
-    message: str
-    hint: str = ""
-
-
-class AddSummary(BaseModel):
-    """What `add` did: new, updated and unchanged document ids, chunks written, and per-file errors."""
-
-    added: list[str] = Field(default_factory=list)
-    updated: list[str] = Field(default_factory=list)
-    unchanged: list[str] = Field(default_factory=list)
-    errors: list[FileError] = Field(default_factory=list)
-    chunks: int = 0
-    generation: int | None = None
-    seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
 
 
 class RemoveSummary(BaseModel):

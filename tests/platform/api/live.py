@@ -15,7 +15,15 @@ from tests.serve.live import free_port
 
 
 class LivePlatform:
-    def __init__(self, home: Path, db: str | None = None, *, api_keys_required: bool = False) -> None:
+    def __init__(
+        self,
+        home: Path,
+        db: str | None = None,
+        *,
+        api_keys_required: bool = False,
+        extend: Any = None,
+        runner: bool = True,
+    ) -> None:
         import uvicorn
 
         from groundtune.platform.api import create_platform_app
@@ -24,8 +32,10 @@ class LivePlatform:
 
         self.home = home
         self.store = Store(db, home=home)
-        self.runner = LocalRunner(self.store, home, max_workers=1)
+        self.runner = LocalRunner(self.store, home, max_workers=1) if runner else None  # None: jobs stay queued
         app = create_platform_app(self.store, self.runner, home=home, api_keys_required=api_keys_required)
+        if extend is not None:  # what `groundtune server` adds on the same app (the web UI)
+            extend(app, api_keys_required)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.server = uvicorn.Server(
@@ -46,7 +56,8 @@ class LivePlatform:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=30)
-        self.runner.stop(wait=True, timeout=60)
+        if self.runner is not None:
+            self.runner.stop(wait=True, timeout=60)
         self.http.close()
         self.store.close()
 

@@ -13,18 +13,11 @@ from typing import Any
 from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
-from groundtune.core.errors import AuthenticationError, GroundtuneError
+from groundtune.core.errors import AuthenticationError, GroundtuneError, PermissionDeniedError
 from groundtune.serve import http
 from groundtune.serve.http import Authenticate
 
 IMPLIED = {"read": {"read"}, "write": {"read", "write"}, "admin": {"read", "write", "admin"}}
-
-
-class PermissionError_(AuthenticationError):
-    """A valid key without the scope the request needs."""
-
-    status = 403
-    type = "permission_error"
 
 
 def required_scope(method: str, path: str) -> str | None:
@@ -53,7 +46,7 @@ def authenticator(store: Any, *, required: bool) -> Authenticate:
                 code="invalid_api_key",
             )
         if needed not in granted(list(key.scopes)):
-            return PermissionError_(
+            return PermissionDeniedError(
                 f"API key '{key.name}' has scopes {list(key.scopes)}; {request.method} {request.url.path} "
                 f"needs '{needed}'",
                 hint=f"use a key with the '{needed}' scope",

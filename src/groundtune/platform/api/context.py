@@ -19,7 +19,7 @@ from typing import Any
 from fastapi import Request
 
 from groundtune.core.configs import DeploymentConfig
-from groundtune.core.errors import ConflictError, NotFoundError
+from groundtune.core.errors import ConflictError, NotFoundError, RateLimitError
 from groundtune.core.workspace import Workspace, get_workspace
 from groundtune.serve.deployment import Deployment
 from groundtune.serve.schemas import ModelCard
@@ -31,6 +31,8 @@ class Limits:
 
     max_upload_bytes: int = 25 * 1024 * 1024  # per file
     max_upload_files: int = 200  # per request
+    max_queued_jobs: int = 1000  # jobs waiting for a worker; one more is answered 429 with Retry-After
+    retry_after_s: float = 5.0  # what that 429 asks the client to wait
 
 
 class Serving:
@@ -205,6 +207,17 @@ class Platform:
         self.limits = limits or Limits()
         self.serving = Serving(self.home)
         self.kbs = KBAccess(self.home, self.serving)
+
+    def admit_job(self) -> None:
+        """Refuse a new job with RateLimitError (429, Retry-After) while the queue is full."""
+        waiting = self.store.count_jobs(state=["validating_files", "queued"])
+        if waiting >= self.limits.max_queued_jobs:
+            raise RateLimitError(
+                f"{waiting} jobs are already waiting for a worker (the limit is {self.limits.max_queued_jobs})",
+                retry_after=self.limits.retry_after_s,
+                hint="retry later, cancel queued jobs, or start the server with more --workers",
+                code="job_queue_full",
+            )
 
 
 def get_platform(request: Request) -> Platform:

@@ -13,7 +13,7 @@ from groundtune.core.artifacts import Job, JobEvent, JobKind, Page
 from groundtune.core.errors import NotFoundError
 from groundtune.platform.api.context import Platform, get_platform
 from groundtune.platform.api.events import events_response
-from groundtune.platform.api.idempotency import body_hash, idempotent
+from groundtune.platform.api.idempotency import HEADER, body_hash, idempotent
 from groundtune.platform.api.pagination import After, Limit
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
@@ -29,14 +29,23 @@ EVENTS_DOC: dict[int | str, dict[str, Any]] = {
 
 
 def submit(platform: Platform, request: Request, kind: JobKind, config: BaseModel) -> Job | JSONResponse:
-    """Queue a `kind` job for `config` (once per Idempotency-Key); the runner picks it up."""
+    """Queue a `kind` job for `config` (once per Idempotency-Key); the runner picks it up. A full
+    queue answers 429. The key also goes to the store, so a retry that arrives while the first request
+    is still running finds that request's job instead of making a second one."""
     data = config.model_dump(mode="json")
 
     def create() -> Job:
-        job: Job = platform.store.create_job(kind, data)
+        platform.admit_job()
+        job: Job = platform.store.create_job(kind, data, idempotency_key=job_key(request))
         return job
 
     return idempotent(request, platform, body_hash({"kind": kind, "config": data}), create)  # type: ignore[return-value]
+
+
+def job_key(request: Request) -> str | None:
+    """The store's idempotency key of a job a request creates: its route and Idempotency-Key."""
+    key = request.headers.get(HEADER)
+    return f"{request.url.path}:{key}"[:255] if key else None
 
 
 def job_of(platform: Platform, job_id: str, kind: JobKind | None = None) -> Job:

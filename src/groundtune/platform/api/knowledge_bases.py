@@ -16,6 +16,7 @@ from groundtune.core.artifacts import Page, RetrieverRecord
 from groundtune.core.configs import IngestConfig
 from groundtune.core.errors import ConflictError, NotFoundError
 from groundtune.core.resources import (
+    ChunkLocation,
     Deleted,
     DocumentInfo,
     KnowledgeBase,
@@ -28,7 +29,7 @@ from groundtune.core.schemas import Document
 from groundtune.platform.api import uploads
 from groundtune.platform.api.context import Platform, get_platform
 from groundtune.platform.api.idempotency import IdempotencyKey, body_hash, idempotent
-from groundtune.platform.api.jobs import job_of
+from groundtune.platform.api.jobs import job_key, job_of
 from groundtune.platform.api.pagination import After, Limit, page
 
 router = APIRouter(prefix="/v1/knowledge_bases", tags=["knowledge_bases"])
@@ -158,9 +159,12 @@ async def upload_documents(
     digest = body_hash({"kb": name, "tags": tags, "files": [(f.filename, f.sha256) for f in received]})
 
     def create() -> Upload:
+        platform.admit_job()
         accepted = uploads.accept(platform, name, received, tags)
         config = IngestConfig(kb=name, inputs=[str(a.path) for a in accepted], tags=tags)
-        job = platform.store.create_job("ingestion", config.model_dump(mode="json"))
+        job = platform.store.create_job(
+            "ingestion", config.model_dump(mode="json"), idempotency_key=job_key(request)
+        )
         return uploads.record(platform, name, job, accepted)
 
     return await run_in_threadpool(idempotent, request, platform, digest, create)
@@ -173,7 +177,7 @@ def retrieve_upload(name: str, job_id: str, platform: Platform = Depends(get_pla
     return uploads.status(platform, name, job)
 
 
-def _info(doc: Document) -> DocumentInfo:
+def document_info(doc: Document) -> DocumentInfo:
     return DocumentInfo(
         id=doc.id,
         version=doc.version,
@@ -194,7 +198,7 @@ def list_documents(
     """Each document's latest version, by id."""
     with platform.kbs.open(name) as kb:
         docs = sorted(kb.documents(latest_only=True), key=lambda d: d.id)
-    return page([_info(d) for d in docs], lambda d: d.id, after, limit)
+    return page([document_info(d) for d in docs], lambda d: d.id, after, limit)
 
 
 @router.get("/{name}/documents/{doc_id}", response_model=Document)
@@ -223,7 +227,7 @@ def list_document_versions(
     if not versions:
         raise NotFoundError(f"document {doc_id} is not in '{name}'", hint="list its documents")
     versions.sort(key=lambda d: -d.version)
-    return page([_info(d) for d in versions], lambda d: d.version, after, limit)
+    return page([document_info(d) for d in versions], lambda d: d.version, after, limit)
 
 
 @router.delete("/{name}/documents/{doc_id}", response_model=Deleted)
@@ -233,6 +237,33 @@ def delete_document(name: str, doc_id: str, platform: Platform = Depends(get_pla
         kb.get_document(doc_id)
         kb.remove([doc_id])
     return Deleted(id=doc_id, object="document")
+
+
+@router.get("/{name}/chunks/{chunk_id}", response_model=ChunkLocation)
+def retrieve_chunk(
+    name: str,
+    chunk_id: str,
+    quote: str | None = Query(None, max_length=8000, description="Locate this quote inside the chunk."),
+    platform: Platform = Depends(get_platform),
+) -> Any:
+    """A chunk in its document version (what a citation opens): the text, the chunk's span and the
+    quote's span when it is a verbatim part of the chunk."""
+    from groundtune.grounding.quotes import find_verbatim
+
+    with platform.kbs.open(name) as kb:
+        chunk = kb.catalog.chunk(chunk_id)
+        if chunk is None:
+            raise NotFoundError(
+                f"no chunk {chunk_id} in '{name}'", hint="it may belong to a version since removed"
+            )
+        doc = kb.get_document(chunk.doc_id, chunk.doc_version)
+    span = None
+    if quote:
+        found = find_verbatim(quote, doc.text[chunk.start : chunk.end])
+        span = [chunk.start + found[0], chunk.start + found[1]] if found else None
+    return ChunkLocation(
+        chunk=chunk, document=document_info(doc), text=doc.text, quote=quote, quote_span=span
+    )
 
 
 # -- search ---------------------------------------------------------------------------------------

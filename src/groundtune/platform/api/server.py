@@ -1,8 +1,10 @@
 """Run the platform server: open the store, refuse to listen beyond loopback without an API key,
-start the job runner with the app, serve with uvicorn. `groundtune server` calls `run_server`."""
+start the job runner with the app, serve with uvicorn. `groundtune server` calls `run_server`, with
+`extend` adding what sits on the platform (the web UI) to the same app and port."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +25,22 @@ def keys_required(store: Any, host: str) -> bool:
     return bool(active) or not is_loopback(host)
 
 
-def build_app(store: Any, home: Path, *, host: str, workers: int = 1) -> Any:
-    """The app with a LocalRunner of `workers` concurrent jobs (the server's lifetime starts and stops it)."""
+# (app, api_keys_required) -> None: mounts more routes on the platform app
+Extend = Callable[[Any, bool], None]
+
+
+def build_app(store: Any, home: Path, *, host: str, workers: int = 1, extend: Extend | None = None) -> Any:
+    """The app with a LocalRunner of `workers` concurrent jobs (the server's lifetime starts and stops
+    it); `extend(app, api_keys_required)` adds routes on the same app."""
     required = keys_required(store, host)  # before anything loads: a refused bind fails at once
     from groundtune.platform.api.app import create_platform_app
     from groundtune.platform.jobs.runner import LocalRunner
 
     runner = LocalRunner(store, home, max_workers=workers)
-    return create_platform_app(store, runner, home=home, api_keys_required=required)
+    app = create_platform_app(store, runner, home=home, api_keys_required=required)
+    if extend is not None:
+        extend(app, required)
+    return app
 
 
 def run_server(
@@ -41,8 +51,10 @@ def run_server(
     workers: int = 1,
     home: str | Path | None = None,
     log_level: str = "info",
+    extend: Extend | None = None,
 ) -> None:
-    """Serve `/v1` until interrupted; jobs run in worker processes, at most `workers` at once."""
+    """Serve `/v1` (and what `extend` adds) until interrupted; jobs run in worker processes, at
+    most `workers` at once."""
     import uvicorn
 
     from groundtune.core.workspace import get_workspace
@@ -51,7 +63,7 @@ def run_server(
     ws = get_workspace(home)
     store = Store(db, home=ws.home)
     try:
-        app = build_app(store, ws.home, host=host, workers=workers)
+        app = build_app(store, ws.home, host=host, workers=workers, extend=extend)
         uvicorn.run(app, host=host, port=port, log_level=log_level)
     finally:
         store.close()

@@ -264,6 +264,14 @@ class Store:
             last_id=items[-1].id if items else None,
         )
 
+    def count_jobs(self, *, state: JobState | Sequence[JobState] | None = None) -> int:
+        """How many jobs are in `state` (any state when None)."""
+        q = sa.select(sa.func.count()).select_from(jobs)
+        if state is not None:
+            q = q.where(jobs.c.state.in_([state] if isinstance(state, str) else list(state)))
+        with self.engine.connect() as conn:
+            return int(conn.execute(q).scalar_one())
+
     def claim_next_job(self, worker_id: str) -> Job | None:
         """Move the oldest queued job to `running` for `worker_id` (attempts + 1); None when none is
         queued. Atomic across processes: a job is claimed by exactly one caller."""
