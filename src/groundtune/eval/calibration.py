@@ -8,6 +8,7 @@ pieces for every compared system. The adapter itself is never written to.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -59,13 +60,14 @@ def calibration_items(dataset: str, split: str, home: Any) -> list[Example]:
 def answerability_embedder(dataset: str | None, home: Any = None) -> tuple[str, Embed]:
     """The embedder answerability is scored with: the one `dataset`'s KB was embedded with (its
     retriever's), else the default; its name and its encode function."""
+    from groundtune.core.errors import NotFoundError
+    from groundtune.data.store import load_card
     from groundtune.models.registry import load_embedder
 
     name = DEFAULT_EMBEDDER
-    if dataset is not None:
-        from groundtune.data.store import load_card
-
-        name = load_card(dataset, home).embedder or DEFAULT_EMBEDDER
+    # a folder of examples without a card: its KB is unknown, the default embedder it is
+    with contextlib.suppress(NotFoundError):
+        name = (load_card(dataset, home).embedder if dataset else None) or DEFAULT_EMBEDDER
     return name, load_embedder(name).encode
 
 

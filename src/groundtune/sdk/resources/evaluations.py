@@ -8,6 +8,7 @@ from typing import Any
 
 from groundtune.core.artifacts import EvalReport
 from groundtune.core.configs import EvalConfig
+from groundtune.core.resources import EvalItem
 from groundtune.core.schemas import EvalRecord
 from groundtune.sdk._transport import DEFAULT, Call, Route, model
 from groundtune.sdk.jobs import AsyncJob, Job
@@ -19,6 +20,7 @@ LIST = Route("GET", "/v1/evaluations")
 RETRIEVE = Route("GET", "/v1/evaluations/{eval_id}")
 HTML = Route("GET", "/v1/evaluations/{eval_id}/report.html")
 ITEMS = Route("GET", "/v1/evaluations/{eval_id}/items")
+ITEM = Route("GET", "/v1/evaluations/{eval_id}/items/{example_id}")
 
 
 class Evaluations(SyncResource):
@@ -73,6 +75,21 @@ class Evaluations(SyncResource):
             timeout=timeout,
         )
 
+    @ITEM
+    def retrieve_item(
+        self, eval_id: str, example_id: str, *, suite: str | None = None, timeout: Any = DEFAULT
+    ) -> EvalItem:
+        """One item: question, documents, gold answer and every system's reply with its quotes located."""
+        return self._request(
+            Call(
+                ITEM,
+                parse=model(EvalItem),
+                path={"eval_id": eval_id, "example_id": example_id},
+                params={"suite": suite},
+                timeout=timeout,
+            )
+        )
+
 
 class AsyncEvaluations(AsyncResource):
     @CREATE
@@ -122,6 +139,20 @@ class AsyncEvaluations(AsyncResource):
                 EvalRecord,
                 path={"eval_id": eval_id},
                 params={"suite": suite, "system": system, "after": after, "limit": limit},
+                timeout=timeout,
+            )
+        )
+
+    @ITEM
+    async def retrieve_item(
+        self, eval_id: str, example_id: str, *, suite: str | None = None, timeout: Any = DEFAULT
+    ) -> EvalItem:
+        return await self._request(
+            Call(
+                ITEM,
+                parse=model(EvalItem),
+                path={"eval_id": eval_id, "example_id": example_id},
+                params={"suite": suite},
                 timeout=timeout,
             )
         )

@@ -9,6 +9,7 @@ from typing import Any
 
 from groundtune.core.configs import RetrieverConfig, SearchFilters
 from groundtune.core.resources import (
+    ChunkLocation,
     Deleted,
     DocumentInfo,
     KnowledgeBase,
@@ -27,6 +28,7 @@ LIST = Route("GET", "/v1/knowledge_bases")
 RETRIEVE = Route("GET", "/v1/knowledge_bases/{name}")
 DELETE = Route("DELETE", "/v1/knowledge_bases/{name}")
 SEARCH = Route("POST", "/v1/knowledge_bases/{name}/search")
+CHUNK = Route("GET", "/v1/knowledge_bases/{name}/chunks/{chunk_id}")
 UPLOAD = Route("POST", "/v1/knowledge_bases/{name}/documents")
 DOCUMENTS = Route("GET", "/v1/knowledge_bases/{name}/documents")
 DOCUMENT = Route("GET", "/v1/knowledge_bases/{name}/documents/{doc_id}")
@@ -96,6 +98,21 @@ class KnowledgeBases(SyncResource):
     @DELETE
     def delete(self, name: str, *, timeout: Any = DEFAULT) -> Deleted:
         return self._request(Call(DELETE, parse=model(Deleted), path={"name": name}, timeout=timeout))
+
+    @CHUNK
+    def chunk(
+        self, name: str, chunk_id: str, *, quote: str | None = None, timeout: Any = DEFAULT
+    ) -> ChunkLocation:
+        """A chunk in its document's text (what a citation opens), with `quote` located in it."""
+        return self._request(
+            Call(
+                CHUNK,
+                parse=model(ChunkLocation),
+                path={"name": name, "chunk_id": chunk_id},
+                params={"quote": quote},
+                timeout=timeout,
+            )
+        )
 
     @SEARCH
     def search(
@@ -248,6 +265,20 @@ class AsyncKnowledgeBases(AsyncResource):
     @DELETE
     async def delete(self, name: str, *, timeout: Any = DEFAULT) -> Deleted:
         return await self._request(Call(DELETE, parse=model(Deleted), path={"name": name}, timeout=timeout))
+
+    @CHUNK
+    async def chunk(
+        self, name: str, chunk_id: str, *, quote: str | None = None, timeout: Any = DEFAULT
+    ) -> ChunkLocation:
+        return await self._request(
+            Call(
+                CHUNK,
+                parse=model(ChunkLocation),
+                path={"name": name, "chunk_id": chunk_id},
+                params={"quote": quote},
+                timeout=timeout,
+            )
+        )
 
     @SEARCH
     async def search(
