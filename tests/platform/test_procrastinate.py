@@ -72,3 +72,23 @@ def test_the_procrastinate_engine_refuses_a_sqlite_store(home: Path) -> None:
         make_runner("procrastinate", Store(home=home), home)
     with pytest.raises(InvalidInputError, match="unknown job engine"):
         make_runner("celery", Store(home=home), home)
+
+
+def test_the_server_runs_jobs_on_the_engine_it_is_given(pg_url: str, home: Path) -> None:
+    from typer.testing import CliRunner
+
+    from groundtune.cli.main import app
+    from groundtune.platform.api.server import build_app
+    from groundtune.platform.jobs.procrastinate_engine import ProcrastinateRunner
+
+    store = Store(pg_url, home=home)
+    try:
+        served = build_app(store, home, host="127.0.0.1", engine="procrastinate")
+        assert isinstance(served.state.platform.runner, ProcrastinateRunner)
+    finally:
+        store.close()
+    # `groundtune server --engine procrastinate` on the default SQLite store: a clear error, exit 2
+    result = CliRunner().invoke(
+        app, ["--home", str(home), "server", "--engine", "procrastinate", "--port", "1", "--no-ui"]
+    )
+    assert result.exit_code == 2 and "needs a PostgreSQL store" in result.output

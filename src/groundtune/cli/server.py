@@ -28,6 +28,12 @@ def server_cmd(
         1, "--workers", min=1, max=64, help="Jobs run at once, each in its own process."
     ),
     ui: bool = typer.Option(True, "--ui/--no-ui", help="Serve the web UI at / on the same port."),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        help="Job engine: local (worker subprocesses here) or procrastinate (workers started with "
+        "`groundtune jobs worker --engine procrastinate --db URL`, on a PostgreSQL --db).",
+    ),
 ) -> None:
     """Serve /v1 (knowledge bases, datasets, fine-tuning jobs, adapters, evaluations, deployments,
     jobs), the grounded /v1/chat/completions of running deployments and the web UI at /."""
@@ -41,7 +47,7 @@ def server_cmd(
 
         console.print(f"groundtune web UI on http://{host}:{port}/")
     console.print(f"groundtune platform on http://{host}:{port}/v1 (OpenAPI at /docs)")
-    run_server(host=host, port=port, db=db, workers=workers, extend=extend)
+    run_server(host=host, port=port, db=db, workers=workers, extend=extend, engine=engine)
 
 
 def _store(db: str | None):  # type: ignore[no-untyped-def]

@@ -29,14 +29,23 @@ def keys_required(store: Any, host: str) -> bool:
 Extend = Callable[[Any, bool], None]
 
 
-def build_app(store: Any, home: Path, *, host: str, workers: int = 1, extend: Extend | None = None) -> Any:
-    """The app with a LocalRunner of `workers` concurrent jobs (the server's lifetime starts and stops
-    it); `extend(app, api_keys_required)` adds routes on the same app."""
+def build_app(
+    store: Any,
+    home: Path,
+    *,
+    host: str,
+    workers: int = 1,
+    extend: Extend | None = None,
+    engine: str = "local",
+) -> Any:
+    """The app with the runner of `engine` (`local`: `workers` concurrent worker subprocesses here;
+    `procrastinate`: jobs go to procrastinate workers through the store's PostgreSQL database). The
+    server's lifetime starts and stops it; `extend(app, api_keys_required)` adds routes on the app."""
     required = keys_required(store, host)  # before anything loads: a refused bind fails at once
     from groundtune.platform.api.app import create_platform_app
-    from groundtune.platform.jobs.runner import LocalRunner
+    from groundtune.platform.jobs.runner import make_runner
 
-    runner = LocalRunner(store, home, max_workers=workers)
+    runner = make_runner(engine, store, home, max_workers=workers)
     app = create_platform_app(store, runner, home=home, api_keys_required=required)
     if extend is not None:
         extend(app, required)
@@ -52,6 +61,7 @@ def run_server(
     home: str | Path | None = None,
     log_level: str = "info",
     extend: Extend | None = None,
+    engine: str = "local",
 ) -> None:
     """Serve `/v1` (and what `extend` adds) until interrupted; jobs run in worker processes, at
     most `workers` at once."""
@@ -63,7 +73,7 @@ def run_server(
     ws = get_workspace(home)
     store = Store(db, home=ws.home)
     try:
-        app = build_app(store, ws.home, host=host, workers=workers, extend=extend)
+        app = build_app(store, ws.home, host=host, workers=workers, extend=extend, engine=engine)
         uvicorn.run(app, host=host, port=port, log_level=log_level)
     finally:
         store.close()
