@@ -74,6 +74,13 @@ def test_choose_keeps_the_signal_that_refuses_better() -> None:
     # a model whose own refusals are right keeps them
     own = calibrate([None] * 24, [False] * 19 + [True] * 5, targets, 0.1)
     assert choose(own, by_gate).signal == "uncertainty"
+    # one that refuses most answerable items too has the higher F1 on a refusal-heavy split, but it
+    # breaks the budget: the gate, which keeps it, wins
+    heavy = [False] * 10 + [True] * 30
+    habit = calibrate([None] * 40, [True] * 8 + [False] * 2 + [True] * 24 + [False] * 6, heavy, 0.1)
+    gate = calibrate_gate([0.5 + i / 100 for i in range(10)] + [0.1] * 3 + [0.9] * 27, heavy, 0.1)
+    assert refusal_f1(habit) > refusal_f1(gate) and habit.false_refusal == 0.8
+    assert choose(habit, gate).signal == "answerability"
 
 
 def test_must_answer_leaves_the_refusal_decision_out_of_the_grammar() -> None:

@@ -222,11 +222,23 @@ def refusal_f1(a: Abstention) -> float:
     return 2 * hit / (refused + n_ref) if refused + n_ref else 0.0
 
 
+def within_budget(a: Abstention) -> bool:
+    """Whether it refused no more answerable calibration items than its budget allows."""
+    return a.false_refusal <= a.max_false_refusal + 1e-9
+
+
 def choose(by_uncertainty: Abstention, by_gate: Abstention | None) -> Abstention:
-    """The abstention that refuses better on the calibration items (refusal F1; a tie keeps the
-    model's own decisions), carrying both signals' AUROC."""
+    """The abstention that refuses better on the calibration items, carrying both signals' AUROC:
+    one within the false-refusal budget first (a model whose own refusals break the budget loses to a
+    gate that keeps it, since a gate overrides them), then the higher refusal F1; a tie keeps the
+    model's own decisions."""
     auroc = {**by_uncertainty.auroc, **(by_gate.auroc if by_gate else {})}
     best = by_uncertainty
-    if by_gate is not None and by_gate.gate is not None and refusal_f1(by_gate) > refusal_f1(by_uncertainty):
-        best = by_gate
+    if by_gate is not None and by_gate.gate is not None:
+
+        def rank(a: Abstention) -> tuple[bool, float]:
+            return within_budget(a), refusal_f1(a)
+
+        if rank(by_gate) > rank(by_uncertainty):
+            best = by_gate
     return best.model_copy(update={"auroc": auroc})
