@@ -15,6 +15,7 @@ from groundtune.core.resources import Adapter, Checkpoint, ExamplePreview
 from groundtune.sdk import Client, Job
 from tests.platform.api.conftest import SAMPLE, TINY_EMBEDDER, TINY_LM
 from tests.platform.api.live import LivePlatform
+from tests.serve.reader import Reader
 
 
 def test_kb_to_a_cited_answer_through_the_sdk(tmp_path: Path) -> None:
@@ -99,4 +100,26 @@ def test_kb_to_a_cited_answer_through_the_sdk(tmp_path: Path) -> None:
         )
         assert [d.title for d in given.choices[0].message.context.retrieved] == ["Warranty"]
         assert client.deployments.stop("prod").status == "stopped"
+        # a cited answer through the SDK: the same serving path with a language model whose replies can be
+        # predicted (an extractive reader served as a vLLM server would be; see tests/serve/reader.py)
+        with Reader() as reader:
+            client.deployments.create(
+                name="cited",
+                config={"model": "reader", "engine": "vllm", "vllm_url": reader.url, "kb": "sample"},
+                start=True,
+            )
+            answer = client.chat.completions.create(
+                model="reader",
+                messages=[
+                    {"role": "user", "content": "In which county is the Harrowgate Valley Light Railway?"}
+                ],
+                max_tokens=64,
+            )
+            grounded = answer.choices[0].message.context
+            assert reader.prompts and grounded.citations and not grounded.refusal
+            first = grounded.citations[0]
+            assert (
+                first.quote_verified and first.document_id == grounded.retrieved[first.index - 1].document_id
+            )
+            assert client.deployments.stop("cited").status == "stopped"
         assert client.health()["status"] == "ok"

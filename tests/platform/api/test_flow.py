@@ -16,6 +16,7 @@ import pytest
 
 from tests.platform.api.conftest import SAMPLE, TINY_EMBEDDER, TINY_LM
 from tests.platform.api.live import LivePlatform
+from tests.serve.reader import Reader
 
 
 def _sse(url: str) -> list[str]:
@@ -155,3 +156,29 @@ def test_whole_flow_over_http(backend: str, tmp_path: Path, request: pytest.Fixt
             client.chat.completions.create(
                 model="tuned", messages=[{"role": "user", "content": "hi"}], max_tokens=4
             )
+        # (the KB is free again) a cited answer: the same serving path with a language model whose replies can be predicted (a
+        # tiny random model cites nothing reliably): an extractive reader served as a vLLM server would be
+        with Reader() as reader:
+            cited = {
+                "name": "cited",
+                "config": {"model": "reader", "engine": "vllm", "vllm_url": reader.url, "kb": "sample"},
+                "start": True,
+            }
+            made = api.post("/v1/deployments", json=cited)
+            assert made.status_code == 200 and made.json()["status"] == "running", made.text
+            answer = client.chat.completions.create(
+                model="reader",
+                messages=[
+                    {"role": "user", "content": "In which county is the Harrowgate Valley Light Railway?"}
+                ],
+                max_tokens=64,
+            )
+            assert reader.prompts, "the reply came from a prompt groundtune rendered"
+            grounded = answer.choices[0].message.model_extra["context"]
+            assert grounded["citations"] and not grounded["refusal"]
+            first = grounded["citations"][0]
+            assert (
+                first["quote_verified"]
+                and first["document_id"] == grounded["retrieved"][first["index"] - 1]["document_id"]
+            )
+            assert api.post("/v1/deployments/cited/stop").json()["status"] == "stopped"
