@@ -481,7 +481,6 @@ class AddSummary(BaseModel):
         return not self.errors
 
 
-
 # -- platform: jobs, events, pages, API keys ------------------------------------------------------
 
 JobState = Literal["validating_files", "queued", "running", "cancelling", "succeeded", "failed", "cancelled"]

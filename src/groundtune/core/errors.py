@@ -171,7 +171,10 @@ def from_response(
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict):
         text = str(body or "").strip().splitlines()
-        error = {"message": f"HTTP {status}" + (f": {text[0][:200]}" if text else ""), "code": f"http_{status}"}
+        error = {
+            "message": f"HTTP {status}" + (f": {text[0][:200]}" if text else ""),
+            "code": f"http_{status}",
+        }
     cls = error_class(status, error.get("type"))
     kwargs: dict[str, Any] = {
         "code": error.get("code"),

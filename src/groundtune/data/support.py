@@ -25,6 +25,8 @@ MIN_SUPPORT = 0.35
 # hidden) the chosen sentence is one the annotators selected for 89.7% with words alone and 89.3% with
 # all-MiniLM-L6-v2 at this weight: its answers reuse the passage's words; paraphrased answers need it.
 DENSE_WEIGHT = 0.35
+
+
 def _recall(needle: set[str], hay: set[str]) -> float:
     return len(needle & hay) / len(needle) if needle else 0.0
 

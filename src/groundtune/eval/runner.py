@@ -26,7 +26,7 @@ from groundtune.grounding import GroundingFormat
 from groundtune.grounding.abstention import Abstention, abstain, answer_uncertainty, gate_decision
 from groundtune.grounding.answerability import Embed, answerability_scores, auroc
 from groundtune.grounding.citations import renumber_citations
-from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest, GenerationResult
+from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest, gated_refusal
 
 
 class System(BaseModel):
@@ -182,11 +182,7 @@ def run_systems(
             advance(len(items) - len(asked))  # refused by the gate: nothing to generate
         generated = iter(backend.generate(asked, progress=advance))
         outputs = [
-            GenerationResult(
-                text=refusal_reply, finish_reason="stop", prompt_tokens=0, completion_tokens=0, latency_s=0.0
-            )
-            if decision == "refuse"
-            else next(generated)
+            gated_refusal(refusal_reply) if decision == "refuse" else next(generated)
             for decision in decisions
         ]
         threshold = abstention.threshold if abstention is not None else None

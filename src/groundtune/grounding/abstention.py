@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -176,7 +176,17 @@ def calibrate(
     )
 
 
-def gate_decision(abstention: Abstention | None, score: float | None) -> Literal["refuse", "answer"] | None:
+class Gated(Protocol):
+    """What a gate decision reads: an `Abstention`, or the calibration artifact stored from one."""
+
+    @property
+    def signal(self) -> str: ...
+
+    @property
+    def gate(self) -> float | None: ...
+
+
+def gate_decision(abstention: Gated | None, score: float | None) -> Literal["refuse", "answer"] | None:
     """What a gate decides for documents of answerability `score` (None: the model decides)."""
     if abstention is None or abstention.signal != "answerability" or abstention.gate is None or score is None:
         return None

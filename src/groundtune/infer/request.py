@@ -91,6 +91,14 @@ class GenerationResult(BaseModel):
     )
 
 
+def gated_refusal(text: str) -> GenerationResult:
+    """The result standing for a refusal an answerability gate gave instead of generating (`text`:
+    the format's refusal reply); nothing was computed, so no tokens and no time."""
+    return GenerationResult(
+        text=text, finish_reason="stop", prompt_tokens=0, completion_tokens=0, latency_s=0.0
+    )
+
+
 Progress = Callable[[int], None]
 """Called with the number of requests that just finished (as the embedder's `progress` is)."""
 

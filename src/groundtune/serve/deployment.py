@@ -21,9 +21,9 @@ from groundtune.core.errors import ConflictError, DeadlineError, InvalidInputErr
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding import DEFAULT_STYLE, GroundingFormat, get_format, is_verbatim
-from groundtune.grounding.abstention import abstain, answer_uncertainty
+from groundtune.grounding.abstention import abstain, answer_uncertainty, gate_decision
 from groundtune.grounding.answerability import answerability
-from groundtune.infer.request import GenerationConfig, GenerationRequest, GenerationResult
+from groundtune.infer.request import GenerationConfig, GenerationRequest, GenerationResult, gated_refusal
 from groundtune.serve.calibrations import Chosen
 from groundtune.serve.schemas import (
     AssistantMessage,
@@ -309,7 +309,7 @@ class Deployment:
         its calibration has no gate)."""
         chosen = self.calibrations.get(model)
         c = chosen.calibration if chosen and not self.abstention_off else None
-        if c is None or c.signal != "answerability" or c.gate is None:
+        if c is None or gate_decision(c, 0.0) is None:  # no gate to apply
             return None, None
         name = c.embedder or DEFAULT_EMBEDDER
         if name not in self._embedders:
@@ -317,14 +317,7 @@ class Deployment:
 
             self._embedders[name] = load_embedder(name)
         score = answerability(question, [d.text for d in documents], self._embedders[name].encode)
-        return score, ("refuse" if score < c.gate else "answer")
-
-    def _gated_refusal(self, prepared: Prepared) -> GenerationResult:
-        """The refusal a gate gives instead of generating."""
-        text = prepared.fmt.render_target(prepared.fmt.refusal_target())
-        return GenerationResult(
-            text=text, finish_reason="stop", prompt_tokens=0, completion_tokens=0, latency_s=0.0
-        )
+        return score, gate_decision(c, score)
 
     def _documents(
         self, req: ChatCompletionRequest, question: str
@@ -373,7 +366,7 @@ class Deployment:
 
     def generate(self, prepared: Prepared) -> GenerationResult:
         if prepared.gated == "refuse":
-            return self._gated_refusal(prepared)
+            return gated_refusal(prepared.fmt.render_target(prepared.fmt.refusal_target()))
         if self.scheduler is None:
             return self.backend.generate([prepared.generation])[0]
         future = self.scheduler.submit(prepared.generation)
