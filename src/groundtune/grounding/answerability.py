@@ -3,7 +3,8 @@
 A small model's own refusal decision can be a habit rather than a reading: on the sample KB the
 quickstart adapter's `Relevant: none` margin ranks refusal items at chance (AUROC 0.47,
 benchmarks/refusal_signal.py), while how closely the best sentence of the shown documents matches
-the question ranks them well (0.77-0.87 on the same items). `answerability` is that match: for every
+the question ranks the held-out public suites' refusal items well (AUROC 0.94 NQ-open, 0.77 ClapNQ;
+benchmarks/quality.py, docs/eval.md). `answerability` is that match: for every
 sentence of every document, the share of the question's content words it holds, blended with the
 cosine of their embeddings (the retriever's embedder), maximised over sentences. A refusal item
 whose relevant document was not retrieved scores low; a near-miss paragraph (SQuAD 2.0's
