@@ -7,8 +7,24 @@ import random
 import numpy as np
 import pytest
 
-from groundtune.grounding.abstention import calibrate, calibrate_gate, choose, gate_decision, refusal_f1
-from groundtune.grounding.answerability import answerability, answerability_scores, auroc, content_words
+from groundtune.grounding.abstention import (
+    Abstention,
+    calibrate,
+    calibrate_gate,
+    calibrate_relevance,
+    choose,
+    gate_decision,
+    listable_documents,
+    refusal_f1,
+    steer,
+)
+from groundtune.grounding.answerability import (
+    answerability,
+    answerability_scores,
+    auroc,
+    content_words,
+    document_scores,
+)
 from groundtune.grounding.constraint import ReplyConstraint
 
 QUESTION = "How long is the warranty on the kettle?"
@@ -95,3 +111,79 @@ def test_must_answer_leaves_the_refusal_decision_out_of_the_grammar() -> None:
     # with no document to name, refusing stays legal
     empty = ReplyConstraint(style="cited", documents=[], must_answer=True).grammar()
     assert empty is not None and empty.feed(empty.start, "Relevant: none\n") is not None
+
+
+def test_each_document_scores_its_own_best_sentence_and_the_best_is_the_answerability() -> None:
+    docs = [SILENT[0], HOLDS[0], ""]
+    [scores] = document_scores([(QUESTION, docs)])
+    assert scores[1] > scores[0] and scores[2] == 0.0
+    assert max(scores) == answerability(QUESTION, docs)
+    assert document_scores([(QUESTION, [])]) == [[]]
+
+
+def _gate(margin: float | None, gate: float | None = 0.3) -> Abstention:
+    return Abstention(
+        threshold=None,
+        max_false_refusal=0.1,
+        items=10,
+        answerable=8,
+        false_refusal=0.0,
+        refusal_recall=0.5,
+        signal="answerability",
+        gate=gate,
+        relevance_margin=margin,
+    )
+
+
+def test_listable_documents_are_those_near_the_best_one() -> None:
+    assert listable_documents(_gate(0.1), [0.2, 0.75, 0.7, 0.5]) == [2, 3]
+    assert listable_documents(_gate(0.0), [0.2, 0.75, 0.7, 0.5]) == [2]
+    assert listable_documents(_gate(None), [0.2, 0.75]) is None
+    assert listable_documents(None, [0.2, 0.75]) is None
+
+
+def test_steer_carries_the_gate_and_the_margin_into_the_constraint() -> None:
+    base = ReplyConstraint(style="cited", documents=["Alpha text.", "Beta text.", "Gamma text."])
+    decision, c = steer(base, _gate(0.05), [0.1, 0.6, 0.58])
+    assert decision == "answer" and c is not None and c.must_answer and c.listable == [2, 3]
+    decision, c = steer(base, _gate(0.05), [0.1, 0.2, 0.25])
+    assert decision == "refuse"
+    # no gate, no margin: the constraint is left as it is
+    decision, c = steer(base, None, [0.1, 0.6, 0.58])
+    assert decision is None and c is base
+    assert steer(None, _gate(0.05), [0.5]) == ("answer", None)
+
+
+def test_a_listable_restriction_limits_the_relevant_line_and_the_citations() -> None:
+    texts = ["Alpha text.", "Beta text.", "Gamma text."]
+    g = ReplyConstraint(style="cited", documents=texts, listable=[2, 3]).grammar()
+    assert g is not None
+    assert g.feed(g.start, "Relevant: [1]") is None
+    assert g.feed(g.start, "Relevant: none\n") is not None  # refusing stays legal without a gate
+    listed = g.feed(g.start, 'Relevant: [2]\nQuote [2]: "Beta text."\nAnswer: Beta')
+    assert listed is not None
+    # the answer cites what the Relevant line named, no other document
+    assert g.feed(listed, " [2]") is not None
+    assert g.feed(listed, " [3]") is None and g.feed(listed, " [1]") is None
+    # without a restriction any prompt document may be named
+    free = ReplyConstraint(style="cited", documents=texts).grammar()
+    assert free is not None and free.feed(free.start, "Relevant: [1]") is not None
+    # unknown numbers are ignored; none left means no restriction
+    odd = ReplyConstraint(style="cited", documents=texts, listable=[9]).grammar()
+    assert odd is not None and odd.feed(odd.start, "Relevant: [1]") is not None
+
+
+def test_the_relevance_margin_is_the_one_the_lists_do_best_under() -> None:
+    scores = [[0.9, 0.3, 0.85, 0.2], [0.4, 0.8, 0.1, 0.1], [0.7, 0.72, 0.2, 0.1]]
+    gold = [{1}, {2}, {2}]
+    # a system naming every document gains from a tight margin
+    margin, table = calibrate_relevance([[1, 2, 3, 4]] * 3, scores, gold)
+    assert margin == 0.0 and table["0.0"] == 1.0 and table["None"] < 1.0
+    # one that names the gold documents keeps its own choices (ties keep the loosest margin)
+    margin, table = calibrate_relevance([[1], [2], [2]], scores, gold)
+    assert margin is None and table["None"] == 1.0
+    # a refusal (nothing named) counts as naming the best-scoring document
+    _, table = calibrate_relevance([[], [], []], scores, [{1}, {2}, {1}])
+    assert table["None"] == pytest.approx(2 / 3)
+    # unanswerable items (no gold document) do not count
+    assert calibrate_relevance([[1]], [[0.5]], [set()]) == (None, {})

@@ -391,6 +391,11 @@ class Calibration(_Artifact):
         "else the model must answer.",
     )
     embedder: str | None = Field(default=None, description="Embedder answerability is scored with.")
+    relevance_margin: float | None = Field(
+        default=None,
+        description="Replies name as relevant only documents whose own answerability is within this of "
+        "the best document's; None: any prompt document.",
+    )
     auroc: dict[str, float | None] = Field(
         default_factory=dict, description="Refusal AUROC of each signal on the calibration items."
     )

@@ -129,5 +129,6 @@ class EvalRecord(_Model):
     completion_tokens: int = 0
     uncertainty: float | None = None  # mean entropy (nats) over the answer's tokens, when known
     answerability: float | None = None  # how well the documents' best sentence matches the question
+    document_scores: list[float] | None = None  # each document's own answerability, in prompt order
     raw_output: str | None = None  # the model's own reply when abstention replaced it by a refusal
     constrained: bool = False  # decoded within the grounding grammar (verbatim quotes, prompt documents)

@@ -19,6 +19,7 @@ from groundtune.core.calibrations import Calibration, now, write_calibration
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import Example
+from groundtune.eval.metrics import gold_relevant
 from groundtune.eval.runner import ProgressFactory, System, run_systems
 from groundtune.grounding import DEFAULT_STYLE, get_format
 from groundtune.grounding.abstention import (
@@ -26,6 +27,7 @@ from groundtune.grounding.abstention import (
     Abstention,
     calibrate,
     calibrate_gate,
+    calibrate_relevance,
     choose,
 )
 from groundtune.grounding.answerability import Embed
@@ -84,7 +86,9 @@ def calibrate_systems(
     embedder: tuple[str, Embed] | None = None,
 ) -> dict[str, Abstention]:
     """Each system's abstention, from its replies to the labelled `items`: an uncertainty threshold,
-    or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`)."""
+    or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`);
+    with an `embedder`, also the relevance margin its Relevant lists do best under
+    (`abstention.calibrate_relevance`)."""
     targets = [not ex.answerable for ex in items]
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
     embed = embedder[1] if embedder else None
@@ -109,7 +113,15 @@ def calibrate_systems(
             if embedder is not None and all(s is not None for s in scores)
             else None
         )
-        fitted[r.system.name] = choose(by_uncertainty, by_gate)
+        chosen = choose(by_uncertainty, by_gate)
+        if embedder is not None and all(rec.document_scores for rec in r.records):
+            margin, _ = calibrate_relevance(
+                [rec.parsed.relevant for rec in r.records],
+                [rec.document_scores or [] for rec in r.records],
+                [gold_relevant(ex) for ex in items],
+            )
+            chosen = chosen.model_copy(update={"relevance_margin": margin, "embedder": embedder[0]})
+        fitted[r.system.name] = chosen
     return fitted
 
 

@@ -23,8 +23,8 @@ from groundtune.core.errors import InvalidInputError
 from groundtune.core.schemas import EvalRecord, Example
 from groundtune.eval.metrics import aggregate, item_metrics
 from groundtune.grounding import GroundingFormat
-from groundtune.grounding.abstention import Abstention, abstain, answer_uncertainty, gate_decision
-from groundtune.grounding.answerability import Embed, answerability_scores, auroc
+from groundtune.grounding.abstention import Abstention, abstain, answer_uncertainty, steer
+from groundtune.grounding.answerability import Embed, auroc, document_scores
 from groundtune.grounding.citations import renumber_citations
 from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest, gated_refusal
 
@@ -162,21 +162,22 @@ def run_systems(
     `abstentions` (per system name) refuse where that system's calibration says; `embed` scores each
     item's answerability (needed by gates, and reported as a refusal AUROC either way)."""
     requests = build_requests(items, systems, fmt, config, demonstrations)
-    scores: list[float | None] = (
-        list(answerability_scores([(ex.question, [d.text for d in ex.documents]) for ex in items], embed))
+    per_doc: list[list[float] | None] = (
+        list(document_scores([(ex.question, [d.text for d in ex.documents]) for ex in items], embed))
         if embed is not None
         else [None] * len(items)
     )
+    scores = [max(s, default=0.0) if s is not None else None for s in per_doc]
     refusal_reply = fmt.render_target(fmt.refusal_target())
     results = []
     for system in systems:
         abstention = (abstentions or {}).get(system.name)
-        decisions = [gate_decision(abstention, score) for score in scores]
-        asked = [
-            _must_answer(req) if decision == "answer" else req
-            for req, decision in zip(requests[system.name], decisions, strict=True)
-            if decision != "refuse"
+        steered = [
+            _steer(req, abstention, doc_scores)
+            for req, doc_scores in zip(requests[system.name], per_doc, strict=True)
         ]
+        decisions = [decision for decision, _ in steered]
+        asked = [req for decision, req in steered if decision != "refuse"]
         advance = progress(system.name, len(items)) if progress else None
         if advance is not None and len(asked) < len(items):
             advance(len(items) - len(asked))  # refused by the gate: nothing to generate
@@ -188,7 +189,9 @@ def run_systems(
         threshold = abstention.threshold if abstention is not None else None
         records, scored = [], []
         own_refusals: list[bool] = []
-        for ex, req, out, score in zip(items, requests[system.name], outputs, scores, strict=True):
+        for ex, req, out, score, doc_scores in zip(
+            items, requests[system.name], outputs, scores, per_doc, strict=True
+        ):
             parsed = fmt.parse(out.text, ex.documents)
             own_refusals.append(parsed.refusal)
             uncertainty = answer_uncertainty(out.text, parsed.answer, out.token_entropy, out.token_ends)
@@ -208,6 +211,7 @@ def run_systems(
                     completion_tokens=out.completion_tokens,
                     uncertainty=uncertainty,
                     answerability=score,
+                    document_scores=doc_scores,
                     raw_output=out.text if text != out.text else None,
                     constrained=out.constrained,
                 )
@@ -228,11 +232,14 @@ def run_systems(
     return results
 
 
-def _must_answer(request: GenerationRequest) -> GenerationRequest:
-    if request.constraint is None:
-        return request
-    constraint = request.constraint.model_copy(update={"must_answer": True})
-    return request.model_copy(update={"constraint": constraint})
+def _steer(
+    request: GenerationRequest, abstention: Abstention | None, doc_scores: list[float] | None
+) -> tuple[str | None, GenerationRequest]:
+    """The gate's decision for this request and the request constrained to carry it out."""
+    decision, constraint = steer(request.constraint, abstention, doc_scores)
+    return decision, request if constraint is request.constraint else request.model_copy(
+        update={"constraint": constraint}
+    )
 
 
 def signal_aurocs(

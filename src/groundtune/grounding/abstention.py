@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +31,9 @@ from groundtune.core.configs import DEFAULT_MAX_FALSE_REFUSAL
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding.citations import strip_citations
 from groundtune.grounding.format import GroundingFormat
+
+if TYPE_CHECKING:
+    from groundtune.grounding.constraint import ReplyConstraint
 
 
 class Abstention(BaseModel):
@@ -55,6 +58,11 @@ class Abstention(BaseModel):
         "answerability is below this, else the model must answer.",
     )
     embedder: str | None = Field(default=None, description="Embedder the answerability scores used.")
+    relevance_margin: float | None = Field(
+        default=None,
+        description="The reply may name as relevant only documents whose own answerability is within "
+        "this of the best document's (`listable_documents`); None: any prompt document.",
+    )
     auroc: dict[str, float | None] = Field(
         default_factory=dict,
         description="How well each signal ranked refusal items above answerable ones on the calibration "
@@ -185,12 +193,79 @@ class Gated(Protocol):
     @property
     def gate(self) -> float | None: ...
 
+    @property
+    def relevance_margin(self) -> float | None: ...
+
 
 def gate_decision(abstention: Gated | None, score: float | None) -> Literal["refuse", "answer"] | None:
     """What a gate decides for documents of answerability `score` (None: the model decides)."""
     if abstention is None or abstention.signal != "answerability" or abstention.gate is None or score is None:
         return None
     return "refuse" if score < abstention.gate else "answer"
+
+
+def listable_documents(abstention: Gated | None, scores: Sequence[float] | None) -> list[int] | None:
+    """1-based numbers of the documents a reply may name as relevant: those whose own answerability
+    (`answerability.document_scores`) is within the calibrated margin of the best one's. None: any."""
+    margin = abstention.relevance_margin if abstention is not None else None
+    if margin is None or not scores:
+        return None
+    top = max(scores)
+    return [n for n, s in enumerate(scores, start=1) if s >= top - margin]
+
+
+def steer(
+    constraint: ReplyConstraint | None, abstention: Gated | None, scores: Sequence[float] | None
+) -> tuple[Literal["refuse", "answer"] | None, ReplyConstraint | None]:
+    """What the gate decides for documents of these own scores, and the decoding constraint that
+    carries it out: `must_answer` when the gate lets the question through, `listable` from the
+    relevance margin. A "refuse" needs no generation (the caller renders the refusal)."""
+    decision = gate_decision(abstention, max(scores, default=0.0) if scores is not None else None)
+    if constraint is None:
+        return decision, None
+    update: dict[str, object] = {}
+    if decision == "answer":
+        update["must_answer"] = True
+    listable = listable_documents(abstention, scores)
+    if listable is not None:
+        update["listable"] = listable
+    return decision, constraint.model_copy(update=update) if update else constraint
+
+
+RELEVANCE_MARGINS: tuple[float | None, ...] = (None, 0.3, 0.2, 0.15, 0.1, 0.05, 0.02, 0.0)
+"""Margins `calibrate_relevance` tries, loosest first (None: no restriction)."""
+
+
+def calibrate_relevance(
+    listed: Sequence[Sequence[int]],
+    scores: Sequence[Sequence[float]],
+    gold: Sequence[set[int]],
+) -> tuple[float | None, dict[str, float]]:
+    """The relevance margin under which a system's Relevant lists on labelled answerable items would
+    have had the best mean F1 against the gold documents, and that F1 per margin tried. Under a
+    margin the reply names its own listed documents that are listable, or (when it named none of
+    them, or refused) the best-scoring document; ties keep the looser margin, so a model that picks
+    documents well keeps its own choices."""
+    if not len(listed) == len(scores) == len(gold):
+        raise ValueError("listed, scores and gold must have one entry per item")
+    items = [(set(own), list(s), g) for own, s, g in zip(listed, scores, gold, strict=True) if g and s]
+    if not items:
+        return None, {}
+
+    def f1(pred: set[int], want: set[int]) -> float:
+        hit = len(pred & want)
+        return 2 * hit / (len(pred) + len(want)) if hit else 0.0
+
+    def named(own: set[int], s: list[float], margin: float | None) -> set[int]:
+        top = max(s)
+        allowed = {n for n, v in enumerate(s, start=1) if margin is None or v >= top - margin}
+        return (own & allowed) or {s.index(top) + 1}
+
+    table = {
+        str(m): sum(f1(named(own, s, m), g) for own, s, g in items) / len(items) for m in RELEVANCE_MARGINS
+    }
+    best = max(RELEVANCE_MARGINS, key=lambda m: (table[str(m)], -RELEVANCE_MARGINS.index(m)))
+    return best, table
 
 
 def calibrate_gate(

@@ -33,9 +33,11 @@ class AnswerOnlyFormat(GroundingFormat):
             return self.refusal
         return append_missing_citations(normalize_whitespace(target.answer), target.citations)
 
-    def grammar(self, documents: Sequence[str], *, must_answer: bool = False) -> ReplyGrammar:
-        """Free answer text whose `[n]` markers name prompt documents (`must_answer` has no hold on
-        free text)."""
+    def grammar(
+        self, documents: Sequence[str], *, must_answer: bool = False, listable: Sequence[int] | None = None
+    ) -> ReplyGrammar:
+        """Free answer text whose `[n]` markers name prompt documents (`must_answer` and `listable`
+        have no hold on free text)."""
         from groundtune.grounding.constraint import ReplyGrammar
 
         return ReplyGrammar(documents, fields=False)

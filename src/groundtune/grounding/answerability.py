@@ -45,10 +45,6 @@ def content_words(text: str) -> set[str]:
     return {w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words if w not in _STOP}
 
 
-def _sentences(texts: Sequence[str]) -> list[str]:
-    return [text[a:b] for text in texts for a, b in sentence_spans(text)]
-
-
 def answerability(question: str, texts: Sequence[str], embed: Embed | None = None) -> float:
     """0..1: how well the best sentence of `texts` matches `question` (0.0 with no text at all)."""
     return answerability_scores([(question, texts)], embed)[0]
@@ -58,7 +54,18 @@ def answerability_scores(
     items: Sequence[tuple[str, Sequence[str]]], embed: Embed | None = None
 ) -> list[float]:
     """`answerability` of each (question, document texts), with one embedding call for them all."""
-    per_item = [_sentences(texts) for _, texts in items]
+    return [max(scores, default=0.0) for scores in document_scores(items, embed)]
+
+
+def document_scores(
+    items: Sequence[tuple[str, Sequence[str]]], embed: Embed | None = None
+) -> list[list[float]]:
+    """For each (question, document texts), every document's own score: how well its best sentence
+    matches the question (0.0 for a document without text). The item's `answerability` is their
+    maximum; how far a document falls below it says how likely it is to be one of the relevant ones
+    (`abstention.listable_documents`)."""
+    per_doc = [[[text[a:b] for a, b in sentence_spans(text)] for text in texts] for _, texts in items]
+    per_item = [[s for doc in docs for s in doc] for docs in per_doc]
     dense: list[np.ndarray] = [np.zeros(len(s)) for s in per_item]
     if embed is not None:
         flat = [
@@ -73,17 +80,19 @@ def answerability_scores(
                 dense[i] = np.clip(rows @ q, 0.0, 1.0)
                 at += 1 + len(sents)
     weight = DENSE_WEIGHT if embed is not None else 0.0
-    scores = []
-    for (question, _), sents, cos in zip(items, per_item, dense, strict=True):
+    out = []
+    for (question, _), docs, sents, cos in zip(items, per_doc, per_item, dense, strict=True):
         asked = content_words(question)
-        if not sents:
-            scores.append(0.0)
-            continue
         lexical = np.asarray(
             [len(asked & content_words(s)) / len(asked) if asked else 0.0 for s in sents], dtype=np.float64
         )
-        scores.append(float(((1 - weight) * lexical + weight * cos).max()))
-    return scores
+        blended = (1 - weight) * lexical + weight * cos
+        scores, at = [], 0
+        for doc in docs:
+            scores.append(float(blended[at : at + len(doc)].max()) if doc else 0.0)
+            at += len(doc)
+        out.append(scores)
+    return out
 
 
 def auroc(refusal_scores: Sequence[float], answerable_scores: Sequence[float]) -> float | None:

@@ -68,12 +68,14 @@ class CitedFormat(GroundingFormat):
         lines.append(f"{ANSWER}{answer}")
         return "\n".join(lines)
 
-    def grammar(self, documents: Sequence[str], *, must_answer: bool = False) -> ReplyGrammar:
-        """Relevant line, one or more verbatim quotes of listed documents, answer citing prompt ones;
-        `must_answer` leaves `Relevant: none` out."""
+    def grammar(
+        self, documents: Sequence[str], *, must_answer: bool = False, listable: Sequence[int] | None = None
+    ) -> ReplyGrammar:
+        """Relevant line naming `listable` documents (None: any), one or more verbatim quotes of listed
+        documents, answer citing listed ones; `must_answer` leaves `Relevant: none` out."""
         from groundtune.grounding.constraint import ReplyGrammar
 
-        return ReplyGrammar(documents, must_answer=must_answer)
+        return ReplyGrammar(documents, must_answer=must_answer, listable=listable)
 
     def decision_spans(self, completion: str) -> list[tuple[int, int]]:
         """The shared spans plus the whole `Relevant:` value, where `none` is the refusal decision."""

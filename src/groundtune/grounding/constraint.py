@@ -62,11 +62,13 @@ class Span:
 @dataclass(frozen=True, slots=True)
 class Free:
     """In the answer text: `marker`, the citation marker being written (None outside one); `line`,
-    the start of the current line while it could still become a field label (None once it cannot)."""
+    the start of the current line while it could still become a field label (None once it cannot);
+    `cites`, the markers it may write (None: of every prompt document)."""
 
     line: str | None = None
     marker: str | None = None
     has_text: bool = False
+    cites: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +85,21 @@ class ReplyGrammar:
     """Legal replies of one prompt: `feed(state, text)` is the state after `text`, or None when that
     text cannot continue a legal reply; `can_end(state)` says whether the reply may stop there."""
 
-    def __init__(self, documents: Sequence[str], *, fields: bool = True, must_answer: bool = False) -> None:
+    def __init__(
+        self,
+        documents: Sequence[str],
+        *,
+        fields: bool = True,
+        must_answer: bool = False,
+        listable: Sequence[int] | None = None,
+    ) -> None:
         self.raw = list(documents)
         self.texts = [normalize_whitespace(t) for t in documents]
         self.fields = fields
         self.markers = tuple(cite(n) for n in range(1, len(documents) + 1))
+        # documents the Relevant line may name (an unknown number is ignored; none left: any)
+        kept = [n for n in listable or () if 1 <= n <= len(documents)]
+        self.listable = frozenset(kept) if kept else frozenset(range(1, len(documents) + 1))
         # `Relevant: none` is left out only when a document can be named instead
         self.must_answer = must_answer and bool(self.markers)
         self._verified: dict[tuple[int, str], bool] = {}
@@ -147,12 +159,13 @@ class ReplyGrammar:
                 return Choice(self._items(s.listed), "item", listed=s.listed)
             return self._next_line(s.listed, first=True)
         if typed == ANSWER:
-            return Free()
+            # the answer cites what the Relevant line named (any prompt document after `none`)
+            return Free(cites=tuple(cite(n) for n in sorted(s.listed)) or None)
         doc = next(n for n in s.listed if quote_opening(n) == typed)
         return Span(doc, s.listed)
 
     def _items(self, listed: tuple[int, ...]) -> tuple[str, ...]:
-        return tuple(m for n, m in enumerate(self.markers, start=1) if n not in listed)
+        return tuple(m for n, m in enumerate(self.markers, start=1) if n in self.listable and n not in listed)
 
     def _next_line(self, listed: tuple[int, ...], first: bool = False) -> Choice:
         """The line after the Relevant list (`first`: at least one quote) or after a quote."""
@@ -191,14 +204,15 @@ class ReplyGrammar:
 
     def _free(self, s: Free, ch: str) -> State | None:
         marker = s.marker
+        markers = self.markers if s.cites is None else s.cites
         if marker is not None:
             typed = marker + ch
-            matching = [m for m in self.markers if m.startswith(typed)]
+            matching = [m for m in markers if m.startswith(typed)]
             if not matching:
                 return None
             marker = None if typed in matching else typed
         elif ch == OPEN:
-            if not self.markers:
+            if not markers:
                 return None
             marker = OPEN
         line = s.line
@@ -216,7 +230,7 @@ class ReplyGrammar:
                     return None
                 if kind == "free":
                     line = None
-        return Free(line, marker, s.has_text or not ch.isspace())
+        return Free(line, marker, s.has_text or not ch.isspace(), s.cites)
 
     # -- what to look for when the likeliest tokens are all illegal -----------------------------------
 
@@ -229,7 +243,8 @@ class ReplyGrammar:
         if isinstance(state, Free):
             if state.marker is None:
                 return []
-            return [m[len(state.marker) :] for m in self.markers if m.startswith(state.marker)]
+            markers = self.markers if state.cites is None else state.cites
+            return [m[len(state.marker) :] for m in markers if m.startswith(state.marker)]
         if state is None or isinstance(state, Done):
             return []
         text = self.texts[state.doc - 1]
@@ -269,8 +284,16 @@ class ReplyConstraint(BaseModel):
         "documents hold an answer (`grounding.abstention`).",
     )
 
+    listable: list[int] | None = Field(
+        default=None,
+        description="Documents (1-based) the Relevant line may name: those whose own answerability is "
+        "near the best one's (`abstention.listable_documents`); None: every prompt document.",
+    )
+
     def grammar(self) -> ReplyGrammar | None:
         """The style's grammar over these documents (None for a style that has none)."""
         from groundtune.grounding.format import get_format
 
-        return get_format(self.style).grammar(self.documents, must_answer=self.must_answer)
+        return get_format(self.style).grammar(
+            self.documents, must_answer=self.must_answer, listable=self.listable
+        )

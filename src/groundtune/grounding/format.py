@@ -76,10 +76,13 @@ class GroundingFormat(ABC):
     def parse(self, text: str, documents: Sequence[ContextDocument] | None = None) -> GroundedAnswer:
         """Read model output back into a GroundedAnswer. Never raises; problems go to `violations`."""
 
-    def grammar(self, documents: Sequence[str], *, must_answer: bool = False) -> ReplyGrammar | None:
+    def grammar(
+        self, documents: Sequence[str], *, must_answer: bool = False, listable: Sequence[int] | None = None
+    ) -> ReplyGrammar | None:
         """The legal replies to a prompt over documents with these texts, for constrained decoding
         (`grounding.constraint`); None for a style without a grammar (every reply is legal).
-        `must_answer`: the reply may not take the refusal decision (an answerability gate decided)."""
+        `must_answer`: the reply may not take the refusal decision (an answerability gate decided);
+        `listable`: the documents it may name as relevant (None: any)."""
         return None
 
     def constraint(self, documents: Sequence[ContextDocument]) -> ReplyConstraint | None:

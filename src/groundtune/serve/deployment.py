@@ -15,14 +15,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 from groundtune.core.adapters import AdapterRef, resolve_adapter
-from groundtune.core.calibrations import latest_calibration
+from groundtune.core.calibrations import Calibration, latest_calibration
 from groundtune.core.configs import DEFAULT_EMBEDDER
 from groundtune.core.errors import ConflictError, DeadlineError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding import DEFAULT_STYLE, GroundingFormat, get_format, is_verbatim
-from groundtune.grounding.abstention import abstain, answer_uncertainty, gate_decision
-from groundtune.grounding.answerability import answerability
+from groundtune.grounding.abstention import abstain, answer_uncertainty, gate_decision, steer
+from groundtune.grounding.answerability import document_scores
 from groundtune.infer.request import GenerationConfig, GenerationRequest, GenerationResult, gated_refusal
 from groundtune.serve.calibrations import Chosen
 from groundtune.serve.schemas import (
@@ -280,10 +280,9 @@ class Deployment:
             seed=req.seed,
             constrained=self.constrained,
         )
-        score, gated = self._gate(req.model, question, documents)
-        constraint = fmt.constraint(documents)
-        if constraint is not None and gated == "answer":
-            constraint = constraint.model_copy(update={"must_answer": True})
+        calibration, doc_scores = self._document_scores(req.model, question, documents)
+        gated, constraint = steer(fmt.constraint(documents), calibration, doc_scores)
+        score = max(doc_scores, default=0.0) if doc_scores is not None else None
         generation = GenerationRequest(
             prompt=fmt.render_prompt(question, documents),
             adapter=ref.name if ref else None,
@@ -302,22 +301,21 @@ class Deployment:
             gated,
         )
 
-    def _gate(
+    def _document_scores(
         self, model: str, question: str, documents: list[ContextDocument]
-    ) -> tuple[float | None, Literal["refuse", "answer"] | None]:
-        """The documents' answerability and what `model`'s answerability gate decides (None, None when
-        its calibration has no gate)."""
+    ) -> tuple[Calibration | None, list[float] | None]:
+        """`model`'s calibration in force and each document's own answerability under it (None when
+        it has neither an answerability gate nor a relevance margin: nothing reads them)."""
         chosen = self.calibrations.get(model)
         c = chosen.calibration if chosen and not self.abstention_off else None
-        if c is None or gate_decision(c, 0.0) is None:  # no gate to apply
-            return None, None
+        if c is None or (gate_decision(c, 0.0) is None and c.relevance_margin is None):
+            return c, None
         name = c.embedder or DEFAULT_EMBEDDER
         if name not in self._embedders:
             from groundtune.models.registry import load_embedder
 
             self._embedders[name] = load_embedder(name)
-        score = answerability(question, [d.text for d in documents], self._embedders[name].encode)
-        return score, gate_decision(c, score)
+        return c, document_scores([(question, [d.text for d in documents])], self._embedders[name].encode)[0]
 
     def _documents(
         self, req: ChatCompletionRequest, question: str
