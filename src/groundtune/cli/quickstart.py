@@ -29,6 +29,12 @@ def quickstart_cmd(
     eval_limit: int | None = typer.Option(
         None, "--eval-limit", min=1, help="Score only the first N held-out questions."
     ),
+    init_adapter: str | None = typer.Option(
+        None,
+        "--init-adapter",
+        help="Continue training this adapter (a name, a folder, or a shipped one such as the general "
+        "grounding adapter) instead of starting a new one.",
+    ),
     examples: Path | None = typer.Option(
         None,
         "--examples",
@@ -47,7 +53,8 @@ def quickstart_cmd(
             eval_progress=bars,
             model=model,
             embedder=embedder,
-            train_overrides={"max_steps": max_steps} if max_steps else None,
+            train_overrides={k: v for k, v in (("max_steps", max_steps), ("init_adapter", init_adapter)) if v}
+            or None,
             eval_limit=eval_limit,
             examples=examples,
         )

@@ -70,7 +70,14 @@ class Abstention(BaseModel):
     )
 
     def summary(self) -> str:
-        """One line for people: when it abstains and what that did on the calibration items."""
+        """One line for people: when it abstains and what that did on the calibration items, and which
+        documents its replies may name."""
+        line = self._refusals()
+        if self.relevance_margin is not None:
+            line += f"; names as relevant only documents within {self.relevance_margin:.2f} of the best one's answerability"
+        return line
+
+    def _refusals(self) -> str:
         if self.signal == "answerability":
             recall = "–" if self.refusal_recall is None else f"{self.refusal_recall:.0%}"
             return (
