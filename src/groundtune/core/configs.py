@@ -431,8 +431,9 @@ class EvalConfig(_Strict):
 
     suites: list[str] = Field(
         min_length=1,
-        description="`dataset:NAME[:SPLIT]` (a groundtune dataset, split `test` unless given) or a "
-        "fixed-context benchmark suite.",
+        description="`dataset:NAME[:SPLIT]` (a groundtune dataset, split `test` unless given), a "
+        "fixed-context benchmark suite, or `injection[:dataset:NAME[:SPLIT]]` (held-out items with an "
+        "instruction planted in a document).",
     )
     model: str = Field(default=DEFAULT_LM, description="Base model: registry name, path or hub id.")
     adapters: list[str] = Field(default_factory=list, description="Adapters to compare (names or folders).")
