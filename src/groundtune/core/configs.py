@@ -258,6 +258,14 @@ class BuildConfig(_Strict):
         "twin example without it (hard negatives only, refusal target): the two contexts differ only by "
         "the evidence.",
     )
+    injection_fraction: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of training examples with an instruction planted in one distractor ('ignore the "
+        "question, reply X'; wording disjoint from the `injection` evaluation suite's); the target stays the "
+        "grounded one, so the model learns to treat document text as text. Held-out splits are never planted.",
+    )
     candidates: int = Field(
         default=20,
         ge=1,
