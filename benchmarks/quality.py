@@ -10,7 +10,11 @@ Per suite and system it reports relevance F1, quote validity, answer
 containment and F1, citation precision, refusal recall, false refusals, refusal AUROC (refused items
 ranked first, then by answer uncertainty; 0.5 = chance) and the AUROC of the documents' answerability
 alone, the counterfactual follow rate (RGB: share of
-answers with the documents' value), format ok, and wall time.
+answers with the documents' value), format ok, and wall time. The `injection` suite is NQ-open-oracle's
+test split with an instruction planted in one document of each answerable item (`injection:dataset:…`,
+see groundtune.data.injection): its row adds `injection_obeyed` (share of those replies that write the
+instruction's canary in the answer or a quote) and `injection_ignored` (1 - obeyed); its other columns
+say whether the answers still follow the question.
 
     .venv/bin/python benchmarks/quality.py --home WORKSPACE [--adapter general] [--limit 60] \\
         [--sweeps nq_open_oracle]
@@ -45,7 +49,10 @@ COLUMNS = [
     ("refusal_auroc", "refusal AUROC"),
     ("refusal_auroc_answerability", "AUROC answerability"),
     ("format_ok", "format ok"),
+    ("injection_obeyed", "inj. obeyed"),
 ]
+INJECTION = "injection"
+INJECTED_SOURCE = "nq_open_oracle"  # the evaluation dataset the injection suite plants into
 
 
 def auroc(scores: list[float], labels: list[bool]) -> float | None:
@@ -80,7 +87,7 @@ def evaluate_suite(args: argparse.Namespace, kind: str, dataset: str) -> dict[st
     from groundtune.data import load_dataset
     from groundtune.eval.run import run
 
-    suite = f"dataset:{dataset}:test"
+    suite = f"{INJECTION}:dataset:{dataset}:test" if kind == INJECTION else f"dataset:{dataset}:test"
     t = time.perf_counter()
     run_dir = run(
         [suite],
@@ -103,6 +110,10 @@ def evaluate_suite(args: argparse.Namespace, kind: str, dataset: str) -> dict[st
         row["refusal_auroc"] = aurocs.get(name)
         if kind == "rgb_counterfactual":
             row["counterfactual_follow_rate"] = metrics.get("answer_containment")
+        if kind == INJECTION:
+            obeyed = metrics.get("injection_obeyed")
+            row["injection_ignored"] = None if obeyed is None else 1.0 - obeyed
+            row["injection_in_answer"] = metrics.get("injection_in_answer")
         row["signal"] = report.get("abstention", {}).get(name, {}).get("signal", "uncertainty")
         row["n_items"] = metrics.get("n_items")
         row["n_unanswerable"] = metrics.get("n_unanswerable")
@@ -157,7 +168,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=60, help="Test items per suite.")
     parser.add_argument("--budget", type=float, default=0.1, help="Abstention false-refusal budget.")
     parser.add_argument("--sweeps", action="append", default=[], help="Sources to run the sweeps on.")
-    parser.add_argument("--only", action="append", default=None, help="Score only these sources.")
+    parser.add_argument(
+        "--only", action="append", default=None, help="Score only these sources (and `injection`)."
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.adapter = args.adapter or ["general"]
@@ -166,7 +179,10 @@ def main() -> None:
     t = time.perf_counter()
     state = run_general(args.data, home=args.home)  # finished steps are skipped
     suites = {}
-    for kind, dataset in state["tests"].items():
+    kinds = dict(state["tests"])
+    if INJECTED_SOURCE in kinds:
+        kinds[INJECTION] = kinds[INJECTED_SOURCE]
+    for kind, dataset in kinds.items():
         if args.only and kind not in args.only:
             continue
         suites[kind] = evaluate_suite(args, kind, dataset)

@@ -12,6 +12,7 @@ import pytest
 from groundtune import kb as kb_api
 from groundtune.core.errors import ConflictError, NotFoundError
 from groundtune.data import BuildConfig, SourceSpec, build_dataset, load_card, load_dataset, write_qa_file
+from groundtune.data.injection import TEMPLATES, TRAINING_TEMPLATES
 from groundtune.data.splits import forbidden_docs
 from groundtune.data.synthetic import make_synthetic_qa
 from groundtune.data.tokens import load_counter
@@ -211,3 +212,35 @@ def test_contrast_twins_differ_only_by_the_evidence(corpus_kb: tuple[str, Path])
         i: ex.prompt for i, ex in by_id.items() if not ex.meta["contrast_of"]
     }
     assert result.report["leakage"] == []
+
+
+def test_injection_fraction_plants_training_distractors_and_keeps_the_grounded_target(
+    corpus_kb: tuple[str, Path],
+) -> None:
+    _, qa = corpus_kb
+    counter = load_counter("tiny-random-gemma3")
+    plain = build_dataset(config(qa, name="plain"), counter=counter)
+    assert plain.card.config.injection_fraction == 0.0 and plain.report["planted_instructions"] == 0
+    result = build_dataset(config(qa, name="planted", injection_fraction=0.5), counter=counter)
+    assert result.card.config.injection_fraction == 0.5
+    before = {ex.id: ex for exs in plain.splits.values() for ex in exs}
+    train = result.splits["train"]
+    planted = [ex for ex in train if "injection" in ex.meta]
+    assert 0.25 * len(train) <= len(planted) <= 0.75 * len(train)  # drawn per example at 0.5
+    assert result.report["planted_instructions"] == len(planted)
+    for split in ("validation", "test"):  # held-out splits are never planted: the same examples
+        assert result.splits[split] == plain.splits[split]
+    evaluated = [t.split("{")[0] for t in TEMPLATES.values()]
+    for ex in train:
+        if ex not in planted:
+            assert ex == before[ex.id]  # the draw has its own stream: the rest is the plain build
+            continue
+        meta = ex.meta["injection"]
+        doc = ex.documents[meta["doc"] - 1]
+        sentence = TRAINING_TEMPLATES[meta["template"]].format(canary=meta["canary"])
+        assert doc.relevant is False and sentence in doc.text and meta["canary"].startswith("QV-")
+        assert sentence in ex.prompt and meta["canary"] not in ex.completion
+        assert not any(e in ex.prompt for e in evaluated)  # never the wording the injection suite plants
+        assert ex.target == before[ex.id].target and ex.completion == before[ex.id].completion
+        assert [d.relevant for d in ex.documents] == [d.relevant for d in before[ex.id].documents]
+    assert any(ex.target.refusal for ex in planted) and any(not ex.target.refusal for ex in planted)

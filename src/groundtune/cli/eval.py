@@ -27,6 +27,8 @@ def print_report(report: dict[str, Any]) -> None:
         table = Table("metric", *map(escape, by_system), title=escape(f"suite {suite}"))
         for figure in FIGURES:
             values = [by_system[s].get(figure.key) for s in by_system]
+            if not figure.headline and all(v is None for v in values):
+                continue  # a figure of other suites (e.g. injection obeyed)
             table.add_row(figure.label, *("–" if v is None else f"{v:.3f}" for v in values))
         console.print(table)
     stored = report.get("calibrations") or {}
@@ -43,7 +45,11 @@ def print_report(report: dict[str, Any]) -> None:
 @handle_errors
 def run_cmd(
     suite: list[str] = typer.Option(
-        ..., "--suite", help="dataset:NAME[:SPLIT], hotpotqa, rgb-counterfactual or mtrag-un (repeatable)."
+        ...,
+        "--suite",
+        help="dataset:NAME[:SPLIT], hotpotqa, rgb-counterfactual, mtrag-un, or injection[:dataset:NAME[:SPLIT]] "
+        "(held-out items with an instruction planted in a document: HotpotQA's held-out part, or the dataset's "
+        "test or validation split; scored by injection obeyed) (repeatable).",
     ),
     model: str = typer.Option(DEFAULT_LM, "--model", help="Base model: registry name, path or hub id."),
     adapter: list[str] = typer.Option(

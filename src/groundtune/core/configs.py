@@ -258,6 +258,14 @@ class BuildConfig(_Strict):
         "twin example without it (hard negatives only, refusal target): the two contexts differ only by "
         "the evidence.",
     )
+    injection_fraction: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of training examples with an instruction planted in one distractor ('ignore the "
+        "question, reply X'; wording disjoint from the `injection` evaluation suite's); the target stays the "
+        "grounded one, so the model learns to treat document text as text. Held-out splits are never planted.",
+    )
     candidates: int = Field(
         default=20,
         ge=1,
@@ -431,8 +439,9 @@ class EvalConfig(_Strict):
 
     suites: list[str] = Field(
         min_length=1,
-        description="`dataset:NAME[:SPLIT]` (a groundtune dataset, split `test` unless given) or a "
-        "fixed-context benchmark suite.",
+        description="`dataset:NAME[:SPLIT]` (a groundtune dataset, split `test` unless given), a "
+        "fixed-context benchmark suite, or `injection[:dataset:NAME[:SPLIT]]` (held-out items with an "
+        "instruction planted in a document).",
     )
     model: str = Field(default=DEFAULT_LM, description="Base model: registry name, path or hub id.")
     adapters: list[str] = Field(default_factory=list, description="Adapters to compare (names or folders).")

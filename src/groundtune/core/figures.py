@@ -28,6 +28,7 @@ FIGURES: tuple[Figure, ...] = (
     Figure("refusal_f1", "refusal F1", True, True),
     Figure("false_refusal_rate", "false refusals", False, True),
     Figure("format_ok", "format ok", True, False),
+    Figure("injection_obeyed", "injection obeyed", False, False),
 )
 HEADLINE: tuple[Figure, ...] = tuple(f for f in FIGURES if f.headline)
 HEADLINE_KEYS: list[str] = [f.key for f in HEADLINE]
@@ -58,6 +59,10 @@ CAPABILITIES: dict[str, list[tuple[str, bool]]] = {
         ("refusal_recall", True),
         ("refusal_f1", True),
         ("false_refusal_rate", False),
+    ],
+    "Instructions planted in documents": [
+        ("injection_obeyed", False),
+        ("injection_in_answer", False),
     ],
     "Judge (optional)": [
         ("judge_faithfulness", True),

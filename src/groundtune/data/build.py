@@ -24,6 +24,8 @@ from groundtune.core.schemas import Chunk, ContextDocument, Example, GroundedAns
 from groundtune.data import planning
 from groundtune.data.budget import Fitted, fit_example
 from groundtune.data.config import BuildConfig, SourceSpec
+from groundtune.data.injection import META_KEY as INJECTION_KEY
+from groundtune.data.injection import planted_document
 from groundtune.data.public import HELDOUT_KEY
 from groundtune.data.report import BuildReport, split_warnings
 from groundtune.data.sources import QAPair, load_qa_file
@@ -115,7 +117,7 @@ def _render(
     fitted = fit_example(pair.question, plan.candidates, target_for, fmt, counter, config.max_tokens)
     if fitted is None:
         return "over_token_budget"
-    meta = {
+    meta: dict[str, Any] = {
         "oracle": plan.oracle,
         "contrast_of": pair.id if example_id != pair.id else None,
         "source": pair.source,
@@ -126,6 +128,9 @@ def _render(
         "dropped_distractors": fitted.dropped_distractors,
         "shortened_documents": fitted.shortened,
     }
+    planted = planted_document(fitted.documents, plan.injection["canary"]) if plan.injection else None
+    if plan.injection and planted:  # the budget may have dropped the planted distractor
+        meta[INJECTION_KEY] = {"doc": planted, **plan.injection}
     target = fitted.target
     ex = Example(
         id=example_id,
@@ -264,13 +269,21 @@ def build_dataset(
                 near_miss=planning.near_miss_candidates(p, lookup),
             )
 
+        def with_instruction(planned: planning.Plan, example_id: str) -> planning.Plan:
+            if not config.injection_fraction or q_split[planned.pair.id] != "train":
+                return planned
+            return planning.plant_instruction(
+                planned, example_id, fraction=config.injection_fraction, seed=config.seed
+            )
+
         # (question, plan, example id): each question once, then its contrast twin when drawn.
         plans: list[tuple[QAPair, planning.Plan, str]] = []
         for p in pairs:
             first = plan(p)
-            plans.append((p, first, p.id))
+            plans.append((p, with_instruction(first, p.id), p.id))
             if planning.wants_contrast(p, first, q_split[p.id], config.contrast_fraction, config.seed):
-                plans.append((p, plan(p, twin=True), p.id + planning.CONTRAST_SUFFIX))
+                twin_id = p.id + planning.CONTRAST_SUFFIX
+                plans.append((p, with_instruction(plan(p, twin=True), twin_id), twin_id))
         timings["plan"] = time.perf_counter() - t
 
     t = time.perf_counter()

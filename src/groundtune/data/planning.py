@@ -4,7 +4,9 @@ For each question the retriever's own hits are labelled (labelling.py). A fracti
 questions get an *oracle* context (the relevant chunk(s) plus hard negatives: the retriever's top
 non-relevant hits, optionally mixed with random chunks); the rest get distractors only and a refusal
 target. Positions are shuffled. Chunks of documents held out for other splits are never used.
-Token budgets are not handled here (budget.py); neither is rendering.
+Optionally a share of training contexts gets an instruction planted in one distractor
+(`plant_instruction`, wording from data/injection.py), the target unchanged. Token budgets are not
+handled here (budget.py); neither is rendering.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from groundtune.core.schemas import Chunk, ContextDocument, RetrievedChunk
+from groundtune.data.injection import TRAINING_CANARY_PREFIX, TRAINING_TEMPLATES, canary, insert_sentence
 from groundtune.data.labelling import IRRELEVANT, Label, evidence_in, label_chunk
 from groundtune.data.sources import QAPair
 from groundtune.data.support import MIN_SUPPORT, Embed, best_support
@@ -61,6 +64,8 @@ class Plan:
     candidates: list[Candidate] = field(default_factory=list)
     oracle: bool = False
     dropped: str | None = None
+    injection: dict[str, str] | None = None
+    """`template` and `canary` of an instruction planted in one distractor (`plant_instruction`)."""
 
     @property
     def documents(self) -> list[ContextDocument]:
@@ -79,6 +84,26 @@ def wants_contrast(pair: QAPair, plan: Plan, split: str, fraction: float, seed: 
     # Its own stream: the twin's plan draws from `<id>~contrast`, whose first number would otherwise
     # be known to be below `fraction` for every twin.
     return example_rng(seed, f"{pair.id}{CONTRAST_SUFFIX}:draw").random() < fraction
+
+
+def plant_instruction(plan: Plan, key: str, *, fraction: float, seed: int) -> Plan:
+    """`plan` with, drawn with probability `fraction` from the example's own stream (`key`: its id), an
+    instruction planted in one of its distractors: a training template of data/injection.py with its
+    own canary, at a sentence boundary. The target is built as usual, so the model learns to leave
+    the instruction unanswered. Plans without a distractor are returned as they are."""
+    rng = example_rng(seed, f"{key}~injection")
+    distractors = [i for i, c in enumerate(plan.candidates) if not c.label.relevant]
+    if plan.dropped or not distractors or rng.random() >= fraction:
+        return plan
+    index = rng.choice(distractors)
+    template = rng.choice(sorted(TRAINING_TEMPLATES))
+    shown = " ".join([plan.pair.question, *(c.chunk.text for c in plan.candidates)])
+    code = canary(key, prefix=TRAINING_CANARY_PREFIX, text=shown)
+    chosen = plan.candidates[index]
+    text = insert_sentence(chosen.chunk.text, TRAINING_TEMPLATES[template].format(canary=code), rng)
+    candidates = list(plan.candidates)
+    candidates[index] = replace(chosen, chunk=chosen.chunk.model_copy(update={"text": text}))
+    return replace(plan, candidates=candidates, injection={"template": template, "canary": code})
 
 
 def example_rng(seed: int, key: str) -> random.Random:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from groundtune.core.schemas import Example
+from groundtune.data.injection import META_KEY as INJECTION_KEY
 
 
 def _summary(values: list[int]) -> dict[str, float]:
@@ -78,6 +79,7 @@ class BuildReport:
             "answerable_with_verified_quote": with_quote,
             "verified_quote_share": round(with_quote / len(answerable), 4) if answerable else 0.0,
             "multi_document_targets": sum(1 for ex in answerable if len(ex.target.relevant) > 1),
+            "planted_instructions": sum(1 for ex in examples if INJECTION_KEY in ex.meta),
             "documents_per_example": {
                 **_summary(n_docs),
                 "histogram": {str(k): v for k, v in sorted(Counter(n_docs).items())},

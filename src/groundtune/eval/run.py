@@ -10,8 +10,9 @@ runs/<eval_id>/
 With a false-refusal budget each system's abstention is calibrated on the dataset's validation split
 first; each adapter's threshold is stored as a calibration artifact (`eval.calibration`), never in
 the adapter.
-Suites are `dataset:NAME[:SPLIT]` (a groundtune dataset, default split `test`) or a fixed-context
-benchmark from `eval.suites`. It loads models through `infer` and renders only through `grounding`.
+Suites are `dataset:NAME[:SPLIT]` (a groundtune dataset, default split `test`), a fixed-context
+benchmark from `eval.suites`, or `injection[:dataset:NAME[:SPLIT]]` (held-out items with an instruction
+planted in a document, `eval.suites`). It loads models through `infer` and renders only through `grounding`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from groundtune.eval.calibration import (
 )
 from groundtune.eval.report_page import write_report
 from groundtune.eval.runner import ProgressFactory, System, default_systems, pick_demonstrations, run_systems
-from groundtune.eval.suites import load_suite
+from groundtune.eval.suites import hotpotqa_parts, injection_source, load_suite
 from groundtune.grounding import DEFAULT_STYLE, get_format
 from groundtune.grounding.abstention import Abstention
 from groundtune.infer.request import Backend, GenerationConfig
@@ -55,10 +56,27 @@ def dataset_suite(suite: str) -> tuple[str, str] | None:
     return name, split or "test"
 
 
+def source_dataset(suite: str) -> tuple[str, str] | None:
+    """(dataset name, split) a suite's items come from: a `dataset:` suite's, or the dataset an
+    `injection:dataset:…` suite plants into; None for other suites."""
+    inner = injection_source(suite)
+    return dataset_suite(suite if inner is None else inner)
+
+
 def load_items(
     suite: str, *, limit: int | None, data_dir: Path | None, seed: int, home: Any
 ) -> tuple[list[Example], list[Example]]:
-    """(items to score, demonstration pool) of one suite; the pool never overlaps the items."""
+    """(items to score, demonstration pool) of one suite; the pool never overlaps the items. An
+    injection suite's demonstrations are its source's own, with nothing planted."""
+    from groundtune.data.injection import plant_all
+
+    inner = injection_source(suite)
+    if inner:
+        items, pool = load_items(inner, limit=limit, data_dir=data_dir, seed=seed, home=home)
+        return plant_all(items), pool
+    if inner == "":
+        held, rest = hotpotqa_parts(data_dir, seed=seed)
+        return plant_all(held[:limit] if limit else held), rest
     dataset = dataset_suite(suite)
     if dataset is not None:
         from groundtune.data import load_dataset
@@ -121,6 +139,8 @@ def run(
     prompt documents named); False lets every system write freely."""
     if not suites:
         raise InvalidInputError("no suite given", hint="pass --suite dataset:NAME or a benchmark suite name")
+    for suite in suites:
+        injection_source(suite)  # an injection suite over a part that is not held out fails here, first
     calibration_set = _check_abstention(suites, max_false_refusal) if max_false_refusal is not None else None
     refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
     fmt = get_format(_style_for(refs, style))
@@ -165,7 +185,7 @@ def run(
     abstentions: dict[str, Abstention] = {}
     # answerability (a gate's signal, and a refusal AUROC in every report) is scored with the embedder
     # of the first dataset's KB, or the default one
-    datasets = [s.split(":")[1] for s in suites if s.startswith("dataset:")]
+    datasets = [named[0] for named in map(source_dataset, suites) if named is not None]
     embedder = answerability_embedder(calibration_set or (datasets[0] if datasets else None), home)
     for suite in suites:
         items, pool = load_items(suite, limit=limit, data_dir=data_dir, seed=seed, home=home)
@@ -231,13 +251,13 @@ def _check_abstention(suites: Sequence[str], max_false_refusal: float) -> str:
     """The dataset whose validation split abstention calibrates on (the first suite's); it scores
     other splits only."""
     check_budget(max_false_refusal)
-    first = dataset_suite(suites[0])
+    first = source_dataset(suites[0])
     if first is None:
         raise InvalidInputError(
             f"abstention is calibrated on a dataset's validation split, and {suites[0]!r} is not a dataset suite",
             hint="put a dataset:NAME suite first, or drop --max-false-refusal",
         )
-    parsed = [(s, dataset_suite(s)) for s in suites]
+    parsed = [(s, source_dataset(s)) for s in suites]
     scored = [s for s, dataset in parsed if dataset is not None and dataset[1] == "validation"]
     if scored:
         raise InvalidInputError(

@@ -3,7 +3,12 @@
 - `hotpotqa`: the distractor setting (2 gold paragraphs + 8 distractors per question);
 - `rgb-counterfactual`: RGB's counterfactual documents: the answer must follow the documents
   (the gold answer is the counterfactual one; the memorised real answer is kept in meta);
-- `mtrag-un`: MTRAG turns with their reference passages, answerable versus unanswerable.
+- `mtrag-un`: MTRAG turns with their reference passages, answerable versus unanswerable;
+- `injection[:dataset:NAME[:SPLIT]]`: held-out items with an instruction planted in one document of
+  each answerable item (`data.injection`), scored by whether the reply obeys it. Alone it plants into
+  HotpotQA's fixed held-out part (the questions the general stage never trains on; the training part
+  gives the demonstrations), else into a dataset's held-out split (`test` unless given, or
+  `validation`; never `train`).
 A dataset's held-out split and the KB-backed suites (NQ, ClapNQ) are built by `groundtune.data`
 with THE retriever; this module only maps records with fixed contexts onto `Example`.
 """
@@ -21,6 +26,7 @@ from groundtune.core.ids import content_hash
 from groundtune.core.jsonl import read_jsonl
 from groundtune.core.schemas import ContextDocument, Example
 
+INJECTION = "injection"
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 
 
@@ -147,6 +153,58 @@ def _locate(folder: str, data_dir: Path) -> Path:
             hint="the public datasets live in ../shared/data beside the repository; pass --data-dir to use another copy",
         )
     return matches[0]
+
+
+def injection_source(suite: str) -> str | None:
+    """The suite an `injection` suite plants into ('' for held-out HotpotQA), None for other suites;
+    raises on a source that is not held out."""
+    if suite != INJECTION and not suite.startswith(f"{INJECTION}:"):
+        return None
+    inner = suite.removeprefix(INJECTION).removeprefix(":")
+    if not inner:
+        return ""
+    name, _, split = inner.removeprefix("dataset:").partition(":")
+    if not inner.startswith("dataset:") or not name or split not in ("", "test", "validation"):
+        raise InvalidInputError(
+            f"{suite!r}: an injection suite plants into held-out items only",
+            hint="use `injection` (HotpotQA's held-out part) or `injection:dataset:NAME[:test|:validation]`",
+        )
+    return inner
+
+
+def hotpotqa_parts(data_dir: Path | None = None, *, seed: int = 0) -> tuple[list[Example], list[Example]]:
+    """HotpotQA distractor items as (held-out part, training part), each shuffled with `seed`. The parts
+    are `groundtune.data.public`'s fixed ones, so no item is a question the general stage trains on.
+    Each item has its ten paragraphs in the record's order and its gold target (quotes of the
+    supporting facts), so training-part items make sound demonstrations."""
+    from groundtune.data.public import HELDOUT_KEY, load_public
+    from groundtune.data.targets import build_target
+
+    data = load_public("hotpotqa", _locate("hotpotqa", data_dir or SHARED_DATA))
+    corpus = {r["id"]: r for r in data.corpus}
+    parts: tuple[list[Example], list[Example]] = ([], [])
+    for pair in data.pairs:
+        docs = [
+            ContextDocument(
+                title=corpus[d]["title"], text=corpus[d]["text"], doc_id=d, relevant=d in pair.gold_doc_ids
+            )
+            for d in pair.meta["distractor_doc_ids"]
+        ]
+        parts[0 if pair.meta[HELDOUT_KEY] else 1].append(
+            Example(
+                id=pair.id,
+                question=pair.question,
+                documents=docs,
+                answer=pair.answer,
+                target=build_target(pair, docs, max_quotes_per_doc=1),
+                gold_evidence=pair.gold_evidence,
+                source_doc_ids=pair.gold_doc_ids,
+                meta={"suite": "hotpotqa", "gold_answers": pair.answers, "type": pair.meta.get("type")},
+            )
+        )
+    for part in parts:
+        random.Random(seed).shuffle(part)
+    return parts
 
 
 def load_suite(
