@@ -10,12 +10,22 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from groundtune.core.adapters import resolve_adapter
+from groundtune.core.adapters import resolve_adapter, shipped_init
 from groundtune.core.jsonfile import read_json
 from groundtune.data import load_dataset
 from groundtune.data.public import HELDOUT_KEY, load_public
 from groundtune.pipelines.general import run_general, ship
 from groundtune.train import train
+
+USER = {
+    "model": "tiny-random-gemma3",
+    "dataset": "general",
+    "name": "user",
+    "max_steps": 1,
+    "precision": "fp32",
+    "progress": False,
+    "num_threads": 1,
+}
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -40,7 +50,7 @@ train:
 """
 
 
-def test_general_stage_on_tiny_models(tmp_path: Path) -> None:
+def test_general_stage_on_tiny_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not (SHARED_DATA / "hotpotqa_reflexion100").exists() or not (SHARED_DATA / "rgb_en_fact").exists():
         pytest.skip(
             f"{SHARED_DATA} does not hold the public sources (they are provided beside the repository)"
@@ -78,16 +88,14 @@ def test_general_stage_on_tiny_models(tmp_path: Path) -> None:
     assert {str(w.dtype) for w in weights.values()} == {"torch.bfloat16"}
     # A user's run continues the shipped adapter.
     ref = resolve_adapter(dest)
-    run = train(
-        {
-            "model": "tiny-random-gemma3",
-            "dataset": "general",
-            "name": "user",
-            "init_adapter": str(ref.path),
-            "max_steps": 1,
-            "precision": "fp32",
-            "progress": False,
-            "num_threads": 1,
-        }
-    )
+    run = train({**USER, "init_adapter": str(ref.path)})
     assert read_json(run.run_dir / "run.json")["init_adapter"]["path"] == str(dest.resolve())
+    # `init_adapter: auto` (the default recipe's) continues the shipped general adapter for the model
+    # it was trained on, and starts a new adapter for any other model
+    monkeypatch.setattr("groundtune.core.adapters.SHIPPED", dest.parent)
+    assert shipped_init("tiny-random-gemma3") == str(dest) and shipped_init("gemma-3-270m") is None
+    auto = train({**USER, "name": "auto", "init_adapter": "auto"})
+    assert read_json(auto.run_dir / "run.json")["init_adapter"]["path"] == str(dest.resolve())
+    monkeypatch.setattr("groundtune.core.adapters.SHIPPED", tmp_path / "nothing-shipped")
+    fresh = train({**USER, "name": "fresh", "init_adapter": "auto"})
+    assert read_json(fresh.run_dir / "run.json")["init_adapter"] is None

@@ -43,6 +43,23 @@ class AdapterRef:
         return self.manifest.run_id
 
 
+AUTO_INIT = "auto"
+"""`init_adapter: auto`: the shipped general grounding adapter when it was trained on the model being
+tuned (`shipped_init`), else a new adapter."""
+GENERAL = "general"
+
+
+def shipped_init(model: str) -> str | None:
+    """What `init_adapter: auto` continues for `model`: the folder of the general adapter shipped
+    with this package (not a workspace adapter of that name) when it was trained on `model`, else
+    None (training starts a new adapter)."""
+    folder = SHIPPED / GENERAL
+    manifest_file = folder / ADAPTER_MANIFEST
+    if not manifest_file.is_file():
+        return None
+    return str(folder) if migrate_adapter(read_json(manifest_file)).model == model else None
+
+
 def resolve_adapter(ref: str | Path, home: str | Path | None = None, name: str | None = None) -> AdapterRef:
     """`ref` is a registered adapter name, an adapter folder, a training run folder (its `adapter/`), or
     the name of an adapter shipped with the package (`general`)."""

@@ -370,7 +370,8 @@ class TrainConfig(_Assigned):
     init_adapter: str | None = Field(
         default=None,
         description="Continue training this adapter (registered name, folder, or a shipped one such as "
-        "'general'): its LoRA weights are the starting point and its rank and target modules are used.",
+        "'general'): its LoRA weights are the starting point and its rank and target modules are used. "
+        "'auto': the shipped general grounding adapter when it was trained on this model, else a new one.",
     )
     quantization: Literal["none", "4bit"] = Field(
         default="none", description="4bit = QLoRA (needs bitsandbytes and a CUDA GPU)."

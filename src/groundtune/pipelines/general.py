@@ -154,12 +154,14 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _commit() -> str | None:
+def _commit(before: float | None = None) -> str | None:
+    """The checkout's commit (`before` a time: the last one made before it, the code a run started on)."""
     import subprocess
 
+    at = ["log", "-1", "--format=%H", f"--before={int(before)}"] if before else ["rev-parse", "HEAD"]
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", *at],
             cwd=Path(__file__).parent,
             capture_output=True,
             text=True,
@@ -209,13 +211,18 @@ def ship(
         if p.is_file() and p.suffix not in (".md",) and "LICENSE" not in p.name
     )
     recipe_file = find_recipe(recipe)
+    # the training run's settings are written when it starts: the commit before that trained it
+    started = get_workspace(home).runs / str(ref.manifest.run_id) / "config.yaml"
     shipped = ShippedRecord(
         recipe=str(recipe),
         recipe_sha256=_sha256(recipe_file),
         data={str(p.relative_to(data_root)): _sha256(p) for p in files},
-        commit=_commit(),
+        commit=_commit(before=started.stat().st_mtime if started.is_file() else None),
         reproduce="groundtune general --data ../shared/data && groundtune general --data ../shared/data --ship",
     )
-    manifest = ref.manifest.model_copy(update={"adapter_name": ADAPTER, "shipped": shipped})
+    # the base model is found by name on the user's machine, never at this one's path
+    manifest = ref.manifest.model_copy(
+        update={"adapter_name": ADAPTER, "shipped": shipped, "model_path": None}
+    )
     (dest / ADAPTER_MANIFEST).write_text(manifest.model_dump_json(indent=2))
     return dest

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 import groundtune
-from groundtune.core.adapters import resolve_adapter
+from groundtune.core.adapters import AUTO_INIT, resolve_adapter, shipped_init
 from groundtune.core.artifacts import DatasetCard, InitAdapterRecord, PromptLayoutRecord, RunManifest
 from groundtune.core.errors import ConflictError, InvalidInputError
 from groundtune.core.ids import new_id, stable_hash
@@ -162,6 +162,8 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
         base_dtype = torch.bfloat16
 
     init = None
+    if config.init_adapter == AUTO_INIT:
+        config = config.model_copy(update={"init_adapter": shipped_init(config.model)})
     if config.init_adapter:
         init = resolve_adapter(config.init_adapter, ws.home)
         trained_on = init.manifest.model
