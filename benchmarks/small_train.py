@@ -98,9 +98,11 @@ def main() -> None:
     if args.init_adapter:
         overrides["init_adapter"] = args.init_adapter
     trained = train(load_config(RECIPE, overrides), home=args.home)
+    run_record = json.loads((trained.run_dir / "run.json").read_text())
     result["train"] = {
         "adapter": name,
-        "init_adapter": args.init_adapter,
+        # what it continued: --init-adapter, else the recipe's (`init_adapter: auto`: the shipped general one)
+        "init_adapter": (run_record.get("init_adapter") or {}).get("path"),
         "steps": trained.steps,
         "train_loss": trained.train_loss,
         "seconds": time.perf_counter() - t,
