@@ -87,7 +87,10 @@ def main() -> None:
         "baseline": BASELINE,
         "command": "benchmarks/small_train.py "
         + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if v not in (None, [], False)
+            f"--{k.replace('_', '-')} {one}"
+            for k, v in vars(args).items()
+            if k != "out" and v not in (None, [], False)
+            for one in (v if isinstance(v, list) else [v])
         ),
         "date": time.strftime("%Y-%m-%d"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
