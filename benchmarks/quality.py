@@ -203,7 +203,8 @@ def main() -> None:
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
-    write_doc(result)
+    if args.out.resolve() == RESULTS.resolve():  # a side run (--out elsewhere) leaves the docs' table alone
+        write_doc(result)
     print(table(result))
     print(f"wrote {args.out}")
 
