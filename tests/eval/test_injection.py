@@ -297,11 +297,13 @@ def test_abstention_calibrates_on_the_planted_datasets_validation_split(built: s
 
     suite = f"injection:dataset:{built}:test"
     settings = {"model": "tiny-random-gemma3", "shots": 0, "limit": 3, "max_new_tokens": 6}
-    run_dir = run([suite], max_false_refusal=0.2, **settings)
+    run_dir = run([suite], max_false_refusal=0.2, sweeps=True, **settings)
     report = json.loads((run_dir / "report.json").read_text())
     assert (
         set(report["abstention"]) == {"base"}
         and report["suites"][suite]["base"]["injection_obeyed"] is not None
     )
+    # the sweeps run too when every system has a calibrated abstention (gate and relevance margin)
+    assert any(k.startswith("position=") for k in report["sweeps"]["base"])
     with pytest.raises(InvalidInputError, match="calibrated on"):  # never score the calibration split
         run([f"injection:dataset:{built}:validation"], max_false_refusal=0.2, **settings)

@@ -73,7 +73,9 @@ def test_eval_run_writes_records_and_report(tmp_path: Path) -> None:
     report = json.loads((run_dir / "report.json").read_text())
     assert set(report["suites"]["hotpotqa"]) == {"base", "base-1shot"}
     assert report["decoding"]["max_new_tokens"] == 6 and report["grounding"]["style"] == "cited"
-    assert any(k.startswith("distractors=") for k in report["sweeps"]["base"])
+    # every system runs the sweeps as it runs the suite (the few-shot one with its demonstrations)
+    assert set(report["sweeps"]) == {"base", "base-1shot"}
+    assert any(k.startswith("distractors=") for k in report["sweeps"]["base-1shot"])
     again = CliRunner().invoke(app, ["eval", "report", run_dir.name])
     assert again.exit_code == 0 and again.output.strip().endswith("report.html")
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ from groundtune.eval.runner import ProgressFactory, System, default_systems, pic
 from groundtune.eval.suites import hotpotqa_parts, injection_source, load_suite
 from groundtune.grounding import DEFAULT_STYLE, get_format
 from groundtune.grounding.abstention import Abstention
+from groundtune.grounding.answerability import Embed
 from groundtune.infer.request import Backend, GenerationConfig
 from groundtune.models import DEFAULT_LM
 
@@ -241,7 +242,16 @@ def run(
         report["suites"][suite] = {r.system.name: r.metrics for r in results}
     if sweeps:
         report["sweeps"] = run_sweeps(
-            first_items, systems, backend, fmt, config, demos=first_demos, seed=seed, progress=progress
+            first_items,
+            systems,
+            backend,
+            fmt,
+            config,
+            demos=first_demos,
+            seed=seed,
+            progress=progress,
+            abstentions=abstentions,
+            embed=embedder[1],
         )
     write_report(run_dir, EvalReport.model_validate(report).model_dump(mode="json"))
     return run_dir
@@ -278,8 +288,12 @@ def run_sweeps(
     seed: int = 0,
     max_items: int = 20,
     progress: ProgressFactory | None = None,
+    abstentions: Mapping[str, Abstention] | None = None,
+    embed: Embed | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Answer containment per system against distractor count and relevant-document position."""
+    """Answer containment per system against distractor count and relevant-document position. Every
+    system runs the variants as it runs the suite: few-shot ones with the same demonstrations, each
+    with its calibrated abstention (gate and relevance margin scored with `embed`)."""
     pool: list[ContextDocument] = [d for ex in items for d in ex.documents if not d.relevant]
     base = sweep_mod.usable(items)[:max_items]
     variants = sweep_mod.distractor_sweep(base, pool, seed=seed) + sweep_mod.position_sweep(
@@ -287,9 +301,18 @@ def run_sweeps(
     )
     if not variants:
         return {}
-    zero_shot = [s for s in systems if s.shots == 0]
     labelled = (lambda name, total: progress(f"sweeps · {name}", total)) if progress else None
-    results = run_systems(variants, zero_shot, backend, fmt, config, progress=labelled)
+    results = run_systems(
+        variants,
+        systems,
+        backend,
+        fmt,
+        config,
+        demos,
+        progress=labelled,
+        abstentions=abstentions,
+        embed=embed,
+    )
     return {r.system.name: sweep_mod.summarise(variants, [rec.metrics for rec in r.records]) for r in results}
 
 
