@@ -24,7 +24,7 @@ from groundtune.core.schemas import EvalRecord, Example
 from groundtune.eval.metrics import aggregate, item_metrics
 from groundtune.grounding import GroundingFormat
 from groundtune.grounding.abstention import Abstention, abstain, answer_uncertainty, steer
-from groundtune.grounding.answerability import Embed, auroc, document_scores
+from groundtune.grounding.answerability import Embed, auroc, best_score, document_scores
 from groundtune.grounding.citations import renumber_citations
 from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest, gated_refusal
 
@@ -167,7 +167,7 @@ def run_systems(
         if embed is not None
         else [None] * len(items)
     )
-    scores = [max(s, default=0.0) if s is not None else None for s in per_doc]
+    scores = [best_score(s) if s is not None else None for s in per_doc]
     refusal_reply = fmt.render_target(fmt.refusal_target())
     results = []
     for system in systems:

@@ -29,6 +29,7 @@ from pydantic import BaseModel, Field
 
 from groundtune.core.configs import DEFAULT_MAX_FALSE_REFUSAL
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
+from groundtune.grounding.answerability import best_score
 from groundtune.grounding.citations import strip_citations
 from groundtune.grounding.format import GroundingFormat
 
@@ -211,14 +212,28 @@ def gate_decision(abstention: Gated | None, score: float | None) -> Literal["ref
     return "refuse" if score < abstention.gate else "answer"
 
 
+def uses_document_scores(abstention: Gated | None) -> bool:
+    """Whether `steer` reads the documents' own scores under `abstention`: it has an answerability
+    gate or a relevance margin."""
+    return abstention is not None and (
+        gate_decision(abstention, 0.0) is not None or abstention.relevance_margin is not None
+    )
+
+
+def within_margin(scores: Sequence[float], margin: float | None) -> list[int]:
+    """1-based numbers of the documents whose own score is within `margin` of the best one's (every
+    document when `margin` is None)."""
+    top = best_score(scores)
+    return [n for n, s in enumerate(scores, start=1) if margin is None or s >= top - margin]
+
+
 def listable_documents(abstention: Gated | None, scores: Sequence[float] | None) -> list[int] | None:
     """1-based numbers of the documents a reply may name as relevant: those whose own answerability
     (`answerability.document_scores`) is within the calibrated margin of the best one's. None: any."""
     margin = abstention.relevance_margin if abstention is not None else None
     if margin is None or not scores:
         return None
-    top = max(scores)
-    return [n for n, s in enumerate(scores, start=1) if s >= top - margin]
+    return within_margin(scores, margin)
 
 
 def steer(
@@ -227,7 +242,7 @@ def steer(
     """What the gate decides for documents of these own scores, and the decoding constraint that
     carries it out: `must_answer` when the gate lets the question through, `listable` from the
     relevance margin. A "refuse" needs no generation (the caller renders the refusal)."""
-    decision = gate_decision(abstention, max(scores, default=0.0) if scores is not None else None)
+    decision = gate_decision(abstention, best_score(scores) if scores is not None else None)
     if constraint is None:
         return decision, None
     update: dict[str, object] = {}
@@ -264,9 +279,7 @@ def calibrate_relevance(
         return 2 * hit / (len(pred) + len(want)) if hit else 0.0
 
     def named(own: set[int], s: list[float], margin: float | None) -> set[int]:
-        top = max(s)
-        allowed = {n for n, v in enumerate(s, start=1) if margin is None or v >= top - margin}
-        return (own & allowed) or {s.index(top) + 1}
+        return (own & set(within_margin(s, margin))) or {s.index(best_score(s)) + 1}
 
     table = {
         str(m): sum(f1(named(own, s, m), g) for own, s, g in items) / len(items) for m in RELEVANCE_MARGINS

@@ -54,7 +54,13 @@ def answerability_scores(
     items: Sequence[tuple[str, Sequence[str]]], embed: Embed | None = None
 ) -> list[float]:
     """`answerability` of each (question, document texts), with one embedding call for them all."""
-    return [max(scores, default=0.0) for scores in document_scores(items, embed)]
+    return [best_score(scores) for scores in document_scores(items, embed)]
+
+
+def best_score(scores: Sequence[float]) -> float:
+    """The answerability of documents with these own scores (`document_scores`): the best one's (0.0
+    with no document)."""
+    return max(scores, default=0.0)
 
 
 def document_scores(

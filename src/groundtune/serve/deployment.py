@@ -21,8 +21,8 @@ from groundtune.core.errors import ConflictError, DeadlineError, InvalidInputErr
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding import DEFAULT_STYLE, GroundingFormat, get_format, is_verbatim
-from groundtune.grounding.abstention import abstain, answer_uncertainty, gate_decision, steer
-from groundtune.grounding.answerability import document_scores
+from groundtune.grounding.abstention import abstain, answer_uncertainty, steer, uses_document_scores
+from groundtune.grounding.answerability import best_score, document_scores
 from groundtune.infer.request import GenerationConfig, GenerationRequest, GenerationResult, gated_refusal
 from groundtune.serve.calibrations import Chosen
 from groundtune.serve.schemas import (
@@ -282,7 +282,7 @@ class Deployment:
         )
         calibration, doc_scores = self._document_scores(req.model, question, documents)
         gated, constraint = steer(fmt.constraint(documents), calibration, doc_scores)
-        score = max(doc_scores, default=0.0) if doc_scores is not None else None
+        score = best_score(doc_scores) if doc_scores is not None else None
         generation = GenerationRequest(
             prompt=fmt.render_prompt(question, documents),
             adapter=ref.name if ref else None,
@@ -308,7 +308,7 @@ class Deployment:
         it has neither an answerability gate nor a relevance margin: nothing reads them)."""
         chosen = self.calibrations.get(model)
         c = chosen.calibration if chosen and not self.abstention_off else None
-        if c is None or (gate_decision(c, 0.0) is None and c.relevance_margin is None):
+        if c is None or not uses_document_scores(c):
             return c, None
         name = c.embedder or DEFAULT_EMBEDDER
         if name not in self._embedders:
