@@ -19,12 +19,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from groundtune.grounding.quotes import normalize_answer, sentence_spans
 
-Embed = Callable[[list[str]], np.ndarray]
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported where scores are computed: abstention (and through it the CLI) reads `best_score`
+# and must stay light enough for `groundtune --help`
+Embed = Callable[[list[str]], "np.ndarray"]
 """Texts -> one embedding row per text (an embedder's `encode`)."""
 
 DENSE_WEIGHT = 0.5
@@ -70,6 +74,8 @@ def document_scores(
     matches the question (0.0 for a document without text). The item's `answerability` is their
     maximum; how far a document falls below it says how likely it is to be one of the relevant ones
     (`abstention.listable_documents`)."""
+    import numpy as np
+
     per_doc = [[[text[a:b] for a, b in sentence_spans(text)] for text in texts] for _, texts in items]
     per_item = [[s for doc in docs for s in doc] for docs in per_doc]
     dense: list[np.ndarray] = [np.zeros(len(s)) for s in per_item]
@@ -104,6 +110,8 @@ def document_scores(
 def auroc(refusal_scores: Sequence[float], answerable_scores: Sequence[float]) -> float | None:
     """Probability that a refusal item scores above an answerable one (ties count half); None
     without both kinds. Scores must rise with "refuse"."""
+    import numpy as np
+
     if not refusal_scores or not answerable_scores:
         return None
     neg = np.sort(np.asarray(answerable_scores, dtype=np.float64))
