@@ -202,9 +202,13 @@ class ReplyGrammar:
             self._verified[key] = is_verbatim(s.body, self.raw[s.doc - 1])
         return self._verified[key]
 
+    def _cites(self, s: Free) -> tuple[str, ...]:
+        """The citation markers the answer may write: its own list, else every prompt document's."""
+        return self.markers if s.cites is None else s.cites
+
     def _free(self, s: Free, ch: str) -> State | None:
         marker = s.marker
-        markers = self.markers if s.cites is None else s.cites
+        markers = self._cites(s)
         if marker is not None:
             typed = marker + ch
             matching = [m for m in markers if m.startswith(typed)]
@@ -243,8 +247,7 @@ class ReplyGrammar:
         if isinstance(state, Free):
             if state.marker is None:
                 return []
-            markers = self.markers if state.cites is None else state.cites
-            return [m[len(state.marker) :] for m in markers if m.startswith(state.marker)]
+            return [m[len(state.marker) :] for m in self._cites(state) if m.startswith(state.marker)]
         if state is None or isinstance(state, Done):
             return []
         text = self.texts[state.doc - 1]

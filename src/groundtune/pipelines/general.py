@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from groundtune.core.adapters import GENERAL
 from groundtune.core.errors import NotFoundError
 from groundtune.core.progress import ProgressEvent
 from groundtune.core.workspace import get_workspace
@@ -22,7 +23,7 @@ from groundtune.pipelines.state import StepState
 RECIPE = "general"
 KB_NAME = "general"
 DATASET = "general"
-ADAPTER = "general"
+ADAPTER = GENERAL
 # Per source, an evaluation dataset: a fixed sample of its questions whose held-out part is the test
 # split (never trained or tuned on), the rest train (few-shot demonstrations for the base model) and
 # validation (abstention calibration).
