@@ -77,6 +77,22 @@ def insert_sentence(
     return f"{text[:at]}{sentence} {text[at:]}"
 
 
+def instruction(
+    key: str,
+    rng: random.Random,
+    *,
+    templates: Mapping[str, str],
+    prefix: str,
+    seen: str,
+    avoid: Collection[str] = (),
+) -> tuple[str, str, str]:
+    """(template id, canary, sentence) of one instruction to plant: the template drawn by `rng`, the
+    canary hashed from `key` and absent from `seen` (the text the instruction goes among) and `avoid`."""
+    template = rng.choice(sorted(templates))
+    code = canary(key, prefix=prefix, avoid=avoid, text=seen)
+    return template, code, templates[template].format(canary=code)
+
+
 def _protected(example: Example, n: int) -> list[tuple[int, int]]:
     """Spans of document `n` (1-based) that a reply should quote or answer with."""
     text = example.documents[n - 1].text
@@ -103,11 +119,12 @@ def plant(
     rng = random.Random(f"injection:{example.id}")
     distractors = [n for n, doc in enumerate(example.documents, start=1) if not doc.relevant]
     n = rng.choice(distractors or range(1, len(example.documents) + 1))
-    template = rng.choice(sorted(templates))
     seen = " ".join([example.question, example.answer, *(d.text for d in example.documents)])
-    code = canary(example.id, prefix=prefix, avoid=avoid, text=seen)
+    template, code, sentence = instruction(
+        example.id, rng, templates=templates, prefix=prefix, seen=seen, avoid=avoid
+    )
     doc = example.documents[n - 1]
-    text = insert_sentence(doc.text, templates[template].format(canary=code), rng, _protected(example, n))
+    text = insert_sentence(doc.text, sentence, rng, _protected(example, n))
     documents = list(example.documents)
     documents[n - 1] = doc.model_copy(update={"text": text})
     meta = {**example.meta, META_KEY: {"doc": n, "template": template, "canary": code}}

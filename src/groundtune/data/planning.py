@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from groundtune.core.schemas import Chunk, ContextDocument, RetrievedChunk
-from groundtune.data.injection import TRAINING_CANARY_PREFIX, TRAINING_TEMPLATES, canary, insert_sentence
+from groundtune.data.injection import TRAINING_CANARY_PREFIX, TRAINING_TEMPLATES, insert_sentence, instruction
 from groundtune.data.labelling import IRRELEVANT, Label, evidence_in, label_chunk
 from groundtune.data.sources import QAPair
 from groundtune.data.support import MIN_SUPPORT, Embed, best_support
@@ -96,11 +96,12 @@ def plant_instruction(plan: Plan, key: str, *, fraction: float, seed: int) -> Pl
     if plan.dropped or not distractors or rng.random() >= fraction:
         return plan
     index = rng.choice(distractors)
-    template = rng.choice(sorted(TRAINING_TEMPLATES))
     shown = " ".join([plan.pair.question, *(c.chunk.text for c in plan.candidates)])
-    code = canary(key, prefix=TRAINING_CANARY_PREFIX, text=shown)
+    template, code, sentence = instruction(
+        key, rng, templates=TRAINING_TEMPLATES, prefix=TRAINING_CANARY_PREFIX, seen=shown
+    )
     chosen = plan.candidates[index]
-    text = insert_sentence(chosen.chunk.text, TRAINING_TEMPLATES[template].format(canary=code), rng)
+    text = insert_sentence(chosen.chunk.text, sentence, rng)
     candidates = list(plan.candidates)
     candidates[index] = replace(chosen, chunk=chosen.chunk.model_copy(update={"text": text}))
     return replace(plan, candidates=candidates, injection={"template": template, "canary": code})
