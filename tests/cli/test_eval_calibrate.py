@@ -76,13 +76,10 @@ def test_calibrate_stores_an_artifact_and_leaves_the_adapter_alone() -> None:
 
     [stored] = list_calibrations()
     assert (stored.name, stored.adapter, stored.adapter_run_id) == ("cal-1", "tuned", "run_t")
-    assert (stored.dataset, stored.split, stored.max_false_refusal, stored.items) == (
-        "d",
-        "validation",
-        0.1,
-        9,
-    )
-    assert stored.model == "tiny-random-gemma3" and stored.answerable == 6
+    assert (stored.dataset, stored.split, stored.max_false_refusal) == ("d", "validation", 0.1)
+    # the answerability gate refused better, and it fits on the training split's 4 questions too
+    assert (stored.signal, stored.items, stored.answerable) == ("answerability", 9 + 4, 6 + 4)
+    assert stored.model == "tiny-random-gemma3"
     assert {p.name: p.read_bytes() for p in adapter.iterdir()} == before
 
     again = CliRunner().invoke(app, args)  # a calibration is never rewritten

@@ -232,3 +232,60 @@ def test_an_answerability_gate_refuses_without_generating_and_makes_the_rest_ans
         assert not rec.output.startswith("Relevant: none")
     assert result.metrics["refusal_recall"] == 1.0
     assert result.metrics["refusal_auroc_answerability"] == 1.0
+
+
+def _off_topic(ex: Example, question: str) -> Example:
+    """`ex` asked a question none of its documents speaks of: a refusal item."""
+    return ex.model_copy(
+        update={"question": question, "answerable": False, "target": get_format().refusal_target()}
+    )
+
+
+def test_the_answerability_gate_also_fits_on_items_nothing_generates_for(engine: Engine) -> None:
+    from groundtune.eval.calibration import calibrate_systems
+    from groundtune.grounding.abstention import calibrate_gate
+    from groundtune.grounding.answerability import answerability_scores
+    from groundtune.models.registry import TINY_EMBEDDER, load_embedder
+
+    fmt = get_format("cited")
+    embedder = load_embedder(TINY_EMBEDDER)
+    # four generated-for items: two answerable ones are too few for a 10% budget to refuse any
+    items = [_example(0), _off_topic(_example(1), "Who painted the chapel ceiling?"), _example(2)]
+    items.append(_off_topic(_example(3), "Which river floods in spring?"))
+    more = [_example(i) for i in range(10, 40)] + [
+        _off_topic(_example(i), f"Which composer wrote symphony number {i}?") for i in range(40, 50)
+    ]
+    backend = RecordingBackend(engine)
+    config = GenerationConfig(max_new_tokens=24, temperature=0.0, constrained=True)
+    fitted = calibrate_systems(
+        items,
+        [System(name="tuned", adapter="tuned")],
+        backend,
+        fmt,
+        config,
+        [],
+        0.1,
+        embedder=(TINY_EMBEDDER, embedder.encode),
+        more_gate_items=more,
+    )["tuned"]
+    # the model only answered the four; the gate counted all 44 (32 answerable)
+    assert sum(len(call) for call in backend.calls) <= len(items)
+    every = items + more
+    scores = answerability_scores(
+        [(ex.question, [d.text for d in ex.documents]) for ex in every], embedder.encode
+    )
+    expected = calibrate_gate(scores, [not ex.answerable for ex in every], 0.1)
+    assert expected.gate is not None and expected.answerable == 32
+    assert fitted.signal == "answerability"
+    assert (fitted.gate, fitted.items, fitted.answerable) == (expected.gate, 44, 32)
+    assert "44 calibration questions" in fitted.summary()
+
+
+def test_abstention_never_scores_a_split_it_was_fitted_on() -> None:
+    from groundtune.core.errors import InvalidInputError
+    from groundtune.eval.run import _check_abstention
+
+    assert _check_abstention(["dataset:kb:test", "dataset:other:validation"], 0.1) == "kb"
+    for fitted in ("dataset:kb:validation", "dataset:kb:train"):
+        with pytest.raises(InvalidInputError, match="grade the calibration itself"):
+            _check_abstention(["dataset:kb:test", fitted], 0.1)

@@ -146,7 +146,9 @@ def calibrate_cmd(
         ..., "--dataset", help="Dataset whose labelled split the threshold is fitted on."
     ),
     split: str = typer.Option(
-        "validation", "--split", help="Split to fit on (never the one you will score)."
+        "validation",
+        "--split",
+        help="Split to fit on (never the one you will score); an answerability gate also fits on train.",
     ),
     max_false_refusal: float = typer.Option(
         DEFAULT_MAX_FALSE_REFUSAL,

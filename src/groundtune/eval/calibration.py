@@ -30,7 +30,7 @@ from groundtune.grounding.abstention import (
     calibrate_relevance,
     choose,
 )
-from groundtune.grounding.answerability import Embed
+from groundtune.grounding.answerability import Embed, answerability_scores
 from groundtune.grounding.format import GroundingFormat
 from groundtune.infer.request import Backend, GenerationConfig
 from groundtune.models import DEFAULT_EMBEDDER, DEFAULT_LM
@@ -59,6 +59,23 @@ def calibration_items(dataset: str, split: str, home: Any) -> list[Example]:
     return items
 
 
+GATE_SPLIT = "train"
+"""The split a dataset's answerability gate also fits on, beside the calibration split. The gate's
+score is a fixed function of question and documents that no model reads, so the questions a model
+was trained on are as good for it as unseen ones, and a few hundred of them fit the gate's
+false-refusal quantile far closer than the validation split's few dozen (with 18 answerable items a
+10% budget refuses none). The model's own signals (answer uncertainty, the relevance margin over its
+Relevant lists) stay on the calibration split: on training questions it answers from memory."""
+
+
+def gate_items(dataset: str, split: str, home: Any) -> list[Example]:
+    """Items an answerability gate fits on besides `split`'s: the dataset's `GATE_SPLIT` (none when
+    that is `split`, or absent)."""
+    from groundtune.data import load_dataset
+
+    return [] if split == GATE_SPLIT else list(load_dataset(dataset, home).get(GATE_SPLIT) or [])
+
+
 def answerability_embedder(dataset: str | None, home: Any = None) -> tuple[str, Embed]:
     """The embedder answerability is scored with: the one `dataset`'s KB was embedded with (its
     retriever's), else the default; its name and its encode function."""
@@ -84,15 +101,23 @@ def calibrate_systems(
     *,
     progress: ProgressFactory | None = None,
     embedder: tuple[str, Embed] | None = None,
+    more_gate_items: Sequence[Example] = (),
 ) -> dict[str, Abstention]:
     """Each system's abstention, from its replies to the labelled `items`: an uncertainty threshold,
     or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`);
     with an `embedder`, also the relevance margin its Relevant lists do best under
-    (`abstention.calibrate_relevance`)."""
+    (`abstention.calibrate_relevance`). The gate fits on `items` and `more_gate_items` (labelled
+    items nothing generates for: `gate_items`)."""
     targets = [not ex.answerable for ex in items]
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
     embed = embedder[1] if embedder else None
     results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, embed=embed)
+    more_scores = (
+        answerability_scores([(ex.question, [d.text for d in ex.documents]) for ex in more_gate_items], embed)
+        if embed is not None and more_gate_items
+        else []
+    )
+    more_targets = [not ex.answerable for ex in more_gate_items][: len(more_scores)]
     fitted = {}
     for r in results:
         aurocs = {
@@ -108,7 +133,10 @@ def calibrate_systems(
         scores = [rec.answerability for rec in r.records]
         by_gate = (
             calibrate_gate(
-                [float(s) for s in scores if s is not None], targets, max_false_refusal, embedder=embedder[0]
+                [float(s) for s in scores if s is not None] + more_scores,
+                targets + more_targets,
+                max_false_refusal,
+                embedder=embedder[0],
             )
             if embedder is not None and all(s is not None for s in scores)
             else None
@@ -183,6 +211,7 @@ def calibrate_adapter(
     ref = resolve_adapter(adapter, home)
     model = model or ref.manifest.model or DEFAULT_LM
     items = calibration_items(dataset, split, home)
+    more = gate_items(dataset, split, home)
     embedder = answerability_embedder(dataset, home)
     fmt = get_format(ref.grounding_style or DEFAULT_STYLE)
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
@@ -192,7 +221,16 @@ def calibrate_adapter(
         backend = Engine.load(model, adapters={ref.name: ref.path}, home=home)
     system = System(name=ref.name, adapter=ref.name)
     calibrated = calibrate_systems(
-        items, [system], backend, fmt, config, [], max_false_refusal, progress=progress, embedder=embedder
+        items,
+        [system],
+        backend,
+        fmt,
+        config,
+        [],
+        max_false_refusal,
+        progress=progress,
+        embedder=embedder,
+        more_gate_items=more,
     )
     names = {ref.name: name} if name else None
     stored = record_calibrations(

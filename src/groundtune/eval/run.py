@@ -32,10 +32,12 @@ from groundtune.core.schemas import ContextDocument, Example
 from groundtune.core.workspace import get_workspace
 from groundtune.eval import sweeps as sweep_mod
 from groundtune.eval.calibration import (
+    GATE_SPLIT,
     answerability_embedder,
     calibrate_systems,
     calibration_items,
     check_budget,
+    gate_items,
     record_calibrations,
 )
 from groundtune.eval.report_page import write_report
@@ -205,6 +207,7 @@ def run(
                 max_false_refusal,
                 progress=progress,
                 embedder=embedder,
+                more_gate_items=gate_items(calibration_set, "validation", home),
             )
             report["abstention"] = {name: a.model_dump() for name, a in calibrated.items()}
             abstentions = dict(calibrated)
@@ -258,8 +261,8 @@ def run(
 
 
 def _check_abstention(suites: Sequence[str], max_false_refusal: float) -> str:
-    """The dataset whose validation split abstention calibrates on (the first suite's); it scores
-    other splits only."""
+    """The dataset whose validation split abstention calibrates on (the first suite's, whose training
+    split the answerability gate also fits on); it scores its test split only."""
     check_budget(max_false_refusal)
     first = source_dataset(suites[0])
     if first is None:
@@ -268,10 +271,14 @@ def _check_abstention(suites: Sequence[str], max_false_refusal: float) -> str:
             hint="put a dataset:NAME suite first, or drop --max-false-refusal",
         )
     parsed = [(s, source_dataset(s)) for s in suites]
-    scored = [s for s, dataset in parsed if dataset is not None and dataset[1] == "validation"]
+    fitted = ("validation", GATE_SPLIT)
+    scored = [
+        s for s, dataset in parsed if dataset is not None and dataset[0] == first[0] and dataset[1] in fitted
+    ]
     if scored:
         raise InvalidInputError(
-            f"{scored[0]} is the split abstention is calibrated on, so scoring it would grade the calibration itself",
+            f"{scored[0]} is a split abstention is calibrated on (validation; the answerability gate also "
+            "fits on train), so scoring it would grade the calibration itself",
             hint="score the test split (dataset:NAME or dataset:NAME:test), or drop --max-false-refusal",
         )
     return first[0]

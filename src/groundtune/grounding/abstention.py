@@ -83,7 +83,8 @@ class Abstention(BaseModel):
             recall = "–" if self.refusal_recall is None else f"{self.refusal_recall:.0%}"
             return (
                 f"refuses when the documents' answerability < {self.gate:.3f} and otherwise answers "
-                f"(validation: refuses {self.false_refusal:.0%} of answerable and {recall} of refusal questions)"
+                f"(its {self.items} calibration questions: refuses {self.false_refusal:.0%} of answerable "
+                f"and {recall} of refusal ones)"
             )
         when = (
             "never abstains" if self.threshold is None else f"abstains at uncertainty >= {self.threshold:.3f}"
