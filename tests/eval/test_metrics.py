@@ -86,6 +86,15 @@ def test_a_reply_without_quotes_extracted_nothing() -> None:
     assert item_metrics(example(answerable=False), GroundedAnswer(refusal=True))["quote_validity"] is None
 
 
+def test_a_refused_answerable_item_is_a_false_refusal_not_an_extraction() -> None:
+    """Refusing an answerable question is scored once, as a false refusal: quote validity, like
+    citation precision, is measured over the answers written; has_valid_quote still counts it 0."""
+    m = item_metrics(example(), GroundedAnswer(refusal=True))
+    assert m["false_refusal"] == 1.0
+    assert m["quote_validity"] is None and m["citation_precision"] is None
+    assert m["has_valid_quote"] == 0.0
+
+
 def test_unsupported_words_ignore_stopwords_and_markers() -> None:
     pred = GroundedAnswer(answer="The warranty lasts 24 months [2].", citations=[2])
     assert unsupported_words(pred, example()) == []
