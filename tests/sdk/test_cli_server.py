@@ -59,7 +59,9 @@ def test_kb_commands_print_the_same_here_and_through_a_server(
         added = json.loads(_ok([*there, "kb", "add", "docs", str(SAMPLE / "docs"), "--json"]))
         assert set(added) == set(local["add"]) and len(added["added"]) == len(local["add"]["added"])
         assert added["chunks"] == local["add"]["chunks"] and not added["errors"]
-        hits = json.loads(_ok([*there, "kb", "search", "docs", "oldest locomotive Corrie", "-k", "3", "--json"]))
+        hits = json.loads(
+            _ok([*there, "kb", "search", "docs", "oldest locomotive Corrie", "-k", "3", "--json"])
+        )
         assert _ranking(hits) == _ranking(local["search"])
         assert "docs" in _ok([*there, "kb", "list"]) and "tiny-random-minilm" in _ok(
             [*there, "kb", "show", "docs"]

@@ -32,7 +32,9 @@ class LivePlatform:
 
         self.home = home
         self.store = Store(db, home=home)
-        self.runner = LocalRunner(self.store, home, max_workers=1) if runner else None  # None: jobs stay queued
+        self.runner = (
+            LocalRunner(self.store, home, max_workers=1) if runner else None
+        )  # None: jobs stay queued
         app = create_platform_app(self.store, self.runner, home=home, api_keys_required=api_keys_required)
         if extend is not None:  # what `groundtune server` adds on the same app (the web UI)
             extend(app, api_keys_required)
