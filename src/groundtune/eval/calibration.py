@@ -112,12 +112,9 @@ def calibrate_systems(
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
     embed = embedder[1] if embedder else None
     results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, embed=embed)
-    more_scores = (
-        answerability_scores([(ex.question, [d.text for d in ex.documents]) for ex in more_gate_items], embed)
-        if embed is not None and more_gate_items
-        else []
-    )
-    more_targets = [not ex.answerable for ex in more_gate_items][: len(more_scores)]
+    more = list(more_gate_items) if embed is not None else []
+    more_scores = answerability_scores([(ex.question, [d.text for d in ex.documents]) for ex in more], embed)
+    more_targets = [not ex.answerable for ex in more]
     fitted = {}
     for r in results:
         aurocs = {
