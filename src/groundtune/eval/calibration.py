@@ -139,7 +139,7 @@ def calibrate_systems(
             else None
         )
         chosen = choose(by_uncertainty, by_gate)
-        if embedder is not None and all(rec.document_scores for rec in r.records):
+        if embedder is not None and all(rec.document_scores is not None for rec in r.records):
             margin, _ = calibrate_relevance(
                 [rec.parsed.relevant for rec in r.records],
                 [rec.document_scores or [] for rec in r.records],
