@@ -95,3 +95,16 @@ def test_calibrate_stores_an_artifact_and_leaves_the_adapter_alone() -> None:
         assert card.calibration == "cal-1" and "the adapter's latest" in card.abstention
     finally:
         deployment.scheduler.close()
+
+
+def test_the_gate_reads_a_fixed_sample_of_a_large_training_split(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from groundtune.eval import calibration
+
+    home = Path(os.environ["GROUNDTUNE_HOME"])
+    _dataset(home)
+    assert [ex.id for ex in calibration.gate_items("d", "validation", home)] == [f"ex-{i}" for i in range(4)]
+    assert calibration.gate_items("d", "train", home) == []  # the calibration split is not counted twice
+    monkeypatch.setattr(calibration, "MAX_GATE_ITEMS", 3)
+    sample = [ex.id for ex in calibration.gate_items("d", "validation", home)]
+    assert len(set(sample)) == 3 and set(sample) < {f"ex-{i}" for i in range(4)}
+    assert sample == [ex.id for ex in calibration.gate_items("d", "validation", home)]

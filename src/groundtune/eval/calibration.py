@@ -68,12 +68,20 @@ false-refusal quantile far closer than the validation split's few dozen (with 18
 Relevant lists) stay on the calibration split: on training questions it answers from memory."""
 
 
+MAX_GATE_ITEMS = 600
+"""At most this many `GATE_SPLIT` items are scored (a fixed seeded sample): enough for the budget's
+quantile, and a large training split costs no more than a few seconds of embedding."""
+
+
 def gate_items(dataset: str, split: str, home: Any) -> list[Example]:
     """Items an answerability gate fits on besides `split`'s: the dataset's `GATE_SPLIT` (none when
-    that is `split`, or absent)."""
+    that is `split`, or absent), at most `MAX_GATE_ITEMS` of them."""
+    import random
+
     from groundtune.data import load_dataset
 
-    return [] if split == GATE_SPLIT else list(load_dataset(dataset, home).get(GATE_SPLIT) or [])
+    items = [] if split == GATE_SPLIT else list(load_dataset(dataset, home).get(GATE_SPLIT) or [])
+    return items if len(items) <= MAX_GATE_ITEMS else random.Random(0).sample(items, MAX_GATE_ITEMS)
 
 
 def answerability_embedder(dataset: str | None, home: Any = None) -> tuple[str, Embed]:
