@@ -85,7 +85,7 @@ def test_calibrate_stores_an_artifact_and_leaves_the_adapter_alone() -> None:
     again = CliRunner().invoke(app, args)  # a calibration is never rewritten
     assert again.exit_code == 4 and "already exists" in again.output
     listed = CliRunner().invoke(app, ["eval", "calibrations", "--adapter", "tuned"])
-    assert listed.exit_code == 0 and "cal-1  adapter tuned, fitted on d:validation" in listed.output
+    assert listed.exit_code == 0 and "cal-1  adapter tuned, fitted on d:validation + train" in listed.output
 
     from groundtune.serve.server import build_deployment
 

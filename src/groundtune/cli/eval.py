@@ -209,6 +209,8 @@ def calibrations_cmd(
 
         ref = resolve_adapter(adapter) if adapter else None
         found = list_calibrations(adapter=ref)
+    from groundtune.core.calibrations import fitted_on
+
     for c in found:
         threshold = (
             f"answerability gate {c.gate:.3f}"
@@ -218,8 +220,8 @@ def calibrations_cmd(
             else f"threshold {c.threshold:.3f}"
         )
         console.print(
-            f"[bold]{escape(c.name)}[/]  adapter {escape(c.adapter)}, fitted on {escape(c.dataset)}:"
-            f"{escape(c.split)} with a {c.max_false_refusal:.0%} budget: {threshold}, "
+            f"[bold]{escape(c.name)}[/]  adapter {escape(c.adapter)}, fitted on {escape(fitted_on(c))}"
+            f" with a {c.max_false_refusal:.0%} budget: {threshold}, "
             f"false refusals {c.false_refusal:.0%}  ({c.created[:19]})"
         )
     if not found:

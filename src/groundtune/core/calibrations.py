@@ -19,15 +19,37 @@ from groundtune.core.jsonfile import read_json, write_json
 from groundtune.core.workspace import get_workspace
 
 CALIBRATION_FILE = "calibration.json"
+GATE_SPLIT = "train"
+"""The split a dataset's answerability gate also fits on, beside the calibration split. The gate's
+score is a fixed function of question and documents that no model reads, so the questions a model
+was trained on are as good for it as unseen ones, and a few hundred of them fit the gate's
+false-refusal quantile far closer than the validation split's few dozen (with 18 answerable items a
+10% budget refuses none). The model's own signals (answer uncertainty, the relevance margin over its
+Relevant lists) stay on the calibration split: on training questions it answers from memory."""
 __all__ = [
     "CALIBRATION_FILE",
+    "GATE_SPLIT",
     "Calibration",
+    "fitted_on",
     "latest_calibration",
     "list_calibrations",
     "load_calibration",
     "now",
     "write_calibration",
 ]
+
+
+def fitted_on(calibration: Calibration) -> str:
+    """The splits a calibration was fitted on, for people: `dataset:split`, plus the gate's split
+    when its answerability gate decides."""
+    also = (
+        f" + {GATE_SPLIT}"
+        if calibration.signal == "answerability"
+        and calibration.gate is not None
+        and calibration.split != GATE_SPLIT
+        else ""
+    )
+    return f"{calibration.dataset}:{calibration.split}{also}"
 
 
 def now() -> str:

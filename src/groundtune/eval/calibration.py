@@ -15,7 +15,7 @@ from typing import Any
 
 from groundtune import __version__
 from groundtune.core.adapters import AdapterRef, resolve_adapter
-from groundtune.core.calibrations import Calibration, now, write_calibration
+from groundtune.core.calibrations import GATE_SPLIT, Calibration, now, write_calibration
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import Example
@@ -57,15 +57,6 @@ def calibration_items(dataset: str, split: str, home: Any) -> list[Example]:
             "or drop --max-false-refusal",
         )
     return items
-
-
-GATE_SPLIT = "train"
-"""The split a dataset's answerability gate also fits on, beside the calibration split. The gate's
-score is a fixed function of question and documents that no model reads, so the questions a model
-was trained on are as good for it as unseen ones, and a few hundred of them fit the gate's
-false-refusal quantile far closer than the validation split's few dozen (with 18 answerable items a
-10% budget refuses none). The model's own signals (answer uncertainty, the relevance margin over its
-Relevant lists) stay on the calibration split: on training questions it answers from memory."""
 
 
 MAX_GATE_ITEMS = 600

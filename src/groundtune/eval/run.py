@@ -26,13 +26,13 @@ from typing import Any
 from groundtune import __version__
 from groundtune.core.adapters import resolve_adapter
 from groundtune.core.artifacts import EvalReport, migrate_eval_report
+from groundtune.core.calibrations import GATE_SPLIT
 from groundtune.core.errors import ConflictError, InvalidInputError, NotFoundError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, Example
 from groundtune.core.workspace import get_workspace
 from groundtune.eval import sweeps as sweep_mod
 from groundtune.eval.calibration import (
-    GATE_SPLIT,
     answerability_embedder,
     calibrate_systems,
     calibration_items,
