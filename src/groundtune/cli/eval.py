@@ -210,11 +210,12 @@ def calibrations_cmd(
         ref = resolve_adapter(adapter) if adapter else None
         found = list_calibrations(adapter=ref)
     from groundtune.core.calibrations import fitted_on
+    from groundtune.grounding.abstention import has_gate
 
     for c in found:
         threshold = (
             f"answerability gate {c.gate:.3f}"
-            if c.signal == "answerability" and c.gate is not None
+            if has_gate(c)
             else "never abstains"
             if c.threshold is None
             else f"threshold {c.threshold:.3f}"

@@ -278,7 +278,7 @@ def _check_abstention(suites: Sequence[str], max_false_refusal: float) -> str:
     if scored:
         raise InvalidInputError(
             f"{scored[0]} is a split abstention is calibrated on (validation; the answerability gate also "
-            "fits on train), so scoring it would grade the calibration itself",
+            f"fits on {GATE_SPLIT}), so scoring it would grade the calibration itself",
             hint="score the test split (dataset:NAME or dataset:NAME:test), or drop --max-false-refusal",
         )
     return first[0]

@@ -206,9 +206,14 @@ class Gated(Protocol):
     def relevance_margin(self) -> float | None: ...
 
 
+def has_gate(abstention: Gated | None) -> bool:
+    """Whether the documents' answerability decides refusals under `abstention` (it has a gate)."""
+    return abstention is not None and abstention.signal == "answerability" and abstention.gate is not None
+
+
 def gate_decision(abstention: Gated | None, score: float | None) -> Literal["refuse", "answer"] | None:
     """What a gate decides for documents of answerability `score` (None: the model decides)."""
-    if abstention is None or abstention.signal != "answerability" or abstention.gate is None or score is None:
+    if abstention is None or abstention.gate is None or not has_gate(abstention) or score is None:
         return None
     return "refuse" if score < abstention.gate else "answer"
 
@@ -216,9 +221,7 @@ def gate_decision(abstention: Gated | None, score: float | None) -> Literal["ref
 def uses_document_scores(abstention: Gated | None) -> bool:
     """Whether `steer` reads the documents' own scores under `abstention`: it has an answerability
     gate or a relevance margin."""
-    return abstention is not None and (
-        gate_decision(abstention, 0.0) is not None or abstention.relevance_margin is not None
-    )
+    return abstention is not None and (has_gate(abstention) or abstention.relevance_margin is not None)
 
 
 def within_margin(scores: Sequence[float], margin: float | None) -> list[int]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from groundtune.core.adapters import AdapterRef
 from groundtune.core.calibrations import Calibration, latest_calibration, load_calibration
 from groundtune.core.errors import InvalidInputError
+from groundtune.grounding.abstention import has_gate
 
 NO_ENTROPIES = (
     "abstention is off: this engine returns no token entropies, so no reply can be judged unsure "
@@ -33,7 +34,7 @@ class Chosen:
         c = self.calibration
         how = "named" if self.named else "the adapter's latest; --calibration NAME picks another"
         fitted = f"{c.dataset}:{c.split}, {c.max_false_refusal:.0%} false-refusal budget"
-        if c.signal == "answerability" and c.gate is not None:
+        if has_gate(c):
             return (
                 f"refuses when the documents' answerability < {c.gate:.3f}, else answers: calibration "
                 f"{c.name} ({how}; {fitted})"
