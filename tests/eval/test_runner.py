@@ -244,7 +244,7 @@ def _off_topic(ex: Example, question: str) -> Example:
 def test_the_answerability_gate_also_fits_on_items_nothing_generates_for(engine: Engine) -> None:
     from groundtune.eval.calibration import calibrate_systems
     from groundtune.grounding.abstention import calibrate_gate
-    from groundtune.grounding.answerability import answerability_scores
+    from groundtune.grounding.answerability import fit_gate_weights, gate_score, score_items
     from groundtune.models.registry import TINY_EMBEDDER, load_embedder
 
     fmt = get_format("cited")
@@ -271,13 +271,15 @@ def test_the_answerability_gate_also_fits_on_items_nothing_generates_for(engine:
     # the model only answered the four; the gate counted all 44 (32 answerable)
     assert sum(len(call) for call in backend.calls) <= len(items)
     every = items + more
-    scores = answerability_scores(
-        [(ex.question, [d.text for d in ex.documents]) for ex in every], embedder.encode
+    scored = score_items(
+        [(ex.question, [(d.title, d.text) for d in ex.documents]) for ex in every], embedder.encode
     )
-    expected = calibrate_gate(scores, [not ex.answerable for ex in every], 0.1)
+    targets = [not ex.answerable for ex in every]
+    weights = fit_gate_weights([s.features for s in scored], targets)
+    expected = calibrate_gate([gate_score(s, weights) for s in scored], targets, 0.1)
     assert expected.gate is not None and expected.answerable == 32
-    assert fitted.signal == "answerability"
-    assert (fitted.gate, fitted.items, fitted.answerable) == (expected.gate, 44, 32)
+    assert fitted.signal == "answerability" and fitted.gate_weights == pytest.approx(weights)
+    assert (fitted.gate, fitted.items, fitted.answerable) == (pytest.approx(expected.gate), 44, 32)
     assert "44 calibration questions" in fitted.summary()
 
 

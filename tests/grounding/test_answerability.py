@@ -14,16 +14,23 @@ from groundtune.grounding.abstention import (
     calibrate_relevance,
     choose,
     gate_decision,
+    gated_score,
     listable_documents,
     refusal_f1,
     steer,
 )
 from groundtune.grounding.answerability import (
+    FEATURES,
+    Scored,
     answerability,
     answerability_scores,
     auroc,
     content_words,
     document_scores,
+    fit_gate_weights,
+    gate_score,
+    refusal_auroc,
+    score_items,
 )
 from groundtune.grounding.constraint import ReplyConstraint
 
@@ -48,7 +55,8 @@ def test_an_embedder_blends_meaning_in_and_is_called_once() -> None:
         return np.asarray([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], float)
 
     scores = answerability_scores([(QUESTION, HOLDS), (QUESTION, SILENT)], embed)
-    assert calls == [1 + 2 + 1 + 2]  # both questions and their four sentences in one call
+    # both questions, their four sentences and their two documents in one call
+    assert calls == [(1 + 2 + 1) * 2]
     lexical = answerability_scores([(QUESTION, HOLDS), (QUESTION, SILENT)])
     assert scores != lexical and scores[0] > scores[1]
 
@@ -121,6 +129,43 @@ def test_each_document_scores_its_own_best_sentence_and_the_best_is_the_answerab
     assert document_scores([(QUESTION, [])]) == [[]]
 
 
+def test_score_items_measures_sentences_and_whole_documents_in_one_embedding_call() -> None:
+    calls: list[int] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        calls.append(len(texts))
+        return np.asarray([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], float)
+
+    docs = [("Toasters", SILENT[0]), ("Kettle", HOLDS[0])]
+    [item] = score_items([(QUESTION, docs)], embed)
+    assert calls == [1 + 4 + 2]  # the question, four sentences, two whole documents
+    assert item.documents == document_scores([(QUESTION, [t for _, t in docs])], embed)[0]
+    assert len(item.features) == len(FEATURES) and item.features[0] == max(item.documents)
+    # without an embedder the dense features are 0 and the blend is the lexical score
+    [plain] = score_items([(QUESTION, docs)])
+    assert plain.features[2:] == [0.0, 0.0] and plain.features[0] == plain.features[1]
+    assert score_items([(QUESTION, [])]) == [Scored([], [0.0, 0.0, 0.0, 0.0])]
+
+
+def test_gate_weights_learn_which_feature_tells_answerable_items_apart() -> None:
+    rng = random.Random(0)
+    # answerable items are told apart by the last feature only; the first is noise
+    rows, refuse = [], []
+    for i in range(200):
+        unanswerable = i % 3 == 0
+        rows.append([rng.random(), rng.random(), rng.random(), rng.gauss(0.3 if unanswerable else 0.7, 0.1)])
+        refuse.append(unanswerable)
+    weights = fit_gate_weights(rows, refuse)
+    assert len(weights) == len(FEATURES) + 1
+    assert weights[3] > 5 * max(abs(w) for w in weights[:3])
+    scores = [gate_score(Scored([r[0]], r), weights) for r in rows]
+    assert refusal_auroc(scores, refuse) > 0.95
+    # one kind of item only: nothing to learn, the first feature alone
+    assert fit_gate_weights(rows[:5], [False] * 5) == [1.0, 0.0, 0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="4 features"):
+        fit_gate_weights([[0.1, 0.2]], [True])
+
+
 def _gate(margin: float | None, gate: float | None = 0.3) -> Abstention:
     return Abstention(
         threshold=None,
@@ -144,14 +189,34 @@ def test_listable_documents_are_those_near_the_best_one() -> None:
 
 def test_steer_carries_the_gate_and_the_margin_into_the_constraint() -> None:
     base = ReplyConstraint(style="cited", documents=["Alpha text.", "Beta text.", "Gamma text."])
-    decision, c = steer(base, _gate(0.05), [0.1, 0.6, 0.58])
+    decision, c = steer(base, _gate(0.05), _scored([0.1, 0.6, 0.58]))
     assert decision == "answer" and c is not None and c.must_answer and c.listable == [2, 3]
-    decision, c = steer(base, _gate(0.05), [0.1, 0.2, 0.25])
+    decision, c = steer(base, _gate(0.05), _scored([0.1, 0.2, 0.25]))
     assert decision == "refuse"
     # no gate, no margin: the constraint is left as it is
-    decision, c = steer(base, None, [0.1, 0.6, 0.58])
+    decision, c = steer(base, None, _scored([0.1, 0.6, 0.58]))
     assert decision is None and c is base
-    assert steer(None, _gate(0.05), [0.5]) == ("answer", None)
+    assert steer(None, _gate(0.05), _scored([0.5])) == ("answer", None)
+
+
+def _scored(documents: list[float], features: list[float] | None = None) -> Scored:
+    return Scored(documents, features or [max(documents), 0.0, 0.0, 0.0])
+
+
+def test_a_weighted_gate_reads_the_features_and_the_margin_still_the_documents() -> None:
+    # the best document scores 0.6 (above the 0.3 gate), but the weights read the last feature only
+    weighted = _gate(0.05).model_copy(update={"gate_weights": [0.0, 0.0, 0.0, 10.0, -5.0]})
+    low, high = (
+        _scored([0.1, 0.6, 0.58], [0.6, 0.5, 0.7, 0.2]),
+        _scored([0.1, 0.6, 0.58], [0.6, 0.5, 0.7, 0.9]),
+    )
+    assert gated_score(weighted, low) == pytest.approx(-3.0)
+    base = ReplyConstraint(style="cited", documents=["Alpha text.", "Beta text.", "Gamma text."])
+    assert steer(base, weighted, low)[0] == "refuse"
+    decision, c = steer(base, weighted, high)
+    assert decision == "answer" and c is not None and c.listable == [2, 3]
+    # weights only count under a gate; without one the item's answerability is its best document's
+    assert gated_score(_gate(0.05, gate=None).model_copy(update={"gate_weights": [1.0] * 5}), low) == 0.6
 
 
 def test_a_listable_restriction_limits_the_relevant_line_and_the_citations() -> None:

@@ -390,6 +390,11 @@ class Calibration(_Artifact):
         description="With signal `answerability`: refuse (without generating) below this answerability, "
         "else the model must answer.",
     )
+    gate_weights: list[float] | None = Field(
+        default=None,
+        description="With a gate: weights of the answerability features (then a bias) that make the "
+        "score it cuts; None: the best document's score.",
+    )
     embedder: str | None = Field(default=None, description="Embedder answerability is scored with.")
     relevance_margin: float | None = Field(
         default=None,

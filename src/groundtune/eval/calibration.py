@@ -30,7 +30,7 @@ from groundtune.grounding.abstention import (
     calibrate_relevance,
     choose,
 )
-from groundtune.grounding.answerability import Embed, answerability_scores
+from groundtune.grounding.answerability import Embed, fit_gate_weights, gate_score, refusal_auroc, score_items
 from groundtune.grounding.format import GroundingFormat
 from groundtune.infer.request import Backend, GenerationConfig
 from groundtune.models import DEFAULT_EMBEDDER, DEFAULT_LM
@@ -111,9 +111,7 @@ def calibrate_systems(
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
     embed = embedder[1] if embedder else None
     results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, embed=embed)
-    more = list(more_gate_items) if embed is not None else []
-    more_scores = answerability_scores([(ex.question, [d.text for d in ex.documents]) for ex in more], embed)
-    more_targets = [not ex.answerable for ex in more]
+    gate = _fit_gate(list(items) + list(more_gate_items), embedder, max_false_refusal)
     fitted = {}
     for r in results:
         aurocs = {
@@ -126,18 +124,7 @@ def calibrate_systems(
             targets,
             max_false_refusal,
         ).model_copy(update={"auroc": aurocs})
-        scores = [rec.answerability for rec in r.records]
-        by_gate = (
-            calibrate_gate(
-                [float(s) for s in scores if s is not None] + more_scores,
-                targets + more_targets,
-                max_false_refusal,
-                embedder=embedder[0],
-            )
-            if embedder is not None and all(s is not None for s in scores)
-            else None
-        )
-        chosen = choose(by_uncertainty, by_gate)
+        chosen = choose(by_uncertainty, gate)
         if embedder is not None and all(rec.document_scores is not None for rec in r.records):
             margin, _ = calibrate_relevance(
                 [rec.parsed.relevant for rec in r.records],
@@ -147,6 +134,25 @@ def calibrate_systems(
             chosen = chosen.model_copy(update={"relevance_margin": margin, "embedder": embedder[0]})
         fitted[r.system.name] = chosen
     return fitted
+
+
+def _fit_gate(
+    items: Sequence[Example], embedder: tuple[str, Embed] | None, max_false_refusal: float
+) -> Abstention | None:
+    """The answerability gate fitted on labelled `items` (None without an embedder): the weights of
+    the answerability features that tell their answerable items from their refusal ones
+    (`answerability.fit_gate_weights`), then the cut on the weighted score within the budget. It reads
+    no model, so every system gets the same gate."""
+    if embedder is None:
+        return None
+    scored = score_items(
+        [(ex.question, [(d.title, d.text) for d in ex.documents]) for ex in items], embedder[1]
+    )
+    targets = [not ex.answerable for ex in items]
+    weights = fit_gate_weights([s.features for s in scored], targets)
+    scores = [gate_score(s, weights) for s in scored]
+    gate = calibrate_gate(scores, targets, max_false_refusal, embedder=embedder[0], weights=weights)
+    return gate.model_copy(update={"auroc": {"answerability": refusal_auroc(scores, targets)}})
 
 
 def record_calibrations(

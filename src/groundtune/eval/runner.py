@@ -23,8 +23,8 @@ from groundtune.core.errors import InvalidInputError
 from groundtune.core.schemas import EvalRecord, Example
 from groundtune.eval.metrics import aggregate, item_metrics
 from groundtune.grounding import GroundingFormat
-from groundtune.grounding.abstention import Abstention, abstain, answer_uncertainty, steer
-from groundtune.grounding.answerability import Embed, auroc, best_score, document_scores
+from groundtune.grounding.abstention import Abstention, abstain, answer_uncertainty, gated_score, steer
+from groundtune.grounding.answerability import Embed, Scored, auroc, score_items
 from groundtune.grounding.citations import renumber_citations
 from groundtune.infer.request import Backend, GenerationConfig, GenerationRequest, gated_refusal
 
@@ -162,19 +162,18 @@ def run_systems(
     `abstentions` (per system name) refuse where that system's calibration says; `embed` scores each
     item's answerability (needed by gates, and reported as a refusal AUROC either way)."""
     requests = build_requests(items, systems, fmt, config, demonstrations)
-    per_doc: list[list[float] | None] = (
-        list(document_scores([(ex.question, [d.text for d in ex.documents]) for ex in items], embed))
+    per_item: list[Scored | None] = (
+        list(score_items([(ex.question, [(d.title, d.text) for d in ex.documents]) for ex in items], embed))
         if embed is not None
         else [None] * len(items)
     )
-    scores = [best_score(s) if s is not None else None for s in per_doc]
     refusal_reply = fmt.render_target(fmt.refusal_target())
     results = []
     for system in systems:
         abstention = (abstentions or {}).get(system.name)
         steered = [
-            _steer(req, abstention, doc_scores)
-            for req, doc_scores in zip(requests[system.name], per_doc, strict=True)
+            _steer(req, abstention, scored)
+            for req, scored in zip(requests[system.name], per_item, strict=True)
         ]
         decisions = [decision for decision, _ in steered]
         asked = [req for decision, req in steered if decision != "refuse"]
@@ -189,9 +188,7 @@ def run_systems(
         threshold = abstention.threshold if abstention is not None else None
         records, scored = [], []
         own_refusals: list[bool] = []
-        for ex, req, out, score, doc_scores in zip(
-            items, requests[system.name], outputs, scores, per_doc, strict=True
-        ):
+        for ex, req, out, evidence in zip(items, requests[system.name], outputs, per_item, strict=True):
             parsed = fmt.parse(out.text, ex.documents)
             own_refusals.append(parsed.refusal)
             uncertainty = answer_uncertainty(out.text, parsed.answer, out.token_entropy, out.token_ends)
@@ -210,8 +207,8 @@ def run_systems(
                     prompt_tokens=out.prompt_tokens,
                     completion_tokens=out.completion_tokens,
                     uncertainty=uncertainty,
-                    answerability=score,
-                    document_scores=doc_scores,
+                    answerability=gated_score(abstention, evidence),
+                    document_scores=evidence.documents if evidence is not None else None,
                     raw_output=out.text if text != out.text else None,
                     constrained=out.constrained,
                 )
@@ -233,10 +230,10 @@ def run_systems(
 
 
 def _steer(
-    request: GenerationRequest, abstention: Abstention | None, doc_scores: list[float] | None
+    request: GenerationRequest, abstention: Abstention | None, scored: Scored | None
 ) -> tuple[str | None, GenerationRequest]:
     """The gate's decision for this request and the request constrained to carry it out."""
-    decision, constraint = steer(request.constraint, abstention, doc_scores)
+    decision, constraint = steer(request.constraint, abstention, scored)
     return decision, request if constraint is request.constraint else request.model_copy(
         update={"constraint": constraint}
     )

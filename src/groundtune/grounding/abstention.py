@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 
 from groundtune.core.configs import DEFAULT_MAX_FALSE_REFUSAL
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
-from groundtune.grounding.answerability import best_score
+from groundtune.grounding.answerability import Scored, best_score, gate_score
 from groundtune.grounding.citations import strip_citations
 from groundtune.grounding.format import GroundingFormat
 
@@ -57,6 +57,12 @@ class Abstention(BaseModel):
         default=None,
         description="With signal `answerability`: refuse (without generating) when the documents' "
         "answerability is below this, else the model must answer.",
+    )
+    gate_weights: list[float] | None = Field(
+        default=None,
+        description="With a gate: the weights (one per `answerability.FEATURES`, then a bias) that make "
+        "an item's answerability the gate reads (`answerability.gate_score`); None: its best document's "
+        "score.",
     )
     embedder: str | None = Field(default=None, description="Embedder the answerability scores used.")
     relevance_margin: float | None = Field(
@@ -205,6 +211,9 @@ class Gated(Protocol):
     @property
     def relevance_margin(self) -> float | None: ...
 
+    @property
+    def gate_weights(self) -> list[float] | None: ...
+
 
 def has_gate(abstention: Gated | None) -> bool:
     """Whether the documents' answerability decides refusals under `abstention` (it has a gate)."""
@@ -240,13 +249,23 @@ def listable_documents(abstention: Gated | None, scores: Sequence[float] | None)
     return within_margin(scores, margin)
 
 
+def gated_score(abstention: Gated | None, scored: Scored | None) -> float | None:
+    """The answerability a gate of `abstention` reads for an item scored so (`answerability.gate_score`
+    under its weights; the best document's score without a gate)."""
+    if scored is None:
+        return None
+    return gate_score(scored, abstention.gate_weights if has_gate(abstention) else None)  # type: ignore[union-attr]
+
+
 def steer(
-    constraint: ReplyConstraint | None, abstention: Gated | None, scores: Sequence[float] | None
+    constraint: ReplyConstraint | None, abstention: Gated | None, scored: Scored | None
 ) -> tuple[Literal["refuse", "answer"] | None, ReplyConstraint | None]:
-    """What the gate decides for documents of these own scores, and the decoding constraint that
-    carries it out: `must_answer` when the gate lets the question through, `listable` from the
-    relevance margin. A "refuse" needs no generation (the caller renders the refusal)."""
-    decision = gate_decision(abstention, best_score(scores) if scores is not None else None)
+    """What the gate decides for an item scored so (`answerability.score_items`), and the decoding
+    constraint that carries it out: `must_answer` when the gate lets the question through, `listable`
+    from the relevance margin over the documents' own scores. A "refuse" needs no generation (the
+    caller renders the refusal)."""
+    decision = gate_decision(abstention, gated_score(abstention, scored))
+    scores = scored.documents if scored is not None else None
     if constraint is None:
         return decision, None
     update: dict[str, object] = {}
@@ -298,10 +317,12 @@ def calibrate_gate(
     max_false_refusal: float = DEFAULT_MAX_FALSE_REFUSAL,
     *,
     embedder: str | None = None,
+    weights: Sequence[float] | None = None,
 ) -> Abstention:
     """The highest answerability gate whose refused answerable items, k of n, keep (k + 1) / (n + 1)
     within `max_false_refusal` (split-conformal, as `calibrate`); items below it are refused. None
-    when even one refused answerable item would break the budget."""
+    when even one refused answerable item would break the budget. `weights` are those `scores` were
+    made with (`answerability.gate_score`), kept so new items are scored alike."""
     if len(scores) != len(refusal_targets):
         raise ValueError("scores and refusal_targets must have one entry per item")
     answerable = sorted(s for s, t in zip(scores, refusal_targets, strict=True) if not t)
@@ -319,6 +340,7 @@ def calibrate_gate(
         refusal_recall=refused_refusal / len(refusal) if refusal else None,
         signal="answerability",
         gate=gate,
+        gate_weights=list(weights) if weights is not None and gate is not None else None,
         embedder=embedder,
     )
 

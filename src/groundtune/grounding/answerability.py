@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from groundtune.grounding.quotes import normalize_answer, sentence_spans
 
@@ -74,37 +74,106 @@ def document_scores(
     matches the question (0.0 for a document without text). The item's `answerability` is their
     maximum; how far a document falls below it says how likely it is to be one of the relevant ones
     (`abstention.listable_documents`)."""
+    return [s.documents for s in score_items([(q, [("", t) for t in texts]) for q, texts in items], embed)]
+
+
+class Scored(NamedTuple):
+    """One item's answerability evidence: each document's own score (`document_scores`) and the
+    item's `FEATURES`, which a fitted gate weighs (`gate_score`)."""
+
+    documents: list[float]
+    features: list[float]
+
+
+FEATURES = ("best sentence", "best sentence's words", "best sentence's meaning", "best document's meaning")
+"""What `score_items` measures of an item, each the maximum over its documents: the blended sentence
+score (`document_scores`), its lexical and its dense part alone, and the cosine of a whole document
+(title and text) with the question."""
+
+
+def score_items(
+    items: Sequence[tuple[str, Sequence[tuple[str, str]]]], embed: Embed | None = None
+) -> list[Scored]:
+    """For each (question, documents as (title, text)), the documents' own scores and the item's
+    `FEATURES` (without `embed` the dense ones are 0.0), with one embedding call for them all."""
     import numpy as np
 
-    per_doc = [[[text[a:b] for a, b in sentence_spans(text)] for text in texts] for _, texts in items]
+    per_doc = [[[text[a:b] for a, b in sentence_spans(text)] for _, text in docs] for _, docs in items]
     per_item = [[s for doc in docs for s in doc] for docs in per_doc]
     dense: list[np.ndarray] = [np.zeros(len(s)) for s in per_item]
+    whole: list[np.ndarray] = [np.zeros(len(docs)) for _, docs in items]
     if embed is not None:
         flat = [
-            text for (question, _), sents in zip(items, per_item, strict=True) for text in (question, *sents)
+            text
+            for (question, docs), sents in zip(items, per_item, strict=True)
+            for text in (question, *sents, *(f"{title}\n{body}".strip() for title, body in docs))
         ]
         if flat:
             vectors = np.asarray(embed(flat), dtype=np.float64)
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
             at = 0
-            for i, sents in enumerate(per_item):
-                q, rows = vectors[at], vectors[at + 1 : at + 1 + len(sents)]
-                dense[i] = np.clip(rows @ q, 0.0, 1.0)
-                at += 1 + len(sents)
+            for i, ((_, docs), sents) in enumerate(zip(items, per_item, strict=True)):
+                q = vectors[at]
+                rows = vectors[at + 1 : at + 1 + len(sents) + len(docs)] @ q
+                dense[i] = np.clip(rows[: len(sents)], 0.0, 1.0)
+                whole[i] = np.clip(rows[len(sents) :], 0.0, 1.0)
+                at += 1 + len(sents) + len(docs)
     weight = DENSE_WEIGHT if embed is not None else 0.0
     out = []
-    for (question, _), docs, sents, cos in zip(items, per_doc, per_item, dense, strict=True):
+    for (question, _), doc_sents, sents, cos, doc_cos in zip(
+        items, per_doc, per_item, dense, whole, strict=True
+    ):
         asked = content_words(question)
         lexical = np.asarray(
             [len(asked & content_words(s)) / len(asked) if asked else 0.0 for s in sents], dtype=np.float64
         )
         blended = (1 - weight) * lexical + weight * cos
         scores, at = [], 0
-        for doc in docs:
+        for doc in doc_sents:
             scores.append(float(blended[at : at + len(doc)].max()) if doc else 0.0)
             at += len(doc)
-        out.append(scores)
+        top = [float(v.max()) if len(v) else 0.0 for v in (blended, lexical, cos, doc_cos)]
+        out.append(Scored(scores, top))
     return out
+
+
+def fit_gate_weights(features: Sequence[Sequence[float]], refusal_targets: Sequence[bool]) -> list[float]:
+    """Weights (one per feature, then a bias) of a logistic regression of "answerable" on items'
+    `FEATURES` (L2-regularised, on standardised features, folded back to raw ones): which of them tell
+    a dataset's answerable items from its refusal ones, and by how much. A gate on `gate_score` then
+    cuts within the false-refusal budget. Without both kinds of item: the first feature alone."""
+    import numpy as np
+
+    x = np.asarray(features, dtype=np.float64)
+    y = np.asarray([not t for t in refusal_targets], dtype=np.float64)
+    k = len(FEATURES)
+    if x.ndim != 2 or x.shape[1] != k or len(y) != len(x):
+        raise ValueError(f"expected one row of {k} features and one target per item")
+    if y.min(initial=1.0) == y.max(initial=0.0):
+        return [1.0] + [0.0] * k
+    mean, scale = x.mean(axis=0), np.maximum(x.std(axis=0), 1e-6)
+    z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
+    w = np.zeros(k + 1)
+    ridge = np.diag([1.0] * k + [0.0])  # C = 1 on the weights, none on the bias
+    for _ in range(50):  # Newton's method: a few steps converge on a convex loss
+        p = 1.0 / (1.0 + np.exp(-(z @ w)))
+        grad = z.T @ (p - y) + ridge @ w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + ridge
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    raw = w[:k] / scale
+    return [*map(float, raw), float(w[k] - raw @ mean)]
+
+
+def gate_score(scored: Scored, weights: Sequence[float] | None) -> float:
+    """An item's answerability as a gate reads it: its best document's score, or under fitted
+    `weights` (`fit_gate_weights`) the log-odds that it is answerable."""
+    if weights is None:
+        return best_score(scored.documents)
+    *w, bias = weights
+    return float(sum(a * b for a, b in zip(w, scored.features, strict=True)) + bias)
 
 
 def auroc(refusal_scores: Sequence[float], answerable_scores: Sequence[float]) -> float | None:
@@ -119,3 +188,9 @@ def auroc(refusal_scores: Sequence[float], answerable_scores: Sequence[float]) -
     below = np.searchsorted(neg, pos, side="left")
     not_above = np.searchsorted(neg, pos, side="right")
     return float((below + 0.5 * (not_above - below)).sum() / (len(pos) * len(neg)))
+
+
+def refusal_auroc(scores: Sequence[float], refusal_targets: Sequence[bool]) -> float | None:
+    """How well low answerability `scores` rank the refusal items above the answerable ones (`auroc`)."""
+    pairs = list(zip(scores, refusal_targets, strict=True))
+    return auroc([-s for s, t in pairs if t], [-s for s, t in pairs if not t])

@@ -21,8 +21,14 @@ from groundtune.core.errors import ConflictError, DeadlineError, InvalidInputErr
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
 from groundtune.grounding import DEFAULT_STYLE, GroundingFormat, get_format, is_verbatim
-from groundtune.grounding.abstention import abstain, answer_uncertainty, steer, uses_document_scores
-from groundtune.grounding.answerability import best_score, document_scores
+from groundtune.grounding.abstention import (
+    abstain,
+    answer_uncertainty,
+    gated_score,
+    steer,
+    uses_document_scores,
+)
+from groundtune.grounding.answerability import Scored, score_items
 from groundtune.infer.request import GenerationConfig, GenerationRequest, GenerationResult, gated_refusal
 from groundtune.serve.calibrations import Chosen
 from groundtune.serve.schemas import (
@@ -280,9 +286,9 @@ class Deployment:
             seed=req.seed,
             constrained=self.constrained,
         )
-        calibration, doc_scores = self._document_scores(req.model, question, documents)
-        gated, constraint = steer(fmt.constraint(documents), calibration, doc_scores)
-        score = best_score(doc_scores) if doc_scores is not None else None
+        calibration, scored = self._document_scores(req.model, question, documents)
+        gated, constraint = steer(fmt.constraint(documents), calibration, scored)
+        score = gated_score(calibration, scored)
         generation = GenerationRequest(
             prompt=fmt.render_prompt(question, documents),
             adapter=ref.name if ref else None,
@@ -303,9 +309,9 @@ class Deployment:
 
     def _document_scores(
         self, model: str, question: str, documents: list[ContextDocument]
-    ) -> tuple[Calibration | None, list[float] | None]:
-        """`model`'s calibration in force and each document's own answerability under it (None when
-        it has neither an answerability gate nor a relevance margin: nothing reads them)."""
+    ) -> tuple[Calibration | None, Scored | None]:
+        """`model`'s calibration in force and the documents' answerability under it (None when it has
+        neither an answerability gate nor a relevance margin: nothing reads them)."""
         chosen = self.calibrations.get(model)
         c = chosen.calibration if chosen and not self.abstention_off else None
         if c is None or not uses_document_scores(c):
@@ -315,7 +321,9 @@ class Deployment:
             from groundtune.models.registry import load_embedder
 
             self._embedders[name] = load_embedder(name)
-        return c, document_scores([(question, [d.text for d in documents])], self._embedders[name].encode)[0]
+        return c, score_items(
+            [(question, [(d.title, d.text) for d in documents])], self._embedders[name].encode
+        )[0]
 
     def _documents(
         self, req: ChatCompletionRequest, question: str
