@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from groundtune.core.adapters import resolve_adapter
 from groundtune.grounding import get_format
 from groundtune.models.registry import TINY_EMBEDDER
@@ -57,6 +59,13 @@ def test_the_gate_refuses_silent_documents_and_the_margin_limits_what_may_be_nam
         assert {c.document for c in message.context.citations} <= {3}
 
         # switched off, nothing is scored and the model decides alone
+        # a weighted gate reads the features: the best sentence's score less 0.5, cut at 0, decides alike
+        weighted = gated.model_copy(update={"gate": 0.0, "gate_weights": [1.0, 0.0, 0.0, 0.0, -0.5]})
+        deployment.calibrations["tuned"] = Chosen(weighted, named=True)
+        again = deployment.prepare(_request([SILENT]))
+        assert again.gated == "refuse" and again.answerability == pytest.approx(silent.answerability - 0.5)
+        assert deployment.prepare(_request([NEAR, SILENT, HOLDS])).generation.constraint == constraint
+
         deployment.abstention_off = True
         free = deployment.prepare(_request([NEAR, SILENT, HOLDS]))
         assert free.gated is None and free.answerability is None

@@ -99,8 +99,9 @@ class GroundingContext(BaseModel):
     )
     answerability: float | None = Field(
         default=None,
-        description="How well the documents' best sentence matches the question (0..1), when the model's "
-        "calibration gates on it.",
+        description="How well the documents could answer the question, as the model's calibration reads "
+        "it: the best sentence's match (0..1), or under a weighted gate the log-odds its features give "
+        "that they answer it; None when the calibration reads no documents.",
     )
     constrained: bool = Field(
         default=False,

@@ -111,7 +111,7 @@ def calibrate_systems(
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
     embed = embedder[1] if embedder else None
     results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, embed=embed)
-    gate = _fit_gate(list(items) + list(more_gate_items), embedder, max_false_refusal)
+    gate = fit_gate(list(items) + list(more_gate_items), embedder, max_false_refusal)
     fitted = {}
     for r in results:
         aurocs = {
@@ -136,7 +136,7 @@ def calibrate_systems(
     return fitted
 
 
-def _fit_gate(
+def fit_gate(
     items: Sequence[Example], embedder: tuple[str, Embed] | None, max_false_refusal: float
 ) -> Abstention | None:
     """The answerability gate fitted on labelled `items` (None without an embedder): the weights of

@@ -87,8 +87,9 @@ class Abstention(BaseModel):
     def _refusals(self) -> str:
         if self.signal == "answerability":
             recall = "–" if self.refusal_recall is None else f"{self.refusal_recall:.0%}"
+            weighed = " (its features weighed)" if self.gate_weights is not None else ""
             return (
-                f"refuses when the documents' answerability < {self.gate:.3f} and otherwise answers "
+                f"refuses when the documents' answerability{weighed} < {self.gate:.3f} and otherwise answers "
                 f"(its {self.items} calibration questions: refuses {self.false_refusal:.0%} of answerable "
                 f"and {recall} of refusal ones)"
             )
