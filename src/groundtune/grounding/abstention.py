@@ -11,10 +11,11 @@ items would otherwise refuse more on new ones); `abstain` turns a reply above th
 the format's refusal.
 
 A second signal needs no generation: the documents' `answerability` (`grounding.answerability`,
-how well their best sentence matches the question). `calibrate_gate` fits a gate on it within the
-same budget; `choose` keeps whichever signal refuses better on the calibration items (refusal F1).
-A gate decides both ways: below it the reply is the refusal, without generating; at or above it the
-model must answer (`Relevant: none` is not allowed), so a model that refuses by habit cannot.
+how well their best sentence matches the question, or a fitted weighing of four such features:
+`answerability.fit_gate_weights`). `calibrate_gate` fits a gate on it within the same budget;
+`choose` keeps whichever signal refuses better on the calibration items (refusal F1). A gate decides
+both ways: below it the reply is the refusal, without generating; at or above it the model must
+answer (`Relevant: none` is not allowed), so a model that refuses by habit cannot.
 
 Pure code over text and numbers: the generation backend supplies the entropies and token ends.
 """
@@ -255,7 +256,8 @@ def gated_score(abstention: Gated | None, scored: Scored | None) -> float | None
     under its weights; the best document's score without a gate)."""
     if scored is None:
         return None
-    return gate_score(scored, abstention.gate_weights if has_gate(abstention) else None)  # type: ignore[union-attr]
+    weights = abstention.gate_weights if abstention is not None and has_gate(abstention) else None
+    return gate_score(scored, weights)
 
 
 def steer(

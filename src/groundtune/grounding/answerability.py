@@ -11,6 +11,12 @@ whose relevant document was not retrieved scores low; a near-miss paragraph (SQu
 unanswerable questions, asked of their own paragraph) does not, and there only the model's
 reading can refuse.
 
+Which measure tells refusal items apart depends on the source: on NQ-open and ClapNQ the best whole
+document's closeness in meaning does, on SQuAD 2.0 and the sample KB a sentence's words do.
+`score_items` measures an item's `FEATURES`; `fit_gate_weights` weighs them for a dataset (a
+logistic fit kept only when held-out folds rank better with it), and `gate_score` reads an item
+under those weights.
+
 `grounding.abstention` calibrates a gate on it (`Abstention.gate`). Pure text and numbers: the
 caller passes the embedding function.
 """
