@@ -1,9 +1,9 @@
 """Which answerability features tell refusal items apart, per dataset, out of sample (issue 18, item 3).
 
 For each evaluation dataset, fits the answerability gate on its train split exactly as calibration
-fits it (`eval.calibration.fit_gate`: the four `answerability.FEATURES` weighed by a logistic fit,
-then the split-conformal cut within the budget) and scores the dataset's **validation** split with
-it: refusal AUROC of the weighted score, and the refusal recall and false refusals the train-fitted
+fits it (`eval.calibration.fit_gate`: the four `answerability.FEATURES` weighed by a logistic fit
+when that beats the best sentence on held-out folds, then the split-conformal cut within the budget)
+and scores the dataset's **validation** split with it (`gate`): refusal AUROC of its score, and the refusal recall and false refusals the train-fitted
 cut gives there. The named baseline, in the same run, is the gate on the best sentence's score alone
 (the gate before weights). Each feature's own AUROC is reported too. The test split is never read.
 
@@ -76,8 +76,14 @@ def main() -> None:
             "train_items": len(train),
             "validation_items": len(validation),
             "validation_refusal_items": sum(refuse["validation"]),
-            "weights": dict(zip([*FEATURES, "bias"], weighted.gate_weights or [], strict=True)),
-            "weighted": held_out(
+            # None: the weights did not beat the best sentence on held-out folds of train, so the gate
+            # calibration fits reads the best sentence (and equals the baseline)
+            "weights": (
+                dict(zip([*FEATURES, "bias"], weighted.gate_weights, strict=True))
+                if weighted.gate_weights is not None
+                else None
+            ),
+            "gate": held_out(
                 [gate_score(s, weighted.gate_weights) for s in scored["validation"]],
                 refuse["validation"],
                 weighted.gate,
@@ -93,7 +99,7 @@ def main() -> None:
         datasets[name] = entry
         print(
             name,
-            json.dumps({k: entry[k] for k in ("weighted", "best_sentence", "feature_auroc")}),
+            json.dumps({k: entry[k] for k in ("weights", "gate", "best_sentence", "feature_auroc")}),
             flush=True,
         )
     result = {
