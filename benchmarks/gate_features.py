@@ -1,11 +1,13 @@
 """Which answerability features tell refusal items apart, per dataset, out of sample (issue 18, item 3).
 
 For each evaluation dataset, fits the answerability gate on its train split exactly as calibration
-fits it (`eval.calibration.fit_gate`: the four `answerability.FEATURES` weighed by a logistic fit
-when that beats the best sentence on held-out folds, then the split-conformal cut within the budget)
-and scores the dataset's **validation** split with it (`gate`): refusal AUROC of its score, and the refusal recall and false refusals the train-fitted
-cut gives there. The named baseline, in the same run, is the gate on the best sentence's score alone
-(the gate before weights). Each feature's own AUROC is reported too. The test split is never read.
+fits it (`abstention.calibrate_weighted_gate`, which `eval.calibration.fit_gate` calls: the four
+`answerability.FEATURES` weighed by a logistic fit when that beats the best sentence on held-out
+folds, then the split-conformal cut within the budget) and scores the dataset's **validation** split
+with it (`gate`): refusal AUROC of its score, and the refusal recall and false refusals the
+train-fitted cut gives there. The named baseline, in the same run, is the gate on the best sentence's
+score alone (the gate before weights). Each feature's own AUROC is reported too. The test split is
+never read.
 
     .venv/bin/python benchmarks/gate_features.py --home /work/gt-general \\
         --dataset general-eval-nq_open_oracle --dataset general-eval-squad2 [--budget 0.1]
@@ -37,9 +39,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from groundtune.data import load_dataset
-    from groundtune.eval.calibration import answerability_embedder, fit_gate
-    from groundtune.grounding.abstention import calibrate_gate
-    from groundtune.grounding.answerability import FEATURES, gate_score, refusal_auroc, score_items
+    from groundtune.eval.calibration import answerability_embedder
+    from groundtune.eval.runner import score_examples
+    from groundtune.grounding.abstention import calibrate_gate, calibrate_weighted_gate
+    from groundtune.grounding.answerability import FEATURES, gate_score, refusal_auroc
 
     def held_out(scores: list[float], refuse: list[bool], gate: float | None) -> dict[str, Any]:
         answerable = [s for s, t in zip(scores, refuse, strict=True) if not t]
@@ -57,18 +60,17 @@ def main() -> None:
         splits = load_dataset(name, home=args.home)
         embedder = answerability_embedder(name, args.home)
         train, validation = splits["train"], splits["validation"]
-        weighted = fit_gate(train, embedder, args.budget)
-        assert weighted is not None
         scored = {
-            split: score_items(
-                [(ex.question, [(d.title, d.text) for d in ex.documents]) for ex in items], embedder[1]
-            )
-            for split, items in (("train", train), ("validation", validation))
+            "train": score_examples(train, embedder[1]),
+            "validation": score_examples(validation, embedder[1]),
         }
         refuse = {
             "train": [not ex.answerable for ex in train],
             "validation": [not ex.answerable for ex in validation],
         }
+        weighted = calibrate_weighted_gate(
+            scored["train"], refuse["train"], args.budget, embedder=embedder[0]
+        )
         single = calibrate_gate(
             [gate_score(s, None) for s in scored["train"]], refuse["train"], args.budget, embedder=embedder[0]
         )

@@ -162,6 +162,7 @@ def test_gate_weights_learn_which_feature_tells_answerable_items_apart() -> None
     assert refusal_auroc(scores, refuse) > 0.95
     # one kind of item only: nothing to learn, the first feature alone
     assert fit_gate_weights(rows[:20], [False] * 20) is None
+    assert fit_gate_weights([], []) is None
     # features that say nothing beyond the first one: the held-out folds keep the first one alone
     noise = [[r[3], rng.random(), rng.random(), rng.random()] for r in rows]
     assert fit_gate_weights(noise, refuse) is None

@@ -128,9 +128,7 @@ class EvalRecord(_Model):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     uncertainty: float | None = None  # mean entropy (nats) over the answer's tokens, when known
-    answerability: float | None = (
-        None  # what the gate read (`abstention.gated_score`): best sentence, or weighted
-    )
+    answerability: float | None = None  # what the gate read (`abstention.gated_score`)
     document_scores: list[float] | None = None  # each document's own answerability, in prompt order
     raw_output: str | None = None  # the model's own reply when abstention replaced it by a refusal
     constrained: bool = False  # decoded within the grounding grammar (verbatim quotes, prompt documents)

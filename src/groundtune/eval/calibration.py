@@ -20,17 +20,17 @@ from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import new_id
 from groundtune.core.schemas import Example
 from groundtune.eval.metrics import gold_relevant
-from groundtune.eval.runner import ProgressFactory, System, run_systems
+from groundtune.eval.runner import ProgressFactory, System, run_systems, score_examples
 from groundtune.grounding import DEFAULT_STYLE, get_format
 from groundtune.grounding.abstention import (
     DEFAULT_MAX_FALSE_REFUSAL,
     Abstention,
     calibrate,
-    calibrate_gate,
     calibrate_relevance,
+    calibrate_weighted_gate,
     choose,
 )
-from groundtune.grounding.answerability import Embed, fit_gate_weights, gate_score, refusal_auroc, score_items
+from groundtune.grounding.answerability import Embed
 from groundtune.grounding.format import GroundingFormat
 from groundtune.infer.request import Backend, GenerationConfig
 from groundtune.models import DEFAULT_EMBEDDER, DEFAULT_LM
@@ -145,14 +145,12 @@ def fit_gate(
     no model, so every system gets the same gate."""
     if embedder is None:
         return None
-    scored = score_items(
-        [(ex.question, [(d.title, d.text) for d in ex.documents]) for ex in items], embedder[1]
+    return calibrate_weighted_gate(
+        score_examples(items, embedder[1]),
+        [not ex.answerable for ex in items],
+        max_false_refusal,
+        embedder=embedder[0],
     )
-    targets = [not ex.answerable for ex in items]
-    weights = fit_gate_weights([s.features for s in scored], targets)
-    scores = [gate_score(s, weights) for s in scored]
-    gate = calibrate_gate(scores, targets, max_false_refusal, embedder=embedder[0], weights=weights)
-    return gate.model_copy(update={"auroc": {"answerability": refusal_auroc(scores, targets)}})
 
 
 def record_calibrations(

@@ -163,9 +163,7 @@ def run_systems(
     item's answerability (needed by gates, and reported as a refusal AUROC either way)."""
     requests = build_requests(items, systems, fmt, config, demonstrations)
     per_item: list[Scored | None] = (
-        list(score_items([(ex.question, [(d.title, d.text) for d in ex.documents]) for ex in items], embed))
-        if embed is not None
-        else [None] * len(items)
+        list(score_examples(items, embed)) if embed is not None else [None] * len(items)
     )
     refusal_reply = fmt.render_target(fmt.refusal_target())
     results = []
@@ -227,6 +225,11 @@ def run_systems(
         agg.update(signal_aurocs(items, records, own_refusals))
         results.append(SystemResult(system=system, records=records, metrics=agg))
     return results
+
+
+def score_examples(items: Sequence[Example], embed: Embed | None) -> list[Scored]:
+    """Each example's answerability evidence (`answerability.score_items` over its documents)."""
+    return score_items([(ex.question, [(d.title, d.text) for d in ex.documents]) for ex in items], embed)
 
 
 def _steer(

@@ -30,7 +30,13 @@ from pydantic import BaseModel, Field
 
 from groundtune.core.configs import DEFAULT_MAX_FALSE_REFUSAL
 from groundtune.core.schemas import ContextDocument, GroundedAnswer
-from groundtune.grounding.answerability import Scored, best_score, gate_score
+from groundtune.grounding.answerability import (
+    Scored,
+    best_score,
+    fit_gate_weights,
+    gate_score,
+    refusal_auroc,
+)
 from groundtune.grounding.citations import strip_citations
 from groundtune.grounding.format import GroundingFormat
 
@@ -88,9 +94,8 @@ class Abstention(BaseModel):
     def _refusals(self) -> str:
         if self.signal == "answerability":
             recall = "–" if self.refusal_recall is None else f"{self.refusal_recall:.0%}"
-            weighed = " (its features weighed)" if self.gate_weights is not None else ""
             return (
-                f"refuses when the documents' answerability{weighed} < {self.gate:.3f} and otherwise answers "
+                f"{gate_rule(self)} and otherwise answers "
                 f"(its {self.items} calibration questions: refuses {self.false_refusal:.0%} of answerable "
                 f"and {recall} of refusal ones)"
             )
@@ -222,6 +227,13 @@ def has_gate(abstention: Gated | None) -> bool:
     return abstention is not None and abstention.signal == "answerability" and abstention.gate is not None
 
 
+def gate_rule(abstention: Gated) -> str:
+    """Its gate for people: "refuses when the documents' answerability < G" (with a weighted gate:
+    "answerability (its features weighed)")."""
+    weighed = " (its features weighed)" if abstention.gate_weights is not None else ""
+    return f"refuses when the documents' answerability{weighed} < {abstention.gate:.3f}"
+
+
 def gate_decision(abstention: Gated | None, score: float | None) -> Literal["refuse", "answer"] | None:
     """What a gate decides for documents of answerability `score` (None: the model decides)."""
     if abstention is None or abstention.gate is None or not has_gate(abstention) or score is None:
@@ -346,6 +358,22 @@ def calibrate_gate(
         gate_weights=list(weights) if weights is not None and gate is not None else None,
         embedder=embedder,
     )
+
+
+def calibrate_weighted_gate(
+    scored: Sequence[Scored],
+    refusal_targets: Sequence[bool],
+    max_false_refusal: float = DEFAULT_MAX_FALSE_REFUSAL,
+    *,
+    embedder: str | None = None,
+) -> Abstention:
+    """`calibrate_gate` on labelled items scored so (`answerability.score_items`): their features
+    weighed first where that ranks better (`answerability.fit_gate_weights`), the gate's AUROC on them
+    recorded."""
+    weights = fit_gate_weights([s.features for s in scored], refusal_targets)
+    scores = [gate_score(s, weights) for s in scored]
+    gate = calibrate_gate(scores, refusal_targets, max_false_refusal, embedder=embedder, weights=weights)
+    return gate.model_copy(update={"auroc": {"answerability": refusal_auroc(scores, refusal_targets)}})
 
 
 def refusal_f1(a: Abstention) -> float:

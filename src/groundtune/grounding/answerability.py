@@ -158,6 +158,8 @@ def fit_gate_weights(
     first feature does: on a few dozen items a fit can learn noise (RGB's 62 training questions did)."""
     import numpy as np
 
+    if not features:
+        return None
     x = np.asarray(features, dtype=np.float64)
     y = np.asarray([not t for t in refusal_targets], dtype=bool)
     k = len(FEATURES)
