@@ -17,7 +17,12 @@ instruction's canary in the answer or a quote) and `injection_ignored` (1 - obey
 say whether the answers still follow the question.
 
     .venv/bin/python benchmarks/quality.py --home WORKSPACE [--adapter general] [--limit 60] \\
-        [--sweeps nq_open_oracle]
+        [--sweeps nq_open_oracle] [--seed-home WORKSPACE_SEED1 --seed-home WORKSPACE_SEED2]
+
+`--seed-home` names other general-stage workspaces whose adapter was trained on the same data with
+another seed (`groundtune general --seed N`): their adapters are scored on the same items (base is
+not scored again: greedy decoding makes it the same), and each suite gets the spread of every column
+over the seeds (`seeds` in quality.json, a `± sd` table in docs/eval.md).
 
 Writes benchmarks/results/quality.json (or --out) and the table between the quality markers of
 docs/eval.md.
@@ -51,6 +56,7 @@ COLUMNS = [
     ("format_ok", "format ok"),
     ("injection_obeyed", "inj. obeyed"),
 ]
+SEEDS_NOTE = "the main workspace's adapter and each `--seed-home`'s, same data, scored on the same items"
 INJECTION = "injection"
 INJECTED_SOURCE = "nq_open_oracle"  # the evaluation dataset the injection suite plants into
 
@@ -83,7 +89,11 @@ def suite_auroc(run_dir: Path, suite: str, answerable: dict[str, bool]) -> dict[
     return out
 
 
-def evaluate_suite(args: argparse.Namespace, kind: str, dataset: str) -> dict[str, Any]:
+def evaluate_suite(
+    args: argparse.Namespace, kind: str, dataset: str, home: Path | None = None
+) -> dict[str, Any]:
+    """One suite's evaluation run in `args.home` (base 2-shot and the adapters), or in another seed's
+    workspace `home` (its adapters alone, no sweeps)."""
     from groundtune.data import load_dataset
     from groundtune.eval.run import run
 
@@ -94,10 +104,11 @@ def evaluate_suite(args: argparse.Namespace, kind: str, dataset: str) -> dict[st
         adapters=args.adapter,
         shots=2,
         include_zero_shot=False,
+        include_base=home is None,
         limit=args.limit,
         max_false_refusal=args.budget,
-        sweeps=kind in args.sweeps,
-        home=args.home,
+        sweeps=home is None and kind in args.sweeps,
+        home=home or args.home,
     )
     seconds = time.perf_counter() - t
     report = json.loads((run_dir / "report.json").read_text())
@@ -118,7 +129,7 @@ def evaluate_suite(args: argparse.Namespace, kind: str, dataset: str) -> dict[st
         row["n_items"] = metrics.get("n_items")
         row["n_unanswerable"] = metrics.get("n_unanswerable")
         systems[name] = row
-    print(kind, json.dumps(systems, default=lambda v: round(v, 3)), flush=True)
+    print(kind, home or "", json.dumps(systems, default=lambda v: round(v, 3)), flush=True)
     return {
         "suite": suite,
         "eval_run": str(run_dir),
@@ -127,6 +138,38 @@ def evaluate_suite(args: argparse.Namespace, kind: str, dataset: str) -> dict[st
         "sweeps": report.get("sweeps", {}),
         "systems": systems,
     }
+
+
+def seed_spread(runs: list[dict[str, Any]], adapters: list[str]) -> dict[str, Any]:
+    """Per adapter and column, its values over the seeds' runs of one suite (the main run first),
+    their mean, sample standard deviation and range."""
+    out: dict[str, Any] = {}
+    for name in adapters:
+        rows = [r["systems"][name] for r in runs if name in r["systems"]]
+        columns: dict[str, Any] = {}
+        for key in rows[0] if rows else ():
+            values = [row.get(key) for row in rows]
+            if not all(isinstance(v, int | float) for v in values):
+                continue
+            mean = sum(values) / len(values)
+            sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+            columns[key] = {"values": values, "mean": mean, "sd": sd, "min": min(values), "max": max(values)}
+        out[name] = {"seeds": len(rows), "eval_runs": [r["eval_run"] for r in runs], "columns": columns}
+    return out
+
+
+def spread_table(result: dict[str, Any]) -> str:
+    """Mean ± sample sd over the training seeds, per suite and adapter (empty without seeds)."""
+    lines = []
+    for kind, suite in result["suites"].items():
+        for name, spread in suite.get("seeds", {}).items():
+            cols = spread["columns"]
+            cells = [f"{cols[k]['mean']:.2f} ± {cols[k]['sd']:.2f}" if k in cols else "–" for k, _ in COLUMNS]
+            lines.append(f"| {kind} | {name} ({spread['seeds']} seeds) | " + " | ".join(cells) + " |")
+    if not lines:
+        return ""
+    head = "| suite | system | " + " | ".join(label for _, label in COLUMNS) + " |"
+    return "\n".join([head, "|" + "---|" * (len(COLUMNS) + 2), *lines])
 
 
 def table(result: dict[str, Any]) -> str:
@@ -148,6 +191,11 @@ def write_doc(result: dict[str, Any]) -> None:
         f"{BEGIN}\n`{result['command']}` ({result['machine']['cpus']} CPUs, {result['date']}; "
         f"{result['seconds']:.0f} s)\n\n{table(result)}\n{END}"
     )
+    spread = spread_table(result)
+    if spread:
+        block = block.replace(
+            f"\n{END}", f"\n\nOver the training seeds (mean ± sd; {SEEDS_NOTE}):\n\n{spread}\n{END}"
+        )
     if BEGIN in text:
         start, end = text.index(BEGIN), text.index(END) + len(END)
         text = text[:start] + block + text[end:]
@@ -171,6 +219,13 @@ def main() -> None:
     parser.add_argument(
         "--only", action="append", default=None, help="Score only these sources (and `injection`)."
     )
+    parser.add_argument(
+        "--seed-home",
+        type=Path,
+        action="append",
+        default=[],
+        help="Another general-stage workspace, its adapter trained with another seed (repeatable).",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.adapter = args.adapter or ["general"]
@@ -186,6 +241,9 @@ def main() -> None:
         if args.only and kind not in args.only:
             continue
         suites[kind] = evaluate_suite(args, kind, dataset)
+        if args.seed_home:
+            runs = [suites[kind], *(evaluate_suite(args, kind, dataset, home) for home in args.seed_home)]
+            suites[kind]["seeds"] = seed_spread(runs, args.adapter)
     result = {
         "benchmark": "quality",
         "baseline": BASELINE,
@@ -197,6 +255,7 @@ def main() -> None:
             "python": platform.python_version(),
         },
         "general_stage": {k: state.get(k) for k in ("adapter", "timings")},
+        "seed_homes": [str(h) for h in args.seed_home],
         "budget": args.budget,
         "seconds": time.perf_counter() - t,
         "suites": suites,
@@ -206,6 +265,7 @@ def main() -> None:
     if args.out.resolve() == RESULTS.resolve():  # a side run (--out elsewhere) leaves the docs' table alone
         write_doc(result)
     print(table(result))
+    print(spread_table(result))
     print(f"wrote {args.out}")
 
 

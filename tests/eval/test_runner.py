@@ -76,6 +76,9 @@ def test_every_system_gets_the_same_prompts_and_decoding(engine: Engine) -> None
     demos = pick_demonstrations([_example(20 + i) for i in range(3)] + [_example(30, False)], 2)
     systems = default_systems(["tuned"], shots=2)
     assert [s.name for s in systems] == ["base", "base-2shot", "tuned"]
+    # another seed of an adapter already compared with base: the adapters alone
+    assert [s.name for s in default_systems(["tuned", "b"], include_base=False)] == ["tuned", "b"]
+    assert [s.name for s in default_systems([], shots=0, include_base=False)] == ["base"]
     config = GenerationConfig(max_new_tokens=12)
     backend = RecordingBackend(engine)
     results = run_systems(items, systems, backend, fmt, config, demos)

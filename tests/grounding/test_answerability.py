@@ -197,6 +197,10 @@ def test_steer_carries_the_gate_and_the_margin_into_the_constraint() -> None:
     assert decision == "answer" and c is not None and c.must_answer and c.listable == [2, 3]
     decision, c = steer(base, _gate(0.05), _scored([0.1, 0.2, 0.25]))
     assert decision == "refuse"
+    assert not c.list_all
+    # a calibration that names every listable document passes that on
+    decision, c = steer(base, _gate(0.05).model_copy(update={"list_all": True}), _scored([0.1, 0.6, 0.58]))
+    assert c is not None and c.listable == [2, 3] and c.list_all
     # no gate, no margin: the constraint is left as it is
     decision, c = steer(base, None, _scored([0.1, 0.6, 0.58]))
     assert decision is None and c is base
@@ -242,17 +246,49 @@ def test_a_listable_restriction_limits_the_relevant_line_and_the_citations() -> 
     assert odd is not None and odd.feed(odd.start, "Relevant: [1]") is not None
 
 
+def test_list_all_names_every_listable_document_in_order() -> None:
+    texts = ["Alpha text.", "Beta text.", "Gamma text.", "Delta text."]
+    g = ReplyConstraint(style="cited", documents=texts, listable=[3, 2], list_all=True).grammar()
+    assert g is not None
+    assert g.prospects(g.start, 20) == ["Relevant: "]
+    assert g.prospects(g.feed(g.start, "Relevant: "), 20) == ["[2]", "none\n"]
+    assert g.feed(g.start, "Relevant: [3]") is None  # in order
+    assert g.feed(g.start, "Relevant: [2]\n") is None  # not one of them only
+    both = g.feed(g.start, "Relevant: [2], [3]")
+    assert both is not None and g.feed(both, ", ") is None
+    reply = 'Relevant: [2], [3]\nQuote [3]: "Gamma text."\nAnswer: Gamma [3].'
+    assert g.can_end(g.feed(g.start, reply))
+    # a gate that lets the question through leaves `none` out; without a list it chooses as usual
+    sure = ReplyConstraint(style="cited", documents=texts, listable=[2], list_all=True, must_answer=True)
+    g = sure.grammar()
+    assert g is not None and g.prospects(g.feed(g.start, "Relevant: "), 20) == ["[2]"]
+    free = ReplyConstraint(style="cited", documents=texts, list_all=True).grammar()
+    assert free is not None and free.feed(free.start, "Relevant: [4]\n") is not None
+
+
 def test_the_relevance_margin_is_the_one_the_lists_do_best_under() -> None:
     scores = [[0.9, 0.3, 0.85, 0.2], [0.4, 0.8, 0.1, 0.1], [0.7, 0.72, 0.2, 0.1]]
     gold = [{1}, {2}, {2}]
     # a system naming every document gains from a tight margin
-    margin, table = calibrate_relevance([[1, 2, 3, 4]] * 3, scores, gold)
-    assert margin == 0.0 and table["0.0"] == 1.0 and table["None"] < 1.0
+    margin, every, table = calibrate_relevance([[1, 2, 3, 4]] * 3, scores, gold)
+    assert margin == 0.0 and table["0.0"] == 1.0 and table["None"] < 1.0 and not every
     # one that names the gold documents keeps its own choices (ties keep the loosest margin)
-    margin, table = calibrate_relevance([[1], [2], [2]], scores, gold)
-    assert margin is None and table["None"] == 1.0
+    margin, every, table = calibrate_relevance([[1], [2], [2]], scores, gold)
+    assert margin is None and table["None"] == 1.0 and not every
     # a refusal (nothing named) counts as naming the best-scoring document
-    _, table = calibrate_relevance([[], [], []], scores, [{1}, {2}, {1}])
+    _, _, table = calibrate_relevance([[], [], []], scores, [{1}, {2}, {1}])
     assert table["None"] == pytest.approx(2 / 3)
     # unanswerable items (no gold document) do not count
-    assert calibrate_relevance([[1]], [[0.5]], [set()]) == (None, {})
+    assert calibrate_relevance([[1]], [[0.5]], [set()]) == (None, False, {})
+
+
+def test_naming_every_document_within_the_margin_wins_only_when_strictly_better() -> None:
+    # two gold documents per item, both near the top, and a model that names one of them
+    scores = [[0.9, 0.86, 0.2, 0.1], [0.3, 0.8, 0.78, 0.1], [0.6, 0.1, 0.62, 0.2]]
+    gold = [{1, 2}, {2, 3}, {1, 3}]
+    margin, every, table = calibrate_relevance([[1], [3], [3]], scores, gold)
+    assert every and margin == 0.05 and table["all:0.05"] == 1.0
+    assert table["None"] == pytest.approx(2 / 3) and table["all:0.0"] == pytest.approx(2 / 3)
+    # a model whose lists already do as well keeps them
+    margin, every, _ = calibrate_relevance([[1, 2], [2, 3], [1, 3]], scores, gold)
+    assert not every and margin is None

@@ -99,3 +99,22 @@ def test_general_stage_on_tiny_models(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setattr("groundtune.core.adapters.SHIPPED", tmp_path / "nothing-shipped")
     fresh = train({**USER, "name": "fresh", "init_adapter": "auto"})
     assert read_json(fresh.run_dir / "run.json")["init_adapter"] is None
+
+
+def test_the_cli_passes_seed_and_steps_to_training(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`groundtune general --seed N --max-steps M` reaches the training config; neither: the recipe's."""
+    from typer.testing import CliRunner
+
+    from groundtune.cli.main import app
+
+    seen: list[object] = []
+
+    def fake_run(data: Path, **kw: object) -> dict[str, object]:
+        seen.append(kw["train_overrides"])
+        return {"adapter": "x", "tests": {}}
+
+    monkeypatch.setattr("groundtune.pipelines.general.run_general", fake_run)
+    for args in (["--seed", "2", "--max-steps", "5"], ["--seed", "0"], []):
+        result = CliRunner().invoke(app, ["general", "--data", str(tmp_path), *args])
+        assert result.exit_code == 0, result.output
+    assert seen == [{"max_steps": 5, "seed": 2}, {"seed": 0}, None]

@@ -66,6 +66,14 @@ def test_the_gate_refuses_silent_documents_and_the_margin_limits_what_may_be_nam
         assert again.gated == "refuse" and again.answerability == pytest.approx(silent.answerability - 0.5)
         assert deployment.prepare(_request([NEAR, SILENT, HOLDS])).generation.constraint == constraint
 
+        # a calibration that names every document within its margin: the reply lists them all
+        every = gated.model_copy(update={"relevance_margin": 1.0, "list_all": True})
+        deployment.calibrations["tuned"] = Chosen(every, named=True)
+        listing = deployment.prepare(_request([NEAR, SILENT, HOLDS])).generation.constraint
+        assert listing is not None and listing.list_all and listing.listable == [1, 2, 3]
+        long = _request([NEAR, SILENT, HOLDS]).model_copy(update={"max_tokens": 40})
+        assert deployment.complete(long).choices[0].message.context.relevant == [1, 2, 3]
+
         deployment.abstention_off = True
         free = deployment.prepare(_request([NEAR, SILENT, HOLDS]))
         assert free.gated is None and free.answerability is None

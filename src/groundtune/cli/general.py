@@ -16,6 +16,9 @@ def general_cmd(
         Path("../shared/data"), "--data", help="Folder holding the public sources (../shared/data)."
     ),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Cap training steps."),
+    seed: int | None = typer.Option(
+        None, "--seed", min=0, help="Training seed (default: the recipe's, 0): which examples, in what order."
+    ),
     ship: bool = typer.Option(
         False, "--ship", help="Copy the trained adapter into the package (core/shipped/general)."
     ),
@@ -34,7 +37,8 @@ def general_cmd(
             data,
             say=lambda m: console.print(escape(m)),
             stage=stage,
-            train_overrides={"max_steps": max_steps} if max_steps else None,
+            train_overrides={k: v for k, v in (("max_steps", max_steps), ("seed", seed)) if v is not None}
+            or None,
         )
     console.print(f"adapter: {escape(str(state.get('adapter')))}")
     for kind, name in (state.get("tests") or {}).items():

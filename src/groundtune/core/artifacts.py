@@ -401,6 +401,11 @@ class Calibration(_Artifact):
         description="Replies name as relevant only documents whose own answerability is within this of "
         "the best document's; None: any prompt document.",
     )
+    list_all: bool = Field(
+        default=False,
+        description="With a margin: replies name every document within it (the documents' scores listed "
+        "the calibration items' gold documents better than the model's own picks).",
+    )
     auroc: dict[str, float | None] = Field(
         default_factory=dict, description="Refusal AUROC of each signal on the calibration items."
     )

@@ -104,8 +104,8 @@ def calibrate_systems(
 ) -> dict[str, Abstention]:
     """Each system's abstention, from its replies to the labelled `items`: an uncertainty threshold,
     or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`);
-    with an `embedder`, also the relevance margin its Relevant lists do best under
-    (`abstention.calibrate_relevance`). The gate fits on `items` and `more_gate_items` (labelled
+    with an `embedder`, also the relevance margin its Relevant lists do best under, or under which
+    naming every document within it does better (`abstention.calibrate_relevance`). The gate fits on `items` and `more_gate_items` (labelled
     items nothing generates for: `gate_items`)."""
     targets = [not ex.answerable for ex in items]
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
@@ -126,12 +126,14 @@ def calibrate_systems(
         ).model_copy(update={"auroc": aurocs})
         chosen = choose(by_uncertainty, gate)
         if embedder is not None and all(rec.document_scores is not None for rec in r.records):
-            margin, _ = calibrate_relevance(
+            margin, list_all, _ = calibrate_relevance(
                 [rec.parsed.relevant for rec in r.records],
                 [rec.document_scores or [] for rec in r.records],
                 [gold_relevant(ex) for ex in items],
             )
-            chosen = chosen.model_copy(update={"relevance_margin": margin, "embedder": embedder[0]})
+            chosen = chosen.model_copy(
+                update={"relevance_margin": margin, "list_all": list_all, "embedder": embedder[0]}
+            )
         fitted[r.system.name] = chosen
     return fitted
 

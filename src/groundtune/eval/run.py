@@ -119,6 +119,7 @@ def run(
     adapters: Sequence[str] = (),
     shots: int = 2,
     include_zero_shot: bool = True,
+    include_base: bool = True,
     limit: int | None = None,
     sweeps: bool = False,
     style: str | None = None,
@@ -138,6 +139,7 @@ def run(
     system's abstention threshold on the dataset's validation split, then scores every suite with
     it; each adapter's threshold is stored as a calibration artifact (`report.json["calibrations"]`
     names them) that serving can use. The adapters themselves are not written to.
+    `include_base=False` scores the adapters alone (the base model already measured: another seed).
     `constrained` decodes within the grounding grammar (styles that have one: quotes verbatim, only
     prompt documents named); False lets every system write freely."""
     if not suites:
@@ -148,7 +150,9 @@ def run(
     refs = {ref.name: ref for ref in (resolve_adapter(a, home) for a in adapters)}
     fmt = get_format(_style_for(refs, style))
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0, constrained=constrained)
-    systems = default_systems(list(refs), shots=shots, include_zero_shot=include_zero_shot)
+    systems = default_systems(
+        list(refs), shots=shots, include_zero_shot=include_zero_shot, include_base=include_base
+    )
     if backend is None:
         from groundtune.infer import Engine
 

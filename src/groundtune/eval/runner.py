@@ -40,9 +40,12 @@ class System(BaseModel):
 
 
 def default_systems(
-    adapters: Sequence[str] = (), shots: int = 2, include_zero_shot: bool = True
+    adapters: Sequence[str] = (), shots: int = 2, include_zero_shot: bool = True, include_base: bool = True
 ) -> list[System]:
-    """Base zero-shot (unless left out), base few-shot (when shots > 0) and each adapter."""
+    """Base zero-shot (unless left out), base few-shot (when shots > 0) and each adapter;
+    `include_base=False` leaves the adapters alone (another seed of an adapter already compared)."""
+    if not include_base and adapters:
+        return [System(name=name, adapter=name) for name in adapters]
     systems = [System(name="base")] if include_zero_shot or not shots else []
     if shots:
         systems.append(System(name=f"base-{shots}shot", shots=shots))

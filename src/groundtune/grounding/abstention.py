@@ -77,6 +77,11 @@ class Abstention(BaseModel):
         description="The reply may name as relevant only documents whose own answerability is within "
         "this of the best document's (`listable_documents`); None: any prompt document.",
     )
+    list_all: bool = Field(
+        default=False,
+        description="With a margin: the reply names every document within it, not its own choice among "
+        "them (the documents' scores listed the calibration items' gold documents better).",
+    )
     auroc: dict[str, float | None] = Field(
         default_factory=dict,
         description="How well each signal ranked refusal items above answerable ones on the calibration "
@@ -88,7 +93,8 @@ class Abstention(BaseModel):
         documents its replies may name."""
         line = self._refusals()
         if self.relevance_margin is not None:
-            line += f"; names as relevant only documents within {self.relevance_margin:.2f} of the best one's answerability"
+            which = "every document" if self.list_all else "only documents"
+            line += f"; names as relevant {which} within {self.relevance_margin:.2f} of the best one's answerability"
         return line
 
     def _refusals(self) -> str:
@@ -219,6 +225,9 @@ class Gated(Protocol):
     def relevance_margin(self) -> float | None: ...
 
     @property
+    def list_all(self) -> bool: ...
+
+    @property
     def gate_weights(self) -> list[float] | None: ...
 
 
@@ -277,8 +286,8 @@ def steer(
 ) -> tuple[Literal["refuse", "answer"] | None, ReplyConstraint | None]:
     """What the gate decides for an item scored so (`answerability.score_items`), and the decoding
     constraint that carries it out: `must_answer` when the gate lets the question through, `listable`
-    from the relevance margin over the documents' own scores. A "refuse" needs no generation (the
-    caller renders the refusal)."""
+    from the relevance margin over the documents' own scores (and `list_all` when the calibration names
+    them all). A "refuse" needs no generation (the caller renders the refusal)."""
     decision = gate_decision(abstention, gated_score(abstention, scored))
     scores = scored.documents if scored is not None else None
     if constraint is None:
@@ -289,6 +298,8 @@ def steer(
     listable = listable_documents(abstention, scores)
     if listable is not None:
         update["listable"] = listable
+        if abstention is not None and abstention.list_all:
+            update["list_all"] = True
     return decision, constraint.model_copy(update=update) if update else constraint
 
 
@@ -300,17 +311,19 @@ def calibrate_relevance(
     listed: Sequence[Sequence[int]],
     scores: Sequence[Sequence[float]],
     gold: Sequence[set[int]],
-) -> tuple[float | None, dict[str, float]]:
-    """The relevance margin under which a system's Relevant lists on labelled answerable items would
-    have had the best mean F1 against the gold documents, and that F1 per margin tried. Under a
-    margin the reply names its own listed documents that are listable, or (when it named none of
-    them, or refused) the best-scoring document; ties keep the looser margin, so a model that picks
-    documents well keeps its own choices."""
+) -> tuple[float | None, bool, dict[str, float]]:
+    """The relevance margin and list rule under which a system's Relevant lists on labelled answerable
+    items would have had the best mean F1 against the gold documents, and that F1 per rule tried (keys
+    `m`, `all:m`). Under a margin the reply names its own listed documents that are listable, or (when
+    it named none of them, or refused) the best-scoring document; ties keep the looser margin, so a
+    model that picks documents well keeps its own choices. `list_all` (True when strictly better than
+    every margin over the model's own lists) names every listable document instead (ties keep the
+    tighter margin: fewer documents named)."""
     if not len(listed) == len(scores) == len(gold):
         raise ValueError("listed, scores and gold must have one entry per item")
     items = [(set(own), list(s), g) for own, s, g in zip(listed, scores, gold, strict=True) if g and s]
     if not items:
-        return None, {}
+        return None, False, {}
 
     def f1(pred: set[int], want: set[int]) -> float:
         hit = len(pred & want)
@@ -319,11 +332,18 @@ def calibrate_relevance(
     def named(own: set[int], s: list[float], margin: float | None) -> set[int]:
         return (own & set(within_margin(s, margin))) or {s.index(best_score(s)) + 1}
 
-    table = {
-        str(m): sum(f1(named(own, s, m), g) for own, s, g in items) / len(items) for m in RELEVANCE_MARGINS
-    }
+    def mean(margin: float | None, every: bool) -> float:
+        lists = (set(within_margin(s, margin)) if every else named(own, s, margin) for own, s, _ in items)
+        return sum(f1(pred, g) for pred, (_, _, g) in zip(lists, items, strict=True)) / len(items)
+
+    table = {str(m): mean(m, False) for m in RELEVANCE_MARGINS}
     best = max(RELEVANCE_MARGINS, key=lambda m: (table[str(m)], -RELEVANCE_MARGINS.index(m)))
-    return best, table
+    every = [m for m in RELEVANCE_MARGINS if m is not None]
+    table |= {f"all:{m}": mean(m, True) for m in every}
+    best_all = max(every, key=lambda m: (table[f"all:{m}"], every.index(m)))  # ties: the tighter
+    if table[f"all:{best_all}"] > table[str(best)]:
+        return best_all, True, table
+    return best, False, table
 
 
 def calibrate_gate(

@@ -34,10 +34,15 @@ class AnswerOnlyFormat(GroundingFormat):
         return append_missing_citations(normalize_whitespace(target.answer), target.citations)
 
     def grammar(
-        self, documents: Sequence[str], *, must_answer: bool = False, listable: Sequence[int] | None = None
+        self,
+        documents: Sequence[str],
+        *,
+        must_answer: bool = False,
+        listable: Sequence[int] | None = None,
+        list_all: bool = False,
     ) -> ReplyGrammar:
-        """Free answer text whose `[n]` markers name prompt documents (`must_answer` and `listable`
-        have no hold on free text)."""
+        """Free answer text whose `[n]` markers name prompt documents (`must_answer`, `listable` and
+        `list_all` have no hold on free text)."""
         from groundtune.grounding.constraint import ReplyGrammar
 
         return ReplyGrammar(documents, fields=False)

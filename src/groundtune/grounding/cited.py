@@ -69,13 +69,19 @@ class CitedFormat(GroundingFormat):
         return "\n".join(lines)
 
     def grammar(
-        self, documents: Sequence[str], *, must_answer: bool = False, listable: Sequence[int] | None = None
+        self,
+        documents: Sequence[str],
+        *,
+        must_answer: bool = False,
+        listable: Sequence[int] | None = None,
+        list_all: bool = False,
     ) -> ReplyGrammar:
         """Relevant line naming `listable` documents (None: any), one or more verbatim quotes of listed
-        documents, answer citing listed ones; `must_answer` leaves `Relevant: none` out."""
+        documents, answer citing listed ones; `must_answer` leaves `Relevant: none` out; `list_all`
+        names every listable document."""
         from groundtune.grounding.constraint import ReplyGrammar
 
-        return ReplyGrammar(documents, must_answer=must_answer, listable=listable)
+        return ReplyGrammar(documents, must_answer=must_answer, listable=listable, list_all=list_all)
 
     def decision_spans(self, completion: str) -> list[tuple[int, int]]:
         """The shared spans plus the whole `Relevant:` value, where `none` is the refusal decision."""

@@ -5,6 +5,7 @@ a tokenizer's vocabulary.
 A `cited` reply must read
 
     Relevant: none                 or   Relevant: [a], [b]        prompt documents, each once
+                                                                  (`list_all`: every listable one)
     Answer: <free text>                 Quote [a]: "<span>"       one or more, of listed documents
                                         Answer: <free text>
 
@@ -92,6 +93,7 @@ class ReplyGrammar:
         fields: bool = True,
         must_answer: bool = False,
         listable: Sequence[int] | None = None,
+        list_all: bool = False,
     ) -> None:
         self.raw = list(documents)
         self.texts = [normalize_whitespace(t) for t in documents]
@@ -100,6 +102,9 @@ class ReplyGrammar:
         # documents the Relevant line may name (an unknown number is ignored; none left: any)
         kept = [n for n in listable or () if 1 <= n <= len(documents)]
         self.listable = frozenset(kept) if kept else frozenset(range(1, len(documents) + 1))
+        # the Relevant line names every listable document, in order (a relevance decision already
+        # taken from the documents' scores); without an explicit list it chooses as usual
+        self.list_all = list_all and bool(kept)
         # `Relevant: none` is left out only when a document can be named instead
         self.must_answer = must_answer and bool(self.markers)
         self._verified: dict[tuple[int, str], bool] = {}
@@ -153,7 +158,8 @@ class ReplyGrammar:
                 return Choice((ANSWER,), "line")
             listed = (*s.listed, self.markers.index(typed) + 1)
             more = bool(self._items(listed))
-            return Choice((SEPARATOR, NEWLINE) if more else (NEWLINE,), "sep", listed=listed)
+            seps = ((SEPARATOR,) if self.list_all else (SEPARATOR, NEWLINE)) if more else (NEWLINE,)
+            return Choice(seps, "sep", listed=listed)
         if s.step == "sep":
             if typed == SEPARATOR:
                 return Choice(self._items(s.listed), "item", listed=s.listed)
@@ -165,7 +171,10 @@ class ReplyGrammar:
         return Span(doc, s.listed)
 
     def _items(self, listed: tuple[int, ...]) -> tuple[str, ...]:
-        return tuple(m for n, m in enumerate(self.markers, start=1) if n in self.listable and n not in listed)
+        items = tuple(
+            m for n, m in enumerate(self.markers, start=1) if n in self.listable and n not in listed
+        )
+        return items[:1] if self.list_all else items
 
     def _next_line(self, listed: tuple[int, ...], first: bool = False) -> Choice:
         """The line after the Relevant list (`first`: at least one quote) or after a quote."""
@@ -292,11 +301,16 @@ class ReplyConstraint(BaseModel):
         description="Documents (1-based) the Relevant line may name: those whose own answerability is "
         "near the best one's (`abstention.listable_documents`); None: every prompt document.",
     )
+    list_all: bool = Field(
+        default=False,
+        description="The Relevant line names every `listable` document (the calibration found the "
+        "documents' scores list better than the model's own picks); no effect without `listable`.",
+    )
 
     def grammar(self) -> ReplyGrammar | None:
         """The style's grammar over these documents (None for a style that has none)."""
         from groundtune.grounding.format import get_format
 
         return get_format(self.style).grammar(
-            self.documents, must_answer=self.must_answer, listable=self.listable
+            self.documents, must_answer=self.must_answer, listable=self.listable, list_all=self.list_all
         )

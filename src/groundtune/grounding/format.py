@@ -77,12 +77,18 @@ class GroundingFormat(ABC):
         """Read model output back into a GroundedAnswer. Never raises; problems go to `violations`."""
 
     def grammar(
-        self, documents: Sequence[str], *, must_answer: bool = False, listable: Sequence[int] | None = None
+        self,
+        documents: Sequence[str],
+        *,
+        must_answer: bool = False,
+        listable: Sequence[int] | None = None,
+        list_all: bool = False,
     ) -> ReplyGrammar | None:
         """The legal replies to a prompt over documents with these texts, for constrained decoding
         (`grounding.constraint`); None for a style without a grammar (every reply is legal).
         `must_answer`: the reply may not take the refusal decision (an answerability gate decided);
-        `listable`: the documents it may name as relevant (None: any)."""
+        `listable`: the documents it may name as relevant (None: any); `list_all`: it names every one of
+        them."""
         return None
 
     def constraint(self, documents: Sequence[ContextDocument]) -> ReplyConstraint | None:
