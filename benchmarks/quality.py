@@ -226,6 +226,12 @@ def main() -> None:
         default=[],
         help="Another general-stage workspace, its adapter trained with another seed (repeatable).",
     )
+    parser.add_argument(
+        "--seed-suite",
+        action="append",
+        default=None,
+        help="Score the --seed-home adapters on these sources only (default: every one scored).",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     args.adapter = args.adapter or ["general"]
@@ -241,7 +247,7 @@ def main() -> None:
         if args.only and kind not in args.only:
             continue
         suites[kind] = evaluate_suite(args, kind, dataset)
-        if args.seed_home:
+        if args.seed_home and (not args.seed_suite or kind in args.seed_suite):
             runs = [suites[kind], *(evaluate_suite(args, kind, dataset, home) for home in args.seed_home)]
             suites[kind]["seeds"] = seed_spread(runs, args.adapter)
     result = {
