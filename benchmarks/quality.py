@@ -166,15 +166,17 @@ def spread_table(result: dict[str, Any]) -> str:
             cols = spread["columns"]
             cells = [f"{cols[k]['mean']:.2f} ± {cols[k]['sd']:.2f}" if k in cols else "–" for k, _ in COLUMNS]
             lines.append(f"| {kind} | {name} ({spread['seeds']} seeds) | " + " | ".join(cells) + " |")
-    if not lines:
-        return ""
-    head = "| suite | system | " + " | ".join(label for _, label in COLUMNS) + " |"
-    return "\n".join([head, "|" + "---|" * (len(COLUMNS) + 2), *lines])
+    return "\n".join([*header(), *lines]) if lines else ""
+
+
+def header(*extra: str) -> list[str]:
+    """A table's head row and rule: suite, system, every column's label, then `extra` labels."""
+    labels = ["suite", "system", *(label for _, label in COLUMNS), *extra]
+    return ["| " + " | ".join(labels) + " |", "|" + "---|" * len(labels)]
 
 
 def table(result: dict[str, Any]) -> str:
-    head = "| suite | system | " + " | ".join(label for _, label in COLUMNS) + " | items (unans.) |"
-    lines = [head, "|" + "---|" * (len(COLUMNS) + 3)]
+    lines = header("items (unans.)")
     for kind, suite in result["suites"].items():
         for name, row in suite["systems"].items():
             cells = ["–" if row.get(k) is None else f"{row[k]:.2f}" for k, _ in COLUMNS]

@@ -105,8 +105,8 @@ def calibrate_systems(
     """Each system's abstention, from its replies to the labelled `items`: an uncertainty threshold,
     or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`);
     with an `embedder`, also the relevance margin its Relevant lists do best under, or under which
-    naming every document within it does better (`abstention.calibrate_relevance`). The gate fits on `items` and `more_gate_items` (labelled
-    items nothing generates for: `gate_items`)."""
+    naming every document within it does better (`abstention.calibrate_relevance`). The gate fits on
+    `items` and `more_gate_items` (labelled items nothing generates for: `gate_items`)."""
     targets = [not ex.answerable for ex in items]
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
     embed = embedder[1] if embedder else None
