@@ -271,8 +271,9 @@ def test_the_answerability_gate_also_fits_on_items_nothing_generates_for(engine:
         embedder=(TINY_EMBEDDER, embedder.encode),
         more_gate_items=more,
     )["tuned"]
-    # the model only answered the four; the gate counted all 44 (32 answerable)
-    assert sum(len(call) for call in backend.calls) <= len(items)
+    # the model only answered the four (and, under the gate, again those answerable it had refused);
+    # the gate counted all 44 (32 answerable)
+    assert len(backend.calls[0]) == len(items) and sum(len(call) for call in backend.calls[1:]) <= 2
     every = items + more
     scored = score_items(
         [(ex.question, [(d.title, d.text) for d in ex.documents]) for ex in every], embedder.encode
@@ -284,6 +285,44 @@ def test_the_answerability_gate_also_fits_on_items_nothing_generates_for(engine:
     assert fitted.signal == "answerability" and fitted.gate_weights == pytest.approx(weights)
     assert (fitted.gate, fitted.items, fitted.answerable) == (pytest.approx(expected.gate), 44, 32)
     assert "44 calibration questions" in fitted.summary()
+
+
+def test_relevance_is_calibrated_on_the_lists_written_under_the_gate(engine: Engine) -> None:
+    from groundtune.eval.calibration import gated_lists
+    from groundtune.grounding.abstention import Abstention
+    from groundtune.models.registry import TINY_EMBEDDER, load_embedder
+
+    fmt = get_format("cited")
+    embed = load_embedder(TINY_EMBEDDER).encode
+    items = [_example(0), _example(1), _off_topic(_example(2, False), "Who painted the chapel ceiling?")]
+    config = GenerationConfig(max_new_tokens=24, temperature=0.0, constrained=True)
+    system = System(name="tuned", adapter="tuned")
+    (result,) = run_systems(items, [system], engine, fmt, config, embed=embed)
+    # item 0 as if the model had refused it on its own; the refusal item refused too
+    refusal = fmt.parse(fmt.render_target(fmt.refusal_target()), items[0].documents)
+    records = [result.records[0].model_copy(update={"parsed": refusal}), result.records[1]]
+    records.append(result.records[2].model_copy(update={"parsed": refusal}))
+    gate = Abstention(
+        threshold=None,
+        max_false_refusal=0.1,
+        items=3,
+        answerable=2,
+        false_refusal=0.0,
+        refusal_recall=1.0,
+        signal="answerability",
+        gate=-1.0,  # lets every question through
+    )
+    backend = RecordingBackend(engine)
+    lists = gated_lists(items, records, system, gate, backend, fmt, config, [], embed)
+    # only the answerable item it refused is asked again, and under the gate it must name a document
+    assert [[r.prompt for r in call] for call in backend.calls] == [[result.records[0].prompt]]
+    assert backend.calls[0][0].constraint is not None and backend.calls[0][0].constraint.must_answer
+    assert lists[0] and all(1 <= n <= 3 for n in lists[0])
+    assert lists[1:] == [list(records[1].parsed.relevant), []]
+    # without a gate the model may refuse when served too: its own lists stand, nothing is generated
+    plain = gate.model_copy(update={"signal": "uncertainty", "gate": None})
+    assert gated_lists(items, records, system, plain, backend, fmt, config, [], embed)[0] == []
+    assert len(backend.calls) == 1
 
 
 def test_abstention_never_scores_a_split_it_was_fitted_on() -> None:

@@ -32,3 +32,16 @@ def test_a_calibration_of_an_adapter_not_served_is_refused(tmp_path: Path) -> No
     write_calibration(calibration("of-a", a))
     with pytest.raises(InvalidInputError, match="does not serve"):
         choose({"b": AdapterRef("b", tmp_path / "b", AdapterManifest(run_id="run_b"))}, ["of-a"])
+
+
+def test_the_description_says_which_documents_replies_may_name(tmp_path: Path) -> None:
+    a = AdapterRef("a", tmp_path / "a", AdapterManifest(run_id="run_a"))
+    gated = calibration("gated", a).model_copy(
+        update={"signal": "answerability", "gate": 0.4, "relevance_margin": 0.05, "list_all": True}
+    )
+    write_calibration(gated)
+    text = choose({"a": a}, ["gated"])["a"].describe()
+    assert "refuses when the documents' answerability < 0.400" in text
+    assert "names as relevant every document within 0.05" in text
+    write_calibration(calibration("plain", a))
+    assert "names as relevant" not in choose({"a": a}, ["plain"])["a"].describe()

@@ -18,7 +18,7 @@ from groundtune.core.adapters import AdapterRef, resolve_adapter
 from groundtune.core.calibrations import GATE_SPLIT, Calibration, now, write_calibration
 from groundtune.core.errors import InvalidInputError
 from groundtune.core.ids import new_id
-from groundtune.core.schemas import Example
+from groundtune.core.schemas import EvalRecord, Example
 from groundtune.eval.metrics import gold_relevant
 from groundtune.eval.runner import ProgressFactory, System, run_systems, score_examples
 from groundtune.grounding import DEFAULT_STYLE, get_format
@@ -29,6 +29,7 @@ from groundtune.grounding.abstention import (
     calibrate_relevance,
     calibrate_weighted_gate,
     choose,
+    has_gate,
 )
 from groundtune.grounding.answerability import Embed
 from groundtune.grounding.format import GroundingFormat
@@ -104,8 +105,9 @@ def calibrate_systems(
 ) -> dict[str, Abstention]:
     """Each system's abstention, from its replies to the labelled `items`: an uncertainty threshold,
     or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`);
-    with an `embedder`, also the relevance margin its Relevant lists do best under, or under which
-    naming every document within it does better (`abstention.calibrate_relevance`). The gate fits on
+    with an `embedder`, also the relevance margin its Relevant lists (as written under the chosen gate:
+    `gated_lists`) do best under, or under which naming every document within it does better
+    (`abstention.calibrate_relevance`). The gate fits on
     `items` and `more_gate_items` (labelled items nothing generates for: `gate_items`)."""
     targets = [not ex.answerable for ex in items]
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
@@ -127,7 +129,7 @@ def calibrate_systems(
         chosen = choose(by_uncertainty, gate)
         if embedder is not None and all(rec.document_scores is not None for rec in r.records):
             margin, list_all, _ = calibrate_relevance(
-                [rec.parsed.relevant for rec in r.records],
+                gated_lists(items, r.records, r.system, chosen, backend, fmt, config, demos, embedder[1]),
                 [rec.document_scores or [] for rec in r.records],
                 [gold_relevant(ex) for ex in items],
             )
@@ -136,6 +138,42 @@ def calibrate_systems(
             )
         fitted[r.system.name] = chosen
     return fitted
+
+
+def gated_lists(
+    items: Sequence[Example],
+    records: Sequence[EvalRecord],
+    system: System,
+    abstention: Abstention,
+    backend: Backend,
+    fmt: GroundingFormat,
+    config: GenerationConfig,
+    demos: Sequence[Example],
+    embed: Embed,
+) -> list[list[int]]:
+    """Each item's Relevant list as the system writes it under `abstention`: where its gate lets a
+    question through, the model may not refuse, so an answerable item it refused on its own is asked
+    again under the gate (greedy decoding: a reply that did not refuse is what the gate would get).
+    Calibrating relevance on the ungated refusals would credit the model with the fallback's best
+    document where, served, it writes a list of its own."""
+    lists = [list(rec.parsed.relevant) for rec in records]
+    again = [i for i, rec in enumerate(records) if rec.parsed.refusal and gold_relevant(items[i])]
+    if not has_gate(abstention) or not again:
+        return lists
+    ungated = abstention.model_copy(update={"relevance_margin": None, "list_all": False})
+    (rerun,) = run_systems(
+        [items[i] for i in again],
+        [system],
+        backend,
+        fmt,
+        config,
+        demos,
+        abstentions={system.name: ungated},
+        embed=embed,
+    )
+    for i, rec in zip(again, rerun.records, strict=True):
+        lists[i] = list(rec.parsed.relevant)
+    return lists
 
 
 def fit_gate(

@@ -91,11 +91,8 @@ class Abstention(BaseModel):
     def summary(self) -> str:
         """One line for people: when it abstains and what that did on the calibration items, and which
         documents its replies may name."""
-        line = self._refusals()
-        if self.relevance_margin is not None:
-            which = "every document" if self.list_all else "only documents"
-            line += f"; names as relevant {which} within {self.relevance_margin:.2f} of the best one's answerability"
-        return line
+        rule = relevance_rule(self)
+        return f"{self._refusals()}; {rule}" if rule else self._refusals()
 
     def _refusals(self) -> str:
         if self.signal == "answerability":
@@ -241,6 +238,14 @@ def gate_rule(abstention: Gated) -> str:
     "answerability (its features weighed)")."""
     weighed = " (its features weighed)" if abstention.gate_weights is not None else ""
     return f"refuses when the documents' answerability{weighed} < {abstention.gate:.3f}"
+
+
+def relevance_rule(abstention: Gated) -> str | None:
+    """Which documents its replies may name, for people (None: any prompt document)."""
+    if abstention.relevance_margin is None:
+        return None
+    which = "every document" if abstention.list_all else "only documents"
+    return f"names as relevant {which} within {abstention.relevance_margin:.2f} of the best one's answerability"
 
 
 def gate_decision(abstention: Gated | None, score: float | None) -> Literal["refuse", "answer"] | None:

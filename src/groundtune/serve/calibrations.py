@@ -15,7 +15,7 @@ from pathlib import Path
 from groundtune.core.adapters import AdapterRef
 from groundtune.core.calibrations import Calibration, latest_calibration, load_calibration
 from groundtune.core.errors import InvalidInputError
-from groundtune.grounding.abstention import gate_rule, has_gate
+from groundtune.grounding.abstention import gate_rule, has_gate, relevance_rule
 
 NO_ENTROPIES = (
     "abstention is off: this engine returns no token entropies, so no reply can be judged unsure "
@@ -34,11 +34,16 @@ class Chosen:
         c = self.calibration
         how = "named" if self.named else "the adapter's latest; --calibration NAME picks another"
         fitted = f"{c.dataset}:{c.split}, {c.max_false_refusal:.0%} false-refusal budget"
+        rule = relevance_rule(c)
+        lists = f"; {rule}" if rule else ""
         if has_gate(c):
-            return f"{gate_rule(c)}, else answers: calibration {c.name} ({how}; {fitted})"
+            return f"{gate_rule(c)}, else answers{lists}: calibration {c.name} ({how}; {fitted})"
         if c.threshold is None:
-            return f"never abstains: calibration {c.name} ({how}) found no threshold within the budget ({fitted})"
-        return f"abstains at uncertainty >= {c.threshold:.3f}: calibration {c.name} ({how}; {fitted})"
+            return (
+                f"never abstains{lists}: calibration {c.name} ({how}) found no threshold within the budget "
+                f"({fitted})"
+            )
+        return f"abstains at uncertainty >= {c.threshold:.3f}{lists}: calibration {c.name} ({how}; {fitted})"
 
 
 def choose(
