@@ -12,6 +12,7 @@ import pytest
 from groundtune.core.errors import InvalidInputError, NotFoundError
 from groundtune.data.public import (
     HELDOUT_KEY,
+    VALIDATION_KEY,
     load_clapnq,
     load_hotpotqa,
     load_nq_open_oracle,
@@ -19,6 +20,7 @@ from groundtune.data.public import (
     load_quotesum,
     load_rgb_counterfactual,
     load_squad2,
+    part_of,
 )
 from groundtune.grounding.quotes import find_verbatim
 from tests.conftest import shared_data
@@ -208,6 +210,25 @@ def test_heldout_part_is_fixed_per_source() -> None:
     for p in first.pairs:
         for d in p.gold_doc_ids + p.near_miss_doc_ids:
             by_doc.setdefault(d, set()).add(p.meta[HELDOUT_KEY])
+    assert all(len(v) == 1 for v in by_doc.values())
+
+
+def test_validation_part_is_fixed_apart_from_the_test_part() -> None:
+    first = load_public("squad2", shared_data("squad2_dev_half"))
+    again = load_public("squad2", shared_data("squad2_dev_half"), limit=500)
+    parts = {p.id: part_of(p) for p in first.pairs}
+    rest = [q for q, part in parts.items() if part != "test"]
+    validation = {q for q, part in parts.items() if part == "validation"}
+    assert 0.1 < len(validation) / len(rest) < 0.3
+    assert {p.id for p in again.pairs if part_of(p) == "validation"} == validation & {
+        p.id for p in again.pairs
+    }
+    assert not any(p.meta[HELDOUT_KEY] and p.meta[VALIDATION_KEY] for p in first.pairs)
+    # Questions on one paragraph share one part: a validation question's paragraph is never trained on.
+    by_doc: dict[str, set[str]] = {}
+    for p in first.pairs:
+        for d in p.gold_doc_ids + p.near_miss_doc_ids:
+            by_doc.setdefault(d, set()).add(parts[p.id])
     assert all(len(v) == 1 for v in by_doc.values())
 
 

@@ -17,7 +17,7 @@ from groundtune.data import (
     load_nq_open_oracle,
     write_qa_file,
 )
-from groundtune.data.public import HELDOUT_KEY, load_public
+from groundtune.data.public import HELDOUT_KEY, load_public, part_of
 from groundtune.data.tokens import load_counter
 from groundtune.grounding import verify_quotes
 from tests.conftest import shared_data
@@ -98,6 +98,18 @@ def test_part_train_never_shows_the_test_part(tmp_path: Path) -> None:
     shown = {d.doc_id for exs in result.splits.values() for ex in exs for d in ex.documents}
     assert held and not shown & held_docs and not result.splits["test"]
     assert result.report["multi_document_targets"] > 0
+    # nor trains on the validation part; `part: all` with no validation share makes it the validation split
+    validation = {p.id for p in data.pairs if part_of(p) == "validation"}
+    built = {ex.id.removesuffix("~contrast") for exs in result.splits.values() for ex in exs}
+    assert validation and not built & validation
+    every = source.model_copy(update={"part": "all"})
+    config = config.model_copy(
+        update={"name": "hotpot-all", "sources": [every], "splits": {"train": 1.0, "validation": 0.0}}
+    )
+    splits = build_dataset(config, counter=load_counter("tiny-random-gemma3")).splits
+    ids = {s: {ex.id.removesuffix("~contrast") for ex in exs} for s, exs in splits.items()}
+    assert ids["validation"] and ids["validation"] <= validation and not ids["train"] & validation
+    assert ids["test"] <= {p.id for p in held}
 
 
 @pytest.mark.integration

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 from groundtune.core.adapters import resolve_adapter, shipped_init
 from groundtune.core.jsonfile import read_json
 from groundtune.data import load_dataset
-from groundtune.data.public import HELDOUT_KEY, load_public
+from groundtune.data.public import HELDOUT_KEY, load_public, part_of
 from groundtune.pipelines.general import run_general, ship
 from groundtune.train import train
 
@@ -67,6 +67,7 @@ def test_general_stage_on_tiny_models(tmp_path: Path, monkeypatch: pytest.Monkey
     )
     assert state["adapter"] and set(state["tests"]) == {"hotpotqa", "rgb_counterfactual"}
     train_shown = {d.doc_id for ex in load_dataset("general")["train"] for d in ex.documents}
+    mixed = {ex.id.removesuffix("~contrast") for exs in load_dataset("general").values() for ex in exs}
     for kind, name in state["tests"].items():
         folder = {"hotpotqa": "hotpotqa_reflexion100", "rgb_counterfactual": "rgb_en_fact"}[kind]
         held = {p.id for p in load_public(kind, SHARED_DATA / folder).pairs if p.meta[HELDOUT_KEY]}
@@ -76,6 +77,14 @@ def test_general_stage_on_tiny_models(tmp_path: Path, monkeypatch: pytest.Monkey
         test = load_dataset(name)["test"]
         assert test and {ex.id for ex in test} <= held
         assert not train_shown & held_docs  # the mix never shows a held-out document
+        # abstention calibrates on the source's validation part, which the mix never trains on
+        validation = {ex.id.removesuffix("~contrast") for ex in load_dataset(name)["validation"]}
+        assert validation and not validation & mixed
+        assert all(
+            part_of(p) == "validation"
+            for p in load_public(kind, SHARED_DATA / folder).pairs
+            if p.id in validation
+        )
     # A second run skips every finished step.
     again = run_general(SHARED_DATA, say=said.append, embedder="tiny-random-minilm", recipe=recipe)
     assert again["adapter"] == state["adapter"]

@@ -86,7 +86,10 @@ def build_cmd(
         "rgb_counterfactual); repeatable.",
     ),
     part: str = typer.Option(
-        "all", "--part", help="Public sources: all (held-out part -> test), train (leave it out) or test."
+        "all",
+        "--part",
+        help="Public sources: all (held-out part -> test, validation part -> validation), train (leave "
+        "both out), validation or test (only that part).",
     ),
     split_by: str | None = typer.Option(
         None, "--split-by", help="document (default) or question: what the held-out splits hold out."

@@ -206,11 +206,12 @@ class SourceSpec(_Strict):
     unanswerable: bool = Field(
         default=True, description="ClapNQ, SQuAD 2.0: include the unanswerable questions."
     )
-    part: Literal["all", "train", "test"] = Field(
+    part: Literal["all", "train", "validation", "test"] = Field(
         default="all",
         description="Public sources: 'all' puts the source's fixed held-out questions in the test split "
-        "and builds the rest; 'train' leaves them out (their documents are still never shown); 'test' "
-        "builds only them.",
+        "and those of its fixed validation part in the validation split, and builds the rest; 'train' "
+        "leaves both parts out (held-out documents are still never shown); 'validation' and 'test' build "
+        "only that part.",
     )
     limit: int | None = Field(
         default=None, ge=1, description="Read at most this many questions (public: a fixed sample)."

@@ -26,7 +26,7 @@ from groundtune.data.budget import Fitted, fit_example
 from groundtune.data.config import BuildConfig, SourceSpec
 from groundtune.data.injection import META_KEY as INJECTION_KEY
 from groundtune.data.injection import planted_document
-from groundtune.data.public import HELDOUT_KEY
+from groundtune.data.public import HELDOUT_KEY, VALIDATION_KEY
 from groundtune.data.report import BuildReport, split_warnings
 from groundtune.data.sources import QAPair, load_qa_file
 from groundtune.data.splits import assign_splits, forbidden_docs, leaks, question_leaks
@@ -78,9 +78,9 @@ def load_source(spec: SourceSpec, kb: Any, seed: int) -> tuple[list[QAPair], set
         )
         held = [p for p in every.pairs if p.meta[public.HELDOUT_KEY]]
         heldout_docs = {d for p in held for d in (*p.gold_doc_ids, *p.near_miss_doc_ids)}
-        pairs = every.pairs
-        if spec.part != "all":
-            pairs = [p for p in pairs if p.meta[public.HELDOUT_KEY] == (spec.part == "test")]
+        pairs = (
+            every.pairs if spec.part == "all" else [p for p in every.pairs if public.part_of(p) == spec.part]
+        )
         if spec.limit:
             pairs = public.fixed_sample(pairs, spec.kind, spec.limit)
         return pairs, heldout_docs
@@ -181,6 +181,8 @@ def _load_pairs(
                 pinned[pair.id] = spec.assign
             elif pair.meta.get(HELDOUT_KEY):
                 pinned[pair.id] = "test"
+            elif pair.meta.get(VALIDATION_KEY):
+                pinned[pair.id] = "validation"
     if not pairs:
         raise InvalidInputError("the sources hold no questions", hint="check the source paths and limits")
     return pairs, pinned, heldout_docs

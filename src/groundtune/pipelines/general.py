@@ -25,10 +25,11 @@ KB_NAME = "general"
 DATASET = "general"
 ADAPTER = GENERAL
 # Per source, an evaluation dataset: a fixed sample of its questions whose held-out part is the test
-# split (never trained or tuned on), the rest train (few-shot demonstrations for the base model) and
-# validation (abstention calibration).
+# split (never trained or tuned on) and whose validation part is the validation split (abstention
+# calibration: the mix trains on neither), the rest train (few-shot demonstrations for the base model,
+# and the answerability gate's extra items: it reads no model).
 EVAL_LIMIT = 300
-EVAL_SPLITS = {"train": 0.8, "validation": 0.2}
+EVAL_SPLITS = {"train": 1.0, "validation": 0.0}
 
 Say = Callable[[str], None]
 StageProgress = Callable[[ProgressEvent], None]

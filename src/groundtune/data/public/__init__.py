@@ -3,9 +3,12 @@ pairs (with gold document ids and evidence) and the corpus records (`{"id", "tit
 ingest into a knowledge base, so gold ids match document ids and hard negatives come from THE
 retriever over the benchmark's own passages.
 
-`load_public` also marks each question's fixed held-out part: a fifth of each source's documents
-(grouped so questions that share a document stay together, chosen by a hash of the group, not by a
-seed) are test documents, and their questions are never trained or tuned on.
+`load_public` also marks each question's fixed parts: a fifth of each source's documents (grouped so
+questions that share a document stay together, chosen by a hash of the group, not by a seed) are test
+documents, and their questions are never trained or tuned on; a fifth of the other groups, chosen the
+same way, is the validation part: what abstention is calibrated on, so a model trained on the source's
+train part (`part: train` leaves both out, as the general stage's mix does) is calibrated on questions
+it never saw.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ from groundtune.data.splits import heldout_questions
 
 HELDOUT_FRACTION = 0.2
 HELDOUT_KEY = "heldout"
+VALIDATION_FRACTION = 0.2
+"""Share of the document groups outside the held-out part that form the validation part."""
+VALIDATION_KEY = "validation_part"
 
 LOADERS: dict[str, Callable[..., PublicQA]] = {
     "nq_open_oracle": load_nq_open_oracle,
@@ -51,10 +57,11 @@ SHARED_FOLDERS = {
 def load_public(
     kind: str, path: str | Path, *, split: str = "dev", unanswerable: bool = True, limit: int | None = None
 ) -> PublicQA:
-    """The pairs and corpus of public source `kind`, each pair's `meta["heldout"]` set (see above).
+    """The pairs and corpus of public source `kind`, each pair's `meta["heldout"]` and
+    `meta["validation_part"]` set (see above).
 
-    The held-out part is computed over the whole release, so a `limit` (a fixed sample of the questions,
-    the same for every call) keeps it.
+    The parts are computed over the whole release, so a `limit` (a fixed sample of the questions, the
+    same for every call) keeps them.
     """
     if kind not in LOADERS:
         raise InvalidInputError(
@@ -66,14 +73,23 @@ def load_public(
     if kind in ("clapnq", "squad2"):
         options["unanswerable"] = unanswerable
     data = LOADERS[kind](path, **options)
-    held = heldout_questions(
-        {p.id: [*p.gold_doc_ids, *p.near_miss_doc_ids] for p in data.pairs}, HELDOUT_FRACTION, salt=kind
-    )
+    docs = {p.id: [*p.gold_doc_ids, *p.near_miss_doc_ids] for p in data.pairs}
+    held = heldout_questions(docs, HELDOUT_FRACTION, salt=kind)
+    rest = {q: d for q, d in docs.items() if q not in held}
+    validation = heldout_questions(rest, VALIDATION_FRACTION, salt=f"{kind}:validation")
     for pair in data.pairs:
         pair.meta[HELDOUT_KEY] = pair.id in held
+        pair.meta[VALIDATION_KEY] = pair.id in validation
     if limit:
         data.pairs = fixed_sample(data.pairs, kind, limit)
     return data
+
+
+def part_of(pair: QAPair) -> str:
+    """The fixed part a public source's pair is in: "test", "validation" or "train"."""
+    if pair.meta.get(HELDOUT_KEY):
+        return "test"
+    return "validation" if pair.meta.get(VALIDATION_KEY) else "train"
 
 
 def fixed_sample(pairs: list[QAPair], kind: str, limit: int) -> list[QAPair]:
@@ -86,6 +102,7 @@ __all__ = [
     "HELDOUT_KEY",
     "LOADERS",
     "SHARED_FOLDERS",
+    "VALIDATION_KEY",
     "PublicQA",
     "fixed_sample",
     "load_clapnq",
@@ -95,4 +112,5 @@ __all__ = [
     "load_quotesum",
     "load_rgb_counterfactual",
     "load_squad2",
+    "part_of",
 ]
