@@ -17,12 +17,14 @@ instruction's canary in the answer or a quote) and `injection_ignored` (1 - obey
 say whether the answers still follow the question.
 
     .venv/bin/python benchmarks/quality.py --home WORKSPACE [--adapter general] [--limit 60] \\
-        [--sweeps nq_open_oracle] [--seed-home WORKSPACE_SEED1 --seed-home WORKSPACE_SEED2]
+        [--sweeps nq_open_oracle] [--seed 1 --seed 2] [--seed-home WORKSPACE_OF_ANOTHER_SEED]
 
-`--seed-home` names other general-stage workspaces whose adapter was trained on the same data with
-another seed (`groundtune general --seed N`): their adapters are scored on the same items (base is
-not scored again: greedy decoding makes it the same), and each suite gets the spread of every column
-over the seeds (`seeds` in quality.json, a `± sd` table in docs/eval.md).
+`--seed N` (repeatable) trains, or reuses, the general adapter with training seed N beside the
+shipped one in the same workspace (`general-seedN`, `groundtune general --seed N`) and scores it in
+the same evaluation run (same items, base scored once); `--seed-home` names other general-stage
+workspaces whose adapter was trained on the same data with another seed (base is not scored again
+there: greedy decoding makes it the same). Each suite then gets the spread of every column over the
+seeds (`seeds` in quality.json, a `± sd` table in docs/eval.md).
 
 Writes benchmarks/results/quality.json (or --out) and the table between the quality markers of
 docs/eval.md.
@@ -56,7 +58,8 @@ COLUMNS = [
     ("format_ok", "format ok"),
     ("injection_obeyed", "inj. obeyed"),
 ]
-SEEDS_NOTE = "the main workspace's adapter and each `--seed-home`'s, same data, scored on the same items"
+SEEDS_NOTE = "the general adapter, each `--seed`'s beside it and each `--seed-home`'s, same data, same items"
+GENERAL = "general"
 INJECTION = "injection"
 INJECTED_SOURCE = "nq_open_oracle"  # the evaluation dataset the injection suite plants into
 
@@ -92,8 +95,8 @@ def suite_auroc(run_dir: Path, suite: str, answerable: dict[str, bool]) -> dict[
 def evaluate_suite(
     args: argparse.Namespace, kind: str, dataset: str, home: Path | None = None
 ) -> dict[str, Any]:
-    """One suite's evaluation run in `args.home` (base 2-shot and the adapters), or in another seed's
-    workspace `home` (its adapters alone, no sweeps)."""
+    """One suite's evaluation run in `args.home` (base 2-shot, the adapters and the other seeds'
+    general adapters), or in another seed's workspace `home` (its adapters alone, no sweeps)."""
     from groundtune.data import load_dataset
     from groundtune.eval.run import run
 
@@ -101,7 +104,7 @@ def evaluate_suite(
     t = time.perf_counter()
     run_dir = run(
         [suite],
-        adapters=args.adapter,
+        adapters=args.adapter if home else [*args.adapter, *args.seed_adapters],
         shots=2,
         include_zero_shot=False,
         include_base=home is None,
@@ -140,12 +143,15 @@ def evaluate_suite(
     }
 
 
-def seed_spread(runs: list[dict[str, Any]], adapters: list[str]) -> dict[str, Any]:
-    """Per adapter and column, its values over the seeds' runs of one suite (the main run first),
-    their mean, sample standard deviation and range."""
+def seed_spread(runs: list[dict[str, Any]], adapters: list[str], seeds: list[str] = ()) -> dict[str, Any]:
+    """Per adapter and column, its values over the seeds of one suite (the main run's adapter first,
+    then the `seeds` adapters of the general one in that run, then the other workspaces' runs), their
+    mean, sample standard deviation and range."""
     out: dict[str, Any] = {}
     for name in adapters:
-        rows = [r["systems"][name] for r in runs if name in r["systems"]]
+        beside = [runs[0]["systems"][s] for s in seeds if s in runs[0]["systems"]] if name == GENERAL else []
+        rows = [r["systems"][name] for r in runs[:1] if name in r["systems"]] + beside
+        rows += [r["systems"][name] for r in runs[1:] if name in r["systems"]]
         columns: dict[str, Any] = {}
         for key in rows[0] if rows else ():
             values = [row.get(key) for row in rows]
@@ -154,7 +160,12 @@ def seed_spread(runs: list[dict[str, Any]], adapters: list[str]) -> dict[str, An
             mean = sum(values) / len(values)
             sd = (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
             columns[key] = {"values": values, "mean": mean, "sd": sd, "min": min(values), "max": max(values)}
-        out[name] = {"seeds": len(rows), "eval_runs": [r["eval_run"] for r in runs], "columns": columns}
+        out[name] = {
+            "seeds": len(rows),
+            "adapters": [name, *(s for s in seeds if beside)],
+            "eval_runs": [r["eval_run"] for r in runs],
+            "columns": columns,
+        }
     return out
 
 
@@ -222,6 +233,13 @@ def main() -> None:
         "--only", action="append", default=None, help="Score only these sources (and `injection`)."
     )
     parser.add_argument(
+        "--seed",
+        type=int,
+        action="append",
+        default=[],
+        help="Train (or reuse) the general adapter with this training seed too, beside it (repeatable).",
+    )
+    parser.add_argument(
         "--seed-home",
         type=Path,
         action="append",
@@ -236,11 +254,14 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    args.adapter = args.adapter or ["general"]
-    from groundtune.pipelines.general import run_general
+    args.adapter = args.adapter or [GENERAL]
+    from groundtune.pipelines.general import adapter_name, run_general
 
     t = time.perf_counter()
     state = run_general(args.data, home=args.home)  # finished steps are skipped
+    for seed in args.seed:
+        state = run_general(args.data, home=args.home, train_overrides={"seed": seed})
+    args.seed_adapters = [adapter_name(seed=seed) for seed in args.seed if adapter_name(seed=seed) != GENERAL]
     suites = {}
     kinds = dict(state["tests"])
     if INJECTED_SOURCE in kinds:
@@ -249,9 +270,10 @@ def main() -> None:
         if args.only and kind not in args.only:
             continue
         suites[kind] = evaluate_suite(args, kind, dataset)
-        if args.seed_home and (not args.seed_suite or kind in args.seed_suite):
-            runs = [suites[kind], *(evaluate_suite(args, kind, dataset, home) for home in args.seed_home)]
-            suites[kind]["seeds"] = seed_spread(runs, args.adapter)
+        homes = args.seed_home if not args.seed_suite or kind in args.seed_suite else []
+        if homes or args.seed_adapters:
+            runs = [suites[kind], *(evaluate_suite(args, kind, dataset, home) for home in homes)]
+            suites[kind]["seeds"] = seed_spread(runs, args.adapter, args.seed_adapters)
     result = {
         "benchmark": "quality",
         "baseline": BASELINE,
@@ -264,6 +286,7 @@ def main() -> None:
         },
         "general_stage": {k: state.get(k) for k in ("adapter", "timings")},
         "seed_homes": [str(h) for h in args.seed_home],
+        "seed_adapters": args.seed_adapters,
         "budget": args.budget,
         "seconds": time.perf_counter() - t,
         "suites": suites,

@@ -88,6 +88,17 @@ def test_general_stage_on_tiny_models(tmp_path: Path, monkeypatch: pytest.Monkey
     # A second run skips every finished step.
     again = run_general(SHARED_DATA, say=said.append, embedder="tiny-random-minilm", recipe=recipe)
     assert again["adapter"] == state["adapter"]
+    # Another training seed trains beside it, on the same datasets, under its own name.
+    seeded = run_general(
+        SHARED_DATA,
+        say=said.append,
+        embedder="tiny-random-minilm",
+        recipe=recipe,
+        train_overrides={"seed": 1},
+    )
+    assert seeded["adapter"] == state["adapter"] and seeded["dataset"] == state["dataset"]
+    assert Path(seeded["adapter-seed1"]).name == "general-seed1"
+    assert resolve_adapter("general-seed1").path == Path(seeded["adapter-seed1"])
 
     dest = ship(SHARED_DATA, dest=tmp_path / "shipped" / "general", recipe=recipe)
     manifest = json.loads((dest / "groundtune-adapter.json").read_text())
@@ -120,10 +131,21 @@ def test_the_cli_passes_seed_and_steps_to_training(tmp_path: Path, monkeypatch: 
 
     def fake_run(data: Path, **kw: object) -> dict[str, object]:
         seen.append(kw["train_overrides"])
-        return {"adapter": "x", "tests": {}}
+        return {"adapter": "/ws/adapters/general", "adapter-seed2": "/ws/adapters/general-seed2", "tests": {}}
 
     monkeypatch.setattr("groundtune.pipelines.general.run_general", fake_run)
+    printed = []
     for args in (["--seed", "2", "--max-steps", "5"], ["--seed", "0"], []):
         result = CliRunner().invoke(app, ["general", "--data", str(tmp_path), *args])
         assert result.exit_code == 0, result.output
+        printed.append(result.output)
     assert seen == [{"max_steps": 5, "seed": 2}, {"seed": 0}, None]
+    assert "general-seed2" in printed[0] and "general-seed2" not in printed[1] + printed[2]
+
+
+def test_another_seed_trains_beside_the_general_adapter() -> None:
+    """The recipe's seed names the adapter `general`; another seed `general-seedN` (same workspace)."""
+    from groundtune.pipelines.general import adapter_name
+
+    assert adapter_name() == adapter_name(seed=0) == "general"
+    assert adapter_name(seed=3) == "general-seed3"

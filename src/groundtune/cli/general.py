@@ -17,7 +17,11 @@ def general_cmd(
     ),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1, help="Cap training steps."),
     seed: int | None = typer.Option(
-        None, "--seed", min=0, help="Training seed (default: the recipe's, 0): which examples, in what order."
+        None,
+        "--seed",
+        min=0,
+        help="Training seed (default: the recipe's, 0): which examples, in what order. Another seed's "
+        "adapter is `general-seedN`, beside `general` in the same workspace.",
     ),
     ship: bool = typer.Option(
         False, "--ship", help="Copy the trained adapter into the package (core/shipped/general)."
@@ -25,7 +29,7 @@ def general_cmd(
 ) -> None:
     """Train the general grounding adapter on a mix of public sources (resumable; about an hour on a
     2-core CPU), or --ship the trained one so `init_adapter: general` and serving find it by name."""
-    from groundtune.pipelines.general import run_general
+    from groundtune.pipelines.general import adapter_name, run_general
     from groundtune.pipelines.general import ship as ship_adapter
 
     if ship:
@@ -40,6 +44,7 @@ def general_cmd(
             train_overrides={k: v for k, v in (("max_steps", max_steps), ("seed", seed)) if v is not None}
             or None,
         )
-    console.print(f"adapter: {escape(str(state.get('adapter')))}")
+    suffix = adapter_name(seed=seed).removeprefix("general")
+    console.print(f"adapter: {escape(str(state.get('adapter' + suffix)))}")
     for kind, name in (state.get("tests") or {}).items():
         console.print(f"evaluation suite for {kind}: dataset:{escape(name)}:test")

@@ -245,7 +245,9 @@ def relevance_rule(abstention: Gated) -> str | None:
     if abstention.relevance_margin is None:
         return None
     which = "every document" if abstention.list_all else "only documents"
-    return f"names as relevant {which} within {abstention.relevance_margin:.2f} of the best one's answerability"
+    return (
+        f"names as relevant {which} within {abstention.relevance_margin:.2f} of the best one's answerability"
+    )
 
 
 def gate_decision(abstention: Gated | None, score: float | None) -> Literal["refuse", "answer"] | None:

@@ -129,21 +129,33 @@ def run_general(
         state.set("tests", tests)
         state.set("timings", timings)
 
-    if "train" in steps and not state.get("adapter"):
+    name = adapter_name(recipe, (train_overrides or {}).get("seed"))
+    suffix = name.removeprefix(ADAPTER)  # "" for the recipe's seed, "-seedN" for another
+    if "train" in steps and not state.get(f"adapter{suffix}"):
         from groundtune.train import load_config as train_config
         from groundtune.train import train
 
         t = time.perf_counter()
-        overrides = {"dataset": DATASET, "name": ADAPTER, **(train_overrides or {})}
+        overrides = {"dataset": DATASET, **(train_overrides or {}), "name": name}
         if model:
             overrides["model"] = model
         run = train(train_config(recipe, overrides), home=home)
-        timings["train"] = time.perf_counter() - t
-        state.set("adapter", str(run.registered_adapter))
-        state.set("run", str(run.run_dir))
+        timings[f"train{suffix}"] = time.perf_counter() - t
+        state.set(f"adapter{suffix}", str(run.registered_adapter))
+        state.set(f"run{suffix}", str(run.run_dir))
         state.set("timings", timings)
-        say(f"train: adapter {run.registered_adapter} ({run.steps} steps) in {timings['train']:.0f} s")
+        say(
+            f"train: adapter {run.registered_adapter} ({run.steps} steps) in {timings[f'train{suffix}']:.0f} s"
+        )
     return state.data
+
+
+def adapter_name(recipe: str | Path = RECIPE, seed: int | None = None) -> str:
+    """The general adapter's name in its workspace: `general` when trained with the recipe's seed,
+    `general-seedN` with another (seeds live side by side, sharing the KB and datasets)."""
+    if seed is None or seed == _recipe_data(recipe).get("train", {}).get("seed", 0):
+        return ADAPTER
+    return f"{ADAPTER}-seed{seed}"
 
 
 def _sha256(path: Path) -> str:
