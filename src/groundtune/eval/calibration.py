@@ -160,7 +160,7 @@ def gated_lists(
     again = [i for i, rec in enumerate(records) if rec.parsed.refusal and gold_relevant(items[i])]
     if not has_gate(abstention) or not again:
         return lists
-    ungated = abstention.model_copy(update={"relevance_margin": None, "list_all": False})
+    gate_only = abstention.model_copy(update={"relevance_margin": None, "list_all": False})
     (rerun,) = run_systems(
         [items[i] for i in again],
         [system],
@@ -168,7 +168,7 @@ def gated_lists(
         fmt,
         config,
         demos,
-        abstentions={system.name: ungated},
+        abstentions={system.name: gate_only},
         embed=embed,
     )
     for i, rec in zip(again, rerun.records, strict=True):
