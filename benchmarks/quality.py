@@ -149,8 +149,9 @@ def seed_spread(runs: list[dict[str, Any]], adapters: list[str], seeds: list[str
     mean, sample standard deviation and range."""
     out: dict[str, Any] = {}
     for name in adapters:
-        beside = [runs[0]["systems"][s] for s in seeds if s in runs[0]["systems"]] if name == GENERAL else []
-        rows = [r["systems"][name] for r in runs[:1] if name in r["systems"]] + beside
+        beside = [s for s in seeds if s in runs[0]["systems"]] if name == GENERAL else []
+        rows = [r["systems"][name] for r in runs[:1] if name in r["systems"]]
+        rows += [runs[0]["systems"][s] for s in beside]
         rows += [r["systems"][name] for r in runs[1:] if name in r["systems"]]
         columns: dict[str, Any] = {}
         for key in rows[0] if rows else ():
@@ -162,7 +163,7 @@ def seed_spread(runs: list[dict[str, Any]], adapters: list[str], seeds: list[str
             columns[key] = {"values": values, "mean": mean, "sd": sd, "min": min(values), "max": max(values)}
         out[name] = {
             "seeds": len(rows),
-            "adapters": [name, *(s for s in seeds if beside)],
+            "adapters": [name, *beside],
             "eval_runs": [r["eval_run"] for r in runs],
             "columns": columns,
         }
@@ -261,7 +262,9 @@ def main() -> None:
     state = run_general(args.data, home=args.home)  # finished steps are skipped
     for seed in args.seed:
         state = run_general(args.data, home=args.home, train_overrides={"seed": seed})
-    args.seed_adapters = [adapter_name(seed=seed) for seed in args.seed if adapter_name(seed=seed) != GENERAL]
+    args.seed_adapters = [
+        name for name in map(lambda seed: adapter_name(seed=seed), args.seed) if name != GENERAL
+    ]
     suites = {}
     kinds = dict(state["tests"])
     if INJECTED_SOURCE in kinds:

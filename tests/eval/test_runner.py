@@ -11,6 +11,7 @@ from groundtune.eval.report_page import write_report
 from groundtune.eval.runner import System, build_requests, default_systems, pick_demonstrations, run_systems
 from groundtune.eval.sweeps import distractor_sweep, position_sweep, summarise
 from groundtune.grounding import get_format
+from groundtune.grounding.abstention import Abstention
 from groundtune.infer import Engine, GenerationConfig, GenerationRequest
 
 
@@ -196,7 +197,6 @@ def test_systems_decode_constrained_by_default_and_records_say_so(engine: Engine
 
 
 def test_an_answerability_gate_refuses_without_generating_and_makes_the_rest_answer(engine: Engine) -> None:
-    from groundtune.grounding.abstention import Abstention
     from groundtune.models.registry import TINY_EMBEDDER, load_embedder
 
     fmt = get_format("cited")
@@ -206,16 +206,7 @@ def test_an_answerability_gate_refuses_without_generating_and_makes_the_rest_ans
         update={"question": "Who painted the chapel ceiling?", "answerable": False}
     )
     items[3] = items[3].model_copy(update={"question": "Which river floods in spring?", "answerable": False})
-    gate = Abstention(
-        threshold=None,
-        max_false_refusal=0.1,
-        items=4,
-        answerable=2,
-        false_refusal=0.0,
-        refusal_recall=1.0,
-        signal="answerability",
-        gate=0.5,
-    )
+    gate = _answerability_gate(0.5, items=4)
     config = GenerationConfig(max_new_tokens=24, temperature=0.0, constrained=True)
     systems = [System(name="tuned", adapter="tuned")]
     embedder = load_embedder(TINY_EMBEDDER)  # real (tiny, random) sentence embeddings
@@ -235,6 +226,21 @@ def test_an_answerability_gate_refuses_without_generating_and_makes_the_rest_ans
         assert not rec.output.startswith("Relevant: none")
     assert result.metrics["refusal_recall"] == 1.0
     assert result.metrics["refusal_auroc_answerability"] == 1.0
+
+
+def _answerability_gate(gate: float, items: int) -> Abstention:
+    """A calibrated answerability gate of `items` calibration items (two answerable, every refusal one
+    refused): it refuses below `gate` and makes the model answer at or above it."""
+    return Abstention(
+        threshold=None,
+        max_false_refusal=0.1,
+        items=items,
+        answerable=2,
+        false_refusal=0.0,
+        refusal_recall=1.0,
+        signal="answerability",
+        gate=gate,
+    )
 
 
 def _off_topic(ex: Example, question: str) -> Example:
@@ -289,7 +295,6 @@ def test_the_answerability_gate_also_fits_on_items_nothing_generates_for(engine:
 
 def test_relevance_is_calibrated_on_the_lists_written_under_the_gate(engine: Engine) -> None:
     from groundtune.eval.calibration import gated_lists
-    from groundtune.grounding.abstention import Abstention
     from groundtune.models.registry import TINY_EMBEDDER, load_embedder
 
     fmt = get_format("cited")
@@ -302,16 +307,7 @@ def test_relevance_is_calibrated_on_the_lists_written_under_the_gate(engine: Eng
     refusal = fmt.parse(fmt.render_target(fmt.refusal_target()), items[0].documents)
     records = [result.records[0].model_copy(update={"parsed": refusal}), result.records[1]]
     records.append(result.records[2].model_copy(update={"parsed": refusal}))
-    gate = Abstention(
-        threshold=None,
-        max_false_refusal=0.1,
-        items=3,
-        answerable=2,
-        false_refusal=0.0,
-        refusal_recall=1.0,
-        signal="answerability",
-        gate=-1.0,  # lets every question through
-    )
+    gate = _answerability_gate(-1.0, items=3)  # lets every question through
     backend = RecordingBackend(engine)
     lists = gated_lists(items, records, system, gate, backend, fmt, config, [], embed)
     # only the answerable item it refused is asked again, and under the gate it must name a document
