@@ -262,9 +262,8 @@ def main() -> None:
     state = run_general(args.data, home=args.home)  # finished steps are skipped
     for seed in args.seed:
         state = run_general(args.data, home=args.home, train_overrides={"seed": seed})
-    args.seed_adapters = [
-        name for name in map(lambda seed: adapter_name(seed=seed), args.seed) if name != GENERAL
-    ]
+    seeded = [adapter_name(seed=seed) for seed in args.seed]
+    args.seed_adapters = [name for name in seeded if name != GENERAL]
     suites = {}
     kinds = dict(state["tests"])
     if INJECTED_SOURCE in kinds:
