@@ -17,6 +17,7 @@ from groundtune.grounding.abstention import (
     gated_score,
     listable_documents,
     refusal_f1,
+    relevance_rule,
     steer,
 )
 from groundtune.grounding.answerability import (
@@ -270,25 +271,42 @@ def test_the_relevance_margin_is_the_one_the_lists_do_best_under() -> None:
     scores = [[0.9, 0.3, 0.85, 0.2], [0.4, 0.8, 0.1, 0.1], [0.7, 0.72, 0.2, 0.1]]
     gold = [{1}, {2}, {2}]
     # a system naming every document gains from a tight margin
-    margin, every, table = calibrate_relevance([[1, 2, 3, 4]] * 3, scores, gold)
-    assert margin == 0.0 and table["0.0"] == 1.0 and table["None"] < 1.0 and not every
+    margin, every, cap, table = calibrate_relevance([[1, 2, 3, 4]] * 3, scores, gold)
+    assert cap == 4 and margin == 0.0 and table["0.0"] == 1.0 and table["None"] < 1.0 and not every
     # one that names the gold documents keeps its own choices (ties keep the loosest margin)
-    margin, every, table = calibrate_relevance([[1], [2], [2]], scores, gold)
-    assert margin is None and table["None"] == 1.0 and not every
+    margin, every, cap, table = calibrate_relevance([[1], [2], [2]], scores, gold)
+    assert cap == 1 and margin is None and table["None"] == 1.0 and not every
     # a refusal (nothing named) counts as naming the best-scoring document
-    _, _, table = calibrate_relevance([[], [], []], scores, [{1}, {2}, {1}])
-    assert table["None"] == pytest.approx(2 / 3)
+    _, _, cap, table = calibrate_relevance([[], [], []], scores, [{1}, {2}, {1}])
+    assert table["None"] == pytest.approx(2 / 3) and cap is None
     # unanswerable items (no gold document) do not count
-    assert calibrate_relevance([[1]], [[0.5]], [set()]) == (None, False, {})
+    assert calibrate_relevance([[1]], [[0.5]], [set()]) == (None, False, None, {})
 
 
 def test_naming_every_document_within_the_margin_wins_only_when_strictly_better() -> None:
-    # two gold documents per item, both near the top, and a model that names one of them
+    # two gold documents per item, both near the top, and a model that names one of them or both
     scores = [[0.9, 0.86, 0.2, 0.1], [0.3, 0.8, 0.78, 0.1], [0.6, 0.1, 0.62, 0.2]]
     gold = [{1, 2}, {2, 3}, {1, 3}]
-    margin, every, table = calibrate_relevance([[1], [3], [3]], scores, gold)
-    assert every and margin == 0.05 and table["all:0.05"] == 1.0
-    assert table["None"] == pytest.approx(2 / 3) and table["all:0.0"] == pytest.approx(2 / 3)
+    margin, every, cap, table = calibrate_relevance([[1], [3], [1, 3]], scores, gold)
+    assert every and margin == 0.05 and cap == 2 and table["all:0.05"] == 1.0
+    assert table["None"] == pytest.approx(7 / 9) and table["all:0.0"] == pytest.approx(2 / 3)
     # a model whose lists already do as well keeps them
-    margin, every, _ = calibrate_relevance([[1, 2], [2, 3], [1, 3]], scores, gold)
+    margin, every, _, _ = calibrate_relevance([[1, 2], [2, 3], [1, 3]], scores, gold)
     assert not every and margin is None
+
+
+def test_the_list_rule_never_names_more_documents_than_the_model_does() -> None:
+    # the same items, but a model that only ever names one document: naming both within the margin
+    # would be better on lists alone, but the cap holds it to one, and its own choices tie that
+    scores = [[0.9, 0.86, 0.2, 0.1], [0.3, 0.8, 0.78, 0.1], [0.6, 0.1, 0.62, 0.2]]
+    margin, every, cap, table = calibrate_relevance([[1], [3], [3]], scores, [{1, 2}, {2, 3}, {1, 3}])
+    assert cap == 1 and not every and table["all:0.05"] == pytest.approx(2 / 3)
+    # served, the cap keeps the best-scoring documents within the margin, in prompt order
+    capped = _gate(0.3).model_copy(update={"max_listed": 2})
+    assert listable_documents(capped, [0.7, 0.75, 0.2, 0.72]) == [2, 4]
+    assert listable_documents(capped, [0.7, 0.7, 0.7]) == [1, 2]  # ties: the earlier document
+    assert listable_documents(capped, [0.7, 0.2, 0.1]) == [1]
+    base = ReplyConstraint(style="cited", documents=["A.", "B.", "C.", "D."])
+    _, c = steer(base, capped.model_copy(update={"list_all": True}), _scored([0.7, 0.75, 0.2, 0.72]))
+    assert c is not None and c.listable == [2, 4] and c.list_all
+    assert "at most 2, the best-scoring" in (relevance_rule(capped) or "")

@@ -406,6 +406,12 @@ class Calibration(_Artifact):
         description="With a margin: replies name every document within it (the documents' scores listed "
         "the calibration items' gold documents better than the model's own picks).",
     )
+    max_listed: int | None = Field(
+        default=None,
+        ge=1,
+        description="With a margin: replies name at most this many documents, the best-scoring within it "
+        "(the most the adapter's own lists named on the calibration items); None: no cap.",
+    )
     auroc: dict[str, float | None] = Field(
         default_factory=dict, description="Refusal AUROC of each signal on the calibration items."
     )

@@ -106,8 +106,8 @@ def calibrate_systems(
     """Each system's abstention, from its replies to the labelled `items`: an uncertainty threshold,
     or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`);
     with an `embedder`, also the relevance margin its Relevant lists (as written under the chosen gate:
-    `gated_lists`) do best under, or under which naming every document within it does better
-    (`abstention.calibrate_relevance`). The gate fits on
+    `gated_lists`) do best under, or under which naming every document within it does better, and
+    the cap of the most documents those lists named (`abstention.calibrate_relevance`). The gate fits on
     `items` and `more_gate_items` (labelled items nothing generates for: `gate_items`)."""
     targets = [not ex.answerable for ex in items]
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
@@ -128,13 +128,18 @@ def calibrate_systems(
         ).model_copy(update={"auroc": aurocs})
         chosen = choose(by_uncertainty, gate)
         if embedder is not None and all(rec.document_scores is not None for rec in r.records):
-            margin, list_all, _ = calibrate_relevance(
+            margin, list_all, cap, _ = calibrate_relevance(
                 gated_lists(items, r.records, r.system, chosen, backend, fmt, config, demos, embedder[1]),
                 [rec.document_scores or [] for rec in r.records],
                 [gold_relevant(ex) for ex in items],
             )
             chosen = chosen.model_copy(
-                update={"relevance_margin": margin, "list_all": list_all, "embedder": embedder[0]}
+                update={
+                    "relevance_margin": margin,
+                    "list_all": list_all,
+                    "max_listed": cap if margin is not None else None,
+                    "embedder": embedder[0],
+                }
             )
         fitted[r.system.name] = chosen
     return fitted
@@ -160,7 +165,7 @@ def gated_lists(
     again = [i for i, rec in enumerate(records) if rec.parsed.refusal and gold_relevant(items[i])]
     if not has_gate(abstention) or not again:
         return lists
-    gate_only = abstention.model_copy(update={"relevance_margin": None, "list_all": False})
+    gate_only = abstention.model_copy(update={"relevance_margin": None, "list_all": False, "max_listed": None})
     (rerun,) = run_systems(
         [items[i] for i in again],
         [system],

@@ -82,6 +82,13 @@ class Abstention(BaseModel):
         description="With a margin: the reply names every document within it, not its own choice among "
         "them (the documents' scores listed the calibration items' gold documents better).",
     )
+    max_listed: int | None = Field(
+        default=None,
+        ge=1,
+        description="With a margin: the reply names at most this many documents, the best-scoring within "
+        "it: the most the system's own Relevant lists named on the calibration items (a model made to "
+        "list more than it ever does quotes each and runs out of tokens); None: no cap.",
+    )
     auroc: dict[str, float | None] = Field(
         default_factory=dict,
         description="How well each signal ranked refusal items above answerable ones on the calibration "
@@ -225,6 +232,9 @@ class Gated(Protocol):
     def list_all(self) -> bool: ...
 
     @property
+    def max_listed(self) -> int | None: ...
+
+    @property
     def gate_weights(self) -> list[float] | None: ...
 
 
@@ -245,8 +255,10 @@ def relevance_rule(abstention: Gated) -> str | None:
     if abstention.relevance_margin is None:
         return None
     which = "every document" if abstention.list_all else "only documents"
+    cap = f" (at most {abstention.max_listed}, the best-scoring)" if abstention.max_listed else ""
     return (
-        f"names as relevant {which} within {abstention.relevance_margin:.2f} of the best one's answerability"
+        f"names as relevant {which} within {abstention.relevance_margin:.2f} of the best one's "
+        f"answerability{cap}"
     )
 
 
@@ -263,20 +275,25 @@ def uses_document_scores(abstention: Gated | None) -> bool:
     return abstention is not None and (has_gate(abstention) or abstention.relevance_margin is not None)
 
 
-def within_margin(scores: Sequence[float], margin: float | None) -> list[int]:
-    """1-based numbers of the documents whose own score is within `margin` of the best one's (every
-    document when `margin` is None)."""
+def within_margin(scores: Sequence[float], margin: float | None, cap: int | None = None) -> list[int]:
+    """1-based numbers, in order, of the documents whose own score is within `margin` of the best
+    one's (every document when `margin` is None); with a `cap`, only the `cap` best-scoring of them
+    (ties: the earlier document)."""
     top = best_score(scores)
-    return [n for n, s in enumerate(scores, start=1) if margin is None or s >= top - margin]
+    kept = [n for n, s in enumerate(scores, start=1) if margin is None or s >= top - margin]
+    if cap is not None and len(kept) > cap:
+        kept = sorted(sorted(kept, key=lambda n: -scores[n - 1])[:cap])
+    return kept
 
 
 def listable_documents(abstention: Gated | None, scores: Sequence[float] | None) -> list[int] | None:
     """1-based numbers of the documents a reply may name as relevant: those whose own answerability
-    (`answerability.document_scores`) is within the calibrated margin of the best one's. None: any."""
+    (`answerability.document_scores`) is within the calibrated margin of the best one's, at most
+    `max_listed` of them. None: any."""
     margin = abstention.relevance_margin if abstention is not None else None
-    if margin is None or not scores:
+    if abstention is None or margin is None or not scores:
         return None
-    return within_margin(scores, margin)
+    return within_margin(scores, margin, abstention.max_listed)
 
 
 def gated_score(abstention: Gated | None, scored: Scored | None) -> float | None:
@@ -318,29 +335,35 @@ def calibrate_relevance(
     listed: Sequence[Sequence[int]],
     scores: Sequence[Sequence[float]],
     gold: Sequence[set[int]],
-) -> tuple[float | None, bool, dict[str, float]]:
+) -> tuple[float | None, bool, int | None, dict[str, float]]:
     """The relevance margin and list rule under which a system's Relevant lists on labelled answerable
-    items would have had the best mean F1 against the gold documents, and that F1 per rule tried (keys
-    `m`, `all:m`). Under a margin the reply names its own listed documents that are listable, or (when
-    it named none of them, or refused) the best-scoring document; ties keep the looser margin, so a
-    model that picks documents well keeps its own choices. `list_all` (True when strictly better than
-    every margin over the model's own lists) names every listable document instead (ties keep the
-    tighter margin: fewer documents named)."""
+    items would have had the best mean F1 against the gold documents, the cap on how many documents a
+    reply names, and that F1 per rule tried (keys `m`, `all:m`). The cap is the most documents the
+    system's own lists named on those items (None when it named none): a rule never makes it name more
+    than it does itself. Under a margin the reply names its own listed documents that are listable, or
+    (when it named none of them, or refused) the best-scoring document; ties keep the looser margin, so
+    a model that picks documents well keeps its own choices. `list_all` (True when strictly better than
+    every margin over the model's own lists) names every listable document instead, the cap's
+    best-scoring (ties keep the tighter margin: fewer documents named)."""
     if not len(listed) == len(scores) == len(gold):
         raise ValueError("listed, scores and gold must have one entry per item")
     items = [(set(own), list(s), g) for own, s, g in zip(listed, scores, gold, strict=True) if g and s]
     if not items:
-        return None, False, {}
+        return None, False, None, {}
+    cap = max(len(own) for own, _, _ in items) or None
 
     def f1(pred: set[int], want: set[int]) -> float:
         hit = len(pred & want)
         return 2 * hit / (len(pred) + len(want)) if hit else 0.0
 
+    def listable(s: list[float], margin: float | None) -> set[int]:
+        return set(within_margin(s, margin, None if margin is None else cap))
+
     def named(own: set[int], s: list[float], margin: float | None) -> set[int]:
-        return (own & set(within_margin(s, margin))) or {s.index(best_score(s)) + 1}
+        return (own & listable(s, margin)) or {s.index(best_score(s)) + 1}
 
     def mean(margin: float | None, every: bool) -> float:
-        lists = (set(within_margin(s, margin)) if every else named(own, s, margin) for own, s, _ in items)
+        lists = (listable(s, margin) if every else named(own, s, margin) for own, s, _ in items)
         return sum(f1(pred, g) for pred, (_, _, g) in zip(lists, items, strict=True)) / len(items)
 
     table = {str(m): mean(m, False) for m in RELEVANCE_MARGINS}
@@ -349,8 +372,8 @@ def calibrate_relevance(
     table |= {f"all:{m}": mean(m, True) for m in every}
     best_all = max(every, key=lambda m: (table[f"all:{m}"], every.index(m)))  # ties: the tighter
     if table[f"all:{best_all}"] > table[str(best)]:
-        return best_all, True, table
-    return best, False, table
+        return best_all, True, cap, table
+    return best, False, cap, table
 
 
 def calibrate_gate(
