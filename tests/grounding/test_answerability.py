@@ -300,7 +300,7 @@ def test_the_list_rule_never_names_more_documents_than_the_model_does() -> None:
     # would be better on lists alone, but the cap holds it to one, and its own choices tie that
     scores = [[0.9, 0.86, 0.2, 0.1], [0.3, 0.8, 0.78, 0.1], [0.6, 0.1, 0.62, 0.2]]
     margin, every, cap, table = calibrate_relevance([[1], [3], [3]], scores, [{1, 2}, {2, 3}, {1, 3}])
-    assert cap == 1 and not every and table["all:0.05"] == pytest.approx(2 / 3)
+    assert cap == 1 and margin is None and not every and table["all:0.05"] == pytest.approx(2 / 3)
     # served, the cap keeps the best-scoring documents within the margin, in prompt order
     capped = _gate(0.3).model_copy(update={"max_listed": 2})
     assert listable_documents(capped, [0.7, 0.75, 0.2, 0.72]) == [2, 4]
