@@ -165,7 +165,9 @@ def gated_lists(
     again = [i for i, rec in enumerate(records) if rec.parsed.refusal and gold_relevant(items[i])]
     if not has_gate(abstention) or not again:
         return lists
-    gate_only = abstention.model_copy(update={"relevance_margin": None, "list_all": False, "max_listed": None})
+    gate_only = abstention.model_copy(
+        update={"relevance_margin": None, "list_all": False, "max_listed": None}
+    )
     (rerun,) = run_systems(
         [items[i] for i in again],
         [system],
