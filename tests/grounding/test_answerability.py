@@ -272,10 +272,10 @@ def test_the_relevance_margin_is_the_one_the_lists_do_best_under() -> None:
     gold = [{1}, {2}, {2}]
     # a system naming every document gains from a tight margin
     margin, every, cap, table = calibrate_relevance([[1, 2, 3, 4]] * 3, scores, gold)
-    assert cap == 4 and margin == 0.0 and table["0.0"] == 1.0 and table["None"] < 1.0 and not every
+    assert cap is None and margin == 0.0 and table["0.0"] == 1.0 and table["None"] < 1.0 and not every
     # one that names the gold documents keeps its own choices (ties keep the loosest margin)
     margin, every, cap, table = calibrate_relevance([[1], [2], [2]], scores, gold)
-    assert cap == 1 and margin is None and table["None"] == 1.0 and not every
+    assert cap is None and margin is None and table["None"] == 1.0 and not every
     # a refusal (nothing named) counts as naming the best-scoring document
     _, _, cap, table = calibrate_relevance([[], [], []], scores, [{1}, {2}, {1}])
     assert table["None"] == pytest.approx(2 / 3) and cap is None
@@ -300,13 +300,17 @@ def test_the_list_rule_never_names_more_documents_than_the_model_does() -> None:
     # would be better on lists alone, but the cap holds it to one, and its own choices tie that
     scores = [[0.9, 0.86, 0.2, 0.1], [0.3, 0.8, 0.78, 0.1], [0.6, 0.1, 0.62, 0.2]]
     margin, every, cap, table = calibrate_relevance([[1], [3], [3]], scores, [{1, 2}, {2, 3}, {1, 3}])
-    assert cap == 1 and margin is None and not every and table["all:0.05"] == pytest.approx(2 / 3)
+    assert margin is None and not every and cap is None and table["all:0.05"] == pytest.approx(2 / 3)
     # served, the cap keeps the best-scoring documents within the margin, in prompt order
-    capped = _gate(0.3).model_copy(update={"max_listed": 2})
+    capped = _gate(0.3).model_copy(update={"max_listed": 2, "list_all": True})
     assert listable_documents(capped, [0.7, 0.75, 0.2, 0.72]) == [2, 4]
     assert listable_documents(capped, [0.7, 0.7, 0.7]) == [1, 2]  # ties: the earlier document
     assert listable_documents(capped, [0.7, 0.2, 0.1]) == [1]
     base = ReplyConstraint(style="cited", documents=["A.", "B.", "C.", "D."])
-    _, c = steer(base, capped.model_copy(update={"list_all": True}), _scored([0.7, 0.75, 0.2, 0.72]))
+    _, c = steer(base, capped, _scored([0.7, 0.75, 0.2, 0.72]))
     assert c is not None and c.listable == [2, 4] and c.list_all
     assert "at most 2, the best-scoring" in (relevance_rule(capped) or "")
+    # a model choosing among the listable documents itself is not held to the cap
+    own = capped.model_copy(update={"list_all": False})
+    assert listable_documents(own, [0.7, 0.75, 0.2, 0.72]) == [1, 2, 4]
+    assert "at most" not in (relevance_rule(own) or "")

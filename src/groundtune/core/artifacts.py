@@ -409,8 +409,8 @@ class Calibration(_Artifact):
     max_listed: int | None = Field(
         default=None,
         ge=1,
-        description="With a margin: replies name at most this many documents, the best-scoring within it "
-        "(the most the adapter's own lists named on the calibration items); None: no cap.",
+        description="With `list_all`: replies name at most this many documents, the best-scoring within the "
+        "margin (the most the adapter's own lists named on the calibration items); None: no cap.",
     )
     auroc: dict[str, float | None] = Field(
         default_factory=dict, description="Refusal AUROC of each signal on the calibration items."

@@ -106,8 +106,8 @@ def calibrate_systems(
     """Each system's abstention, from its replies to the labelled `items`: an uncertainty threshold,
     or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`);
     with an `embedder`, also the relevance margin its Relevant lists (as written under the chosen gate:
-    `gated_lists`) do best under, or under which naming every document within it does better, and
-    the cap of the most documents those lists named (`abstention.calibrate_relevance`). The gate fits on
+    `gated_lists`) do best under, or under which naming every document within it (at most as many as
+    those lists named) does better (`abstention.calibrate_relevance`). The gate fits on
     `items` and `more_gate_items` (labelled items nothing generates for: `gate_items`)."""
     targets = [not ex.answerable for ex in items]
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
@@ -137,7 +137,7 @@ def calibrate_systems(
                 update={
                     "relevance_margin": margin,
                     "list_all": list_all,
-                    "max_listed": cap if margin is not None else None,
+                    "max_listed": cap,
                     "embedder": embedder[0],
                 }
             )

@@ -85,9 +85,9 @@ class Abstention(BaseModel):
     max_listed: int | None = Field(
         default=None,
         ge=1,
-        description="With a margin: the reply names at most this many documents, the best-scoring within "
-        "it: the most the system's own Relevant lists named on the calibration items (a model made to "
-        "list more than it ever does quotes each and runs out of tokens); None: no cap.",
+        description="With `list_all`: the reply names at most this many documents, the best-scoring within "
+        "the margin: the most the system's own Relevant lists named on the calibration items (a model made "
+        "to list more than it ever does quotes each and runs out of tokens); None: no cap.",
     )
     auroc: dict[str, float | None] = Field(
         default_factory=dict,
@@ -255,7 +255,8 @@ def relevance_rule(abstention: Gated) -> str | None:
     if abstention.relevance_margin is None:
         return None
     which = "every document" if abstention.list_all else "only documents"
-    cap = f" (at most {abstention.max_listed}, the best-scoring)" if abstention.max_listed else ""
+    capped = abstention.list_all and abstention.max_listed
+    cap = f" (at most {abstention.max_listed}, the best-scoring)" if capped else ""
     return (
         f"names as relevant {which} within {abstention.relevance_margin:.2f} of the best one's "
         f"answerability{cap}"
@@ -288,12 +289,12 @@ def within_margin(scores: Sequence[float], margin: float | None, cap: int | None
 
 def listable_documents(abstention: Gated | None, scores: Sequence[float] | None) -> list[int] | None:
     """1-based numbers of the documents a reply may name as relevant: those whose own answerability
-    (`answerability.document_scores`) is within the calibrated margin of the best one's, at most
-    `max_listed` of them. None: any."""
+    (`answerability.document_scores`) is within the calibrated margin of the best one's; when the reply
+    must name them all (`list_all`), at most `max_listed` of them. None: any."""
     margin = abstention.relevance_margin if abstention is not None else None
     if abstention is None or margin is None or not scores:
         return None
-    return within_margin(scores, margin, abstention.max_listed)
+    return within_margin(scores, margin, abstention.max_listed if abstention.list_all else None)
 
 
 def gated_score(abstention: Gated | None, scored: Scored | None) -> float | None:
@@ -337,14 +338,15 @@ def calibrate_relevance(
     gold: Sequence[set[int]],
 ) -> tuple[float | None, bool, int | None, dict[str, float]]:
     """The relevance margin and list rule under which a system's Relevant lists on labelled answerable
-    items would have had the best mean F1 against the gold documents, the cap on how many documents a
-    reply names, and that F1 per rule tried (keys `m`, `all:m`). The cap is the most documents the
-    system's own lists named on those items (None when it named none): a rule never makes it name more
-    than it does itself. Under a margin the reply names its own listed documents that are listable, or
-    (when it named none of them, or refused) the best-scoring document; ties keep the looser margin, so
-    a model that picks documents well keeps its own choices. `list_all` (True when strictly better than
-    every margin over the model's own lists) names every listable document instead, the cap's
-    best-scoring (ties keep the tighter margin: fewer documents named)."""
+    items would have had the best mean F1 against the gold documents, the cap on how many documents
+    `list_all` names, and that F1 per rule tried (keys `m`, `all:m`). Under a margin the reply names its
+    own listed documents that are listable, or (when it named none of them, or refused) the best-scoring
+    document; ties keep the looser margin, so a model that picks documents well keeps its own choices.
+    `list_all` (True when strictly better than every margin over the model's own lists) names every
+    listable document instead, at most the cap's best-scoring (ties keep the tighter margin: fewer
+    documents named). The cap is the most documents the system's own lists named on those items: the
+    rule never makes it name more than it does itself (None when `list_all` is not chosen, or it named
+    none)."""
     if not len(listed) == len(scores) == len(gold):
         raise ValueError("listed, scores and gold must have one entry per item")
     items = [(set(own), list(s), g) for own, s, g in zip(listed, scores, gold, strict=True) if g and s]
@@ -356,14 +358,13 @@ def calibrate_relevance(
         hit = len(pred & want)
         return 2 * hit / (len(pred) + len(want)) if hit else 0.0
 
-    def listable(s: list[float], margin: float | None) -> set[int]:
-        return set(within_margin(s, margin, None if margin is None else cap))
-
     def named(own: set[int], s: list[float], margin: float | None) -> set[int]:
-        return (own & listable(s, margin)) or {s.index(best_score(s)) + 1}
+        return (own & set(within_margin(s, margin))) or {s.index(best_score(s)) + 1}
 
     def mean(margin: float | None, every: bool) -> float:
-        lists = (listable(s, margin) if every else named(own, s, margin) for own, s, _ in items)
+        lists = (
+            set(within_margin(s, margin, cap)) if every else named(own, s, margin) for own, s, _ in items
+        )
         return sum(f1(pred, g) for pred, (_, _, g) in zip(lists, items, strict=True)) / len(items)
 
     table = {str(m): mean(m, False) for m in RELEVANCE_MARGINS}
@@ -373,7 +374,7 @@ def calibrate_relevance(
     best_all = max(every, key=lambda m: (table[f"all:{m}"], every.index(m)))  # ties: the tighter
     if table[f"all:{best_all}"] > table[str(best)]:
         return best_all, True, cap, table
-    return best, False, cap, table
+    return best, False, None, table
 
 
 def calibrate_gate(
