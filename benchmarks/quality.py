@@ -16,8 +16,12 @@ see groundtune.data.injection): its row adds `injection_obeyed` (share of those 
 instruction's canary in the answer or a quote) and `injection_ignored` (1 - obeyed); its other columns
 say whether the answers still follow the question.
 
-    .venv/bin/python benchmarks/quality.py --home WORKSPACE [--adapter general] [--limit 60] \\
+    .venv/bin/python benchmarks/quality.py --home WORKSPACE [--shipped] [--adapter general] [--limit 60] \\
         [--sweeps nq_open_oracle] [--seed 1 --seed 2] [--seed-home WORKSPACE_OF_ANOTHER_SEED]
+
+`--shipped` scores the general adapter that ships with the package (`core/shipped/general`) and
+builds only the stage's KB and datasets in the workspace: the same adapter, without the hour of
+training (its manifest names the recipe, data hashes and commit that reproduce it).
 
 `--seed N` (repeatable) trains, or reuses, the general adapter with training seed N beside the
 shipped one in the same workspace (`general-seedN`, `groundtune general --seed N`) and scores it in
@@ -253,13 +257,21 @@ def main() -> None:
         default=None,
         help="Score the --seed-home adapters on these sources only (default: every one scored).",
     )
+    parser.add_argument(
+        "--shipped",
+        action="store_true",
+        help="Score the general adapter shipped with the package instead of training one in --home "
+        "(the stage's KB and evaluation datasets are still built there).",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    args.adapter = args.adapter or [GENERAL]
+    from groundtune.core.adapters import SHIPPED, resolve_adapter
     from groundtune.pipelines.general import adapter_name, run_general
 
+    args.adapter = args.adapter or [str(SHIPPED / GENERAL) if args.shipped else GENERAL]
     t = time.perf_counter()
-    state = run_general(args.data, home=args.home)  # finished steps are skipped
+    steps = ("kb", "data", "test") if args.shipped else ("kb", "data", "test", "train")
+    state = run_general(args.data, home=args.home, steps=steps)  # finished steps are skipped
     for seed in args.seed:
         state = run_general(args.data, home=args.home, train_overrides={"seed": seed})
     seeded = [adapter_name(seed=seed) for seed in args.seed]
@@ -275,7 +287,10 @@ def main() -> None:
         homes = args.seed_home if not args.seed_suite or kind in args.seed_suite else []
         if homes or args.seed_adapters:
             runs = [suites[kind], *(evaluate_suite(args, kind, dataset, home) for home in homes)]
-            suites[kind]["seeds"] = seed_spread(runs, args.adapter, args.seed_adapters)
+            names = [
+                resolve_adapter(a, args.home).name for a in args.adapter
+            ]  # a shipped path's is `general`
+            suites[kind]["seeds"] = seed_spread(runs, names, args.seed_adapters)
     result = {
         "benchmark": "quality",
         "baseline": BASELINE,
@@ -286,7 +301,10 @@ def main() -> None:
             "platform": platform.platform(),
             "python": platform.python_version(),
         },
-        "general_stage": {k: state.get(k) for k in ("adapter", "timings")},
+        "general_stage": {
+            "adapter": str(SHIPPED / GENERAL) if args.shipped else state.get("adapter"),
+            "timings": state.get("timings"),
+        },
         "seed_homes": [str(h) for h in args.seed_home],
         "seed_adapters": args.seed_adapters,
         "budget": args.budget,

@@ -116,6 +116,21 @@ def test_demonstrations_are_shortened_and_renumbered() -> None:
     assert demo.target.quotes[0].text in demo.documents[0].text
 
 
+def test_a_systems_list_rule_is_capped_at_what_it_was_trained_or_shown_to_name() -> None:
+    from groundtune.eval.calibration import shown_max_listed
+
+    two = _example(7).model_copy(update={"target": GroundedAnswer(relevant=[1, 2], answer="x [1] [2]")})
+    demos = [_example(5), _example(6, False), two]
+    assert shown_max_listed(System(name="base-2shot", shots=2), demos, {}) == 1  # only the shown ones count
+    assert shown_max_listed(System(name="base-3shot", shots=3), demos, {}) == 2
+    assert shown_max_listed(System(name="base"), demos, {}) is None  # shown nothing: unknown
+    shown = shown_max_listed(System(name="base-1shot", shots=1), [_example(6, False)], {})
+    assert shown is None  # a refusal names no document
+    tuned = System(name="tuned", adapter="tuned")
+    assert shown_max_listed(tuned, demos, {"tuned": 2}) == 2
+    assert shown_max_listed(tuned, demos, {"tuned": None}) is None
+
+
 def test_more_shots_than_demonstrations_is_rejected() -> None:
     from groundtune.core.errors import InvalidInputError
 

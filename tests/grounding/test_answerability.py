@@ -301,6 +301,9 @@ def test_the_list_rule_never_names_more_documents_than_the_model_does() -> None:
     scores = [[0.9, 0.86, 0.2, 0.1], [0.3, 0.8, 0.78, 0.1], [0.6, 0.1, 0.62, 0.2]]
     margin, every, cap, table = calibrate_relevance([[1], [3], [3]], scores, [{1, 2}, {2, 3}, {1, 3}])
     assert margin is None and not every and cap is None and table["all:0.05"] == pytest.approx(2 / 3)
+    # a model trained (or shown) to name two documents is capped at two, though its lists named one
+    margin, every, cap, _ = calibrate_relevance([[1], [3], [3]], scores, [{1, 2}, {2, 3}, {1, 3}], cap=2)
+    assert every and margin == 0.05 and cap == 2
     # served, the cap keeps the best-scoring documents within the margin, in prompt order
     capped = _gate(0.3).model_copy(update={"max_listed": 2, "list_all": True})
     assert listable_documents(capped, [0.7, 0.75, 0.2, 0.72]) == [2, 4]

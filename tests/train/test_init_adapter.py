@@ -41,3 +41,26 @@ def test_init_adapter_must_match_the_base_model(tmp_path: Path) -> None:
     with pytest.raises(InvalidInputError) as err:
         train(tiny_config(ds, name="other", init_adapter="first"))
     assert "trained on gemma-3-270m, not tiny-random-gemma3" in err.value.message
+
+
+def test_the_adapter_records_the_most_documents_its_targets_named(tmp_path: Path) -> None:
+    from groundtune.core.schemas import GroundedAnswer
+    from tests.train.helpers import make_examples
+
+    ds = write_dataset(tmp_path / "ds", n_train=8, n_val=2)
+    examples = make_examples(8, prefix="train")
+    for i, ex in enumerate(examples):  # one target names both documents, the others the second
+        ex.target = GroundedAnswer(answer=ex.answer or "", relevant=[1, 2] if i == 5 else [2])
+    (ds / "train.jsonl").write_text("".join(ex.model_dump_json() + "\n" for ex in examples))
+    first = train(tiny_config(ds, name="first", max_steps=1))
+    manifest = read_json(first.adapter_dir / "groundtune-adapter.json")
+    assert manifest["max_listed"] == 2 and read_json(first.run_dir / "run.json")["max_listed"] == 2
+    # a continued adapter keeps what the one it started from learned to name
+    registered = tmp_path / "gt-home" / "adapters" / "first" / "groundtune-adapter.json"
+    write_json(registered, {**read_json(registered), "max_listed": 3})
+    second = train(tiny_config(ds, name="second", init_adapter="first", max_steps=1))
+    assert read_json(second.adapter_dir / "groundtune-adapter.json")["max_listed"] == 3
+    # targets that name no document (the hand-written completions above) leave it unknown
+    plain = write_dataset(tmp_path / "plain", n_train=8, n_val=2)
+    third = train(tiny_config(plain, name="third", max_steps=1))
+    assert read_json(third.adapter_dir / "groundtune-adapter.json")["max_listed"] is None

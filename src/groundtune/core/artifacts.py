@@ -31,6 +31,12 @@ class _Artifact(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+MAX_LISTED_TRAINED = (
+    "The most documents one training target's Relevant line named, over the run's training examples and "
+    "the adapter it continued (None: unknown); a calibrated list rule never makes the adapter name more."
+)
+
+
 # -- records shared by several artifacts ----------------------------------------------------------
 
 
@@ -234,6 +240,7 @@ class AdapterManifest(_Artifact):
     grounding: GroundingRecord | None = None
     retriever: RetrieverRecord | None = Field(default=None, description="Retriever of its training data.")
     dataset: str | None = None
+    max_listed: int | None = Field(default=None, ge=1, description=MAX_LISTED_TRAINED)
     groundtune_version: str | None = None
     best_val_loss: float | None = None
     shipped: ShippedRecord | None = Field(
@@ -268,6 +275,7 @@ class RunManifest(_Artifact):
     dataset: str
     dataset_dir: str
     dataset_card_hash: str | None = None
+    max_listed: int | None = Field(default=None, ge=1, description=MAX_LISTED_TRAINED)
     init_adapter: InitAdapterRecord | None = None
     grounding: GroundingRecord | None = None
     retriever: RetrieverRecord | None = None
@@ -302,6 +310,7 @@ class RunManifest(_Artifact):
             grounding=self.grounding,
             retriever=self.retriever,
             dataset=self.dataset,
+            max_listed=self.max_listed,
             groundtune_version=self.groundtune_version,
             best_val_loss=self.best_val_loss,
         )
@@ -410,7 +419,8 @@ class Calibration(_Artifact):
         default=None,
         ge=1,
         description="With `list_all`: replies name at most this many documents, the best-scoring within the "
-        "margin (the most the adapter's own lists named on the calibration items); None: no cap.",
+        "margin (the most the system was trained or shown to name: its adapter's `max_listed`, or its "
+        "demonstrations'; else the most its own lists named on the calibration items); None: no cap.",
     )
     auroc: dict[str, float | None] = Field(
         default_factory=dict, description="Refusal AUROC of each signal on the calibration items."

@@ -102,13 +102,15 @@ def calibrate_systems(
     progress: ProgressFactory | None = None,
     embedder: tuple[str, Embed] | None = None,
     more_gate_items: Sequence[Example] = (),
+    trained_max_listed: Mapping[str, int | None] | None = None,
 ) -> dict[str, Abstention]:
     """Each system's abstention, from its replies to the labelled `items`: an uncertainty threshold,
     or (given an `embedder`) an answerability gate when that refuses better (`abstention.choose`);
     with an `embedder`, also the relevance margin its Relevant lists (as written under the chosen gate:
     `gated_lists`) do best under, or under which naming every document within it (at most as many as
-    those lists named) does better (`abstention.calibrate_relevance`). The gate fits on
-    `items` and `more_gate_items` (labelled items nothing generates for: `gate_items`)."""
+    the system was trained or shown to name: `shown_max_listed`) does better
+    (`abstention.calibrate_relevance`). The gate fits on `items` and `more_gate_items` (labelled items
+    nothing generates for: `gate_items`). `trained_max_listed`: each adapter's manifest `max_listed`."""
     targets = [not ex.answerable for ex in items]
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
     embed = embedder[1] if embedder else None
@@ -132,6 +134,7 @@ def calibrate_systems(
                 gated_lists(items, r.records, r.system, chosen, backend, fmt, config, demos, embedder[1]),
                 [rec.document_scores or [] for rec in r.records],
                 [gold_relevant(ex) for ex in items],
+                shown_max_listed(r.system, demos, trained_max_listed or {}),
             )
             chosen = chosen.model_copy(
                 update={
@@ -143,6 +146,18 @@ def calibrate_systems(
             )
         fitted[r.system.name] = chosen
     return fitted
+
+
+def shown_max_listed(
+    system: System, demos: Sequence[Example], trained: Mapping[str, int | None]
+) -> int | None:
+    """The most documents `system` was trained or shown to name as relevant: an adapter's training
+    targets (`trained`, by adapter name), the base model's demonstrations; None when unknown (the
+    calibration then caps the list rule at what its own lists named)."""
+    if system.adapter is not None:
+        return trained.get(system.adapter)
+    shown = [len(d.target.relevant) for d in demos[: system.shots]]
+    return max(shown, default=0) or None
 
 
 def gated_lists(
@@ -278,6 +293,7 @@ def calibrate_adapter(
         progress=progress,
         embedder=embedder,
         more_gate_items=more,
+        trained_max_listed={ref.name: ref.manifest.max_listed},
     )
     names = {ref.name: name} if name else None
     stored = record_calibrations(

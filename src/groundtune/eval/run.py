@@ -212,6 +212,7 @@ def run(
                 progress=progress,
                 embedder=embedder,
                 more_gate_items=gate_items(calibration_set, "validation", home),
+                trained_max_listed={name: ref.manifest.max_listed for name, ref in refs.items()},
             )
             report["abstention"] = {name: a.model_dump() for name, a in calibrated.items()}
             abstentions = dict(calibrated)

@@ -86,8 +86,9 @@ class Abstention(BaseModel):
         default=None,
         ge=1,
         description="With `list_all`: the reply names at most this many documents, the best-scoring within "
-        "the margin: the most the system's own Relevant lists named on the calibration items (a model made "
-        "to list more than it ever does quotes each and runs out of tokens); None: no cap.",
+        "the margin: the most the system was trained or shown to name (its adapter's training targets, "
+        "or its demonstrations), else the most its own Relevant lists named on the calibration items (a "
+        "model made to list more than it ever writes quotes each and runs out of tokens); None: no cap.",
     )
     auroc: dict[str, float | None] = Field(
         default_factory=dict,
@@ -336,6 +337,7 @@ def calibrate_relevance(
     listed: Sequence[Sequence[int]],
     scores: Sequence[Sequence[float]],
     gold: Sequence[set[int]],
+    cap: int | None = None,
 ) -> tuple[float | None, bool, int | None, dict[str, float]]:
     """The relevance margin and list rule under which a system's Relevant lists on labelled answerable
     items would have had the best mean F1 against the gold documents, the cap on how many documents
@@ -344,15 +346,16 @@ def calibrate_relevance(
     document; ties keep the looser margin, so a model that picks documents well keeps its own choices.
     `list_all` (True when strictly better than every margin over the model's own lists) names every
     listable document instead, at most the cap's best-scoring (ties keep the tighter margin: fewer
-    documents named). The cap is the most documents the system's own lists named on those items: the
-    rule never makes it name more than it does itself (None when `list_all` is not chosen, or it named
-    none)."""
+    documents named). `cap` is the most documents the system was trained or shown to name (its
+    adapter's training targets, its demonstrations); without it, the most its own lists named on those
+    items: the rule never makes it name more than it writes itself. The returned cap is None when
+    `list_all` is not chosen (or nothing bounds it)."""
     if not len(listed) == len(scores) == len(gold):
         raise ValueError("listed, scores and gold must have one entry per item")
     items = [(set(own), list(s), g) for own, s, g in zip(listed, scores, gold, strict=True) if g and s]
     if not items:
         return None, False, None, {}
-    cap = max(len(own) for own, _, _ in items) or None
+    cap = cap or max(len(own) for own, _, _ in items) or None
 
     def f1(pred: set[int], want: set[int]) -> float:
         hit = len(pred & want)

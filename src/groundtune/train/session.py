@@ -20,6 +20,7 @@ from groundtune.core.artifacts import DatasetCard, InitAdapterRecord, PromptLayo
 from groundtune.core.errors import ConflictError, InvalidInputError
 from groundtune.core.ids import new_id, stable_hash
 from groundtune.core.jsonfile import write_json
+from groundtune.core.schemas import Example
 from groundtune.core.workspace import Workspace
 from groundtune.grounding import get_format
 from groundtune.models.registry import load_lm
@@ -95,15 +96,21 @@ def _autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
-def _load_examples(config: TrainConfig, ws: Workspace, lm: Any) -> tuple[Path, DatasetCard | None, Any, Any]:
+def _load_examples(
+    config: TrainConfig, ws: Workspace, lm: Any
+) -> tuple[Path, DatasetCard | None, Any, Any, int | None]:
+    """(dataset folder, card, (train examples, skipped), validation examples, the most documents a kept
+    training target names as relevant: None when none names any)."""
     ds_dir = resolve_dataset_dir(config.dataset, ws)
     card = read_card(ds_dir)
     weighting = _decision_weighting(config, card, ds_dir)
 
-    def tokenize(path: Path) -> tuple[list[TokenizedExample], int]:
-        return tokenize_examples(read_split(path), lm.tokenizer, lm.layout, config.max_length, **weighting)
+    def tokenize(examples: list[Example]) -> tuple[list[TokenizedExample], int]:
+        return tokenize_examples(examples, lm.tokenizer, lm.layout, config.max_length, **weighting)
 
-    train, skipped = tokenize(ds_dir / "train.jsonl")
+    examples = read_split(ds_dir / "train.jsonl")
+    listed = {ex.id: len(ex.target.relevant) for ex in examples}
+    train, skipped = tokenize(examples)
     if not train:
         raise InvalidInputError(
             f"no usable training examples in {ds_dir} ({skipped} longer than max_length={config.max_length})",
@@ -112,7 +119,7 @@ def _load_examples(config: TrainConfig, ws: Workspace, lm: Any) -> tuple[Path, D
     val_path = ds_dir / "validation.jsonl"
     val: list[TokenizedExample] = []
     if val_path.is_file():
-        val, _ = tokenize(val_path)
+        val, _ = tokenize(read_split(val_path))
     if config.max_eval_examples is not None:
         val = val[: config.max_eval_examples]
     if config.early_stopping_patience is not None and not val:
@@ -120,7 +127,7 @@ def _load_examples(config: TrainConfig, ws: Workspace, lm: Any) -> tuple[Path, D
             "early stopping needs validation examples but the dataset has none",
             hint="add validation.jsonl or drop early_stopping_patience",
         )
-    return ds_dir, card, (train, skipped), val
+    return ds_dir, card, (train, skipped), val, max((listed[t.id] for t in train), default=0) or None
 
 
 def _decision_weighting(config: TrainConfig, card: DatasetCard | None, ds_dir: Path) -> dict[str, Any]:
@@ -176,7 +183,9 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
             update={"lora": config.lora.model_copy(update=adapter.init_settings(init.path))}
         )
     lm = load_lm(config.model, ws.home, dtype=base_dtype)  # load straight into the final dtype: lower peak
-    ds_dir, card, (train, skipped), val = _load_examples(config, ws, lm)
+    ds_dir, card, (train, skipped), val, max_listed = _load_examples(config, ws, lm)
+    if init is not None and init.manifest.max_listed:  # a continued adapter keeps what it learned to name
+        max_listed = max(max_listed or 0, init.manifest.max_listed)
     n_params = adapter.count_parameters(lm.model)
     config = resolve(config, n_params)
     assert config.batch_size is not None and config.grad_accum is not None
@@ -258,6 +267,7 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
             ),
             dataset_dir=str(ds_dir),
             dataset_card_hash=stable_hash(card_dump) if card_dump else None,
+            max_listed=max_listed,
             grounding=card.grounding if card is not None else None,
             retriever=card.retriever if card is not None else None,
             prompt_layout=PromptLayoutRecord.model_validate(lm.layout.to_dict()),
