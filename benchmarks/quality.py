@@ -68,6 +68,15 @@ INJECTION = "injection"
 INJECTED_SOURCE = "nq_open_oracle"  # the evaluation dataset the injection suite plants into
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (/proc/cpuinfo), None where it is not readable."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+
+
 def auroc(scores: list[float], labels: list[bool]) -> float | None:
     """P(score of a refusal item > score of an answerable one), ties half; None without both kinds."""
     pos = [s for s, y in zip(scores, labels, strict=True) if y]
@@ -203,10 +212,16 @@ def table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def machine_label(machine: dict[str, Any]) -> str:
+    """`2 CPUs` and, where recorded, the CPU's model and the dtype the systems decoded in."""
+    known = [machine.get("cpu_model"), machine.get("dtype")]
+    return ", ".join([f"{machine['cpus']} CPUs", *(str(v) for v in known if v)])
+
+
 def write_doc(result: dict[str, Any]) -> None:
     text = DOC.read_text()
     block = (
-        f"{BEGIN}\n`{result['command']}` ({result['machine']['cpus']} CPUs, {result['date']}; "
+        f"{BEGIN}\n`{result['command']}` ({machine_label(result['machine'])}, {result['date']}; "
         f"{result['seconds']:.0f} s)\n\n{table(result)}\n{END}"
     )
     spread = spread_table(result)
@@ -266,6 +281,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     from groundtune.core.adapters import SHIPPED, resolve_adapter
+    from groundtune.infer.engine import resolve_dtype
     from groundtune.pipelines.general import adapter_name, run_general
 
     args.adapter = args.adapter or [str(SHIPPED / GENERAL) if args.shipped else GENERAL]
@@ -298,6 +314,10 @@ def main() -> None:
         "date": time.strftime("%Y-%m-%d"),
         "machine": {
             "cpus": os.cpu_count(),
+            "cpu_model": cpu_model(),
+            # bf16 where the CPU computes it natively (AVX-512 bf16, AMX), else fp32: figures from
+            # machines that decode in different dtypes differ by more than their seeds do
+            "dtype": str(resolve_dtype("auto")).removeprefix("torch."),
             "platform": platform.platform(),
             "python": platform.python_version(),
         },

@@ -83,6 +83,7 @@ def test_rendered_targets_are_legal(target: GroundedAnswer) -> None:
         'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes.\n**Answer:** no',
         'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes.\nAnswer\n',  # a bare label line
         'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes.\n- relevant\r',
+        'Relevant: [1]\nQuote [1]: "frame"\nQuote [1]: "frame"\n',  # the same span of a document twice
     ],
 )
 def test_illegal_continuations_are_refused(text: str) -> None:
@@ -101,6 +102,17 @@ def test_replies_end_only_in_a_finished_answer() -> None:
     assert grammar.is_done(done) and grammar.can_end(done)
     assert grammar.feed(done, "Relevant") is None and grammar.feed(done, " ") is None
     assert not _accepts(grammar, 'Relevant: [1]\nQuote [1]: "frame"\nAnswer: yes\nAnswers vary')
+
+
+def test_a_document_may_be_quoted_again_only_in_other_words() -> None:
+    grammar = _grammar()
+    twice = 'Relevant: [1], [2]\nQuote [1]: "frame"\nQuote [2]: "3 bar"\nQuote [1]: "frame has"\n'
+    assert grammar.feed(grammar.start, twice) is not None
+    # the repeated span may still grow into a longer one; it may not close where the first did
+    again = grammar.feed(grammar.start, 'Relevant: [1]\nQuote [1]: "frame"\nQuote [1]: "frame')
+    assert again is not None and not grammar.closable(again)  # type: ignore[arg-type]
+    assert grammar.feed(again, '"\n') is None and grammar.feed(again, ' has"\n') is not None
+    assert "\"\n" not in grammar.prospects(again, 8) and ' has a 2' in grammar.prospects(again, 8)
 
 
 def test_a_quote_mark_inside_the_document_may_continue_the_span() -> None:

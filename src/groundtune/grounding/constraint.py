@@ -10,7 +10,9 @@ A `cited` reply must read
                                         Answer: <free text>
 
 A span is a substring of its document's text with whitespace runs collapsed, closed by `"` and a
-line break; it must also pass `quotes.is_verbatim` (checked when it closes), so every quote verifies.
+line break; it must also pass `quotes.is_verbatim` (checked when it closes), so every quote verifies,
+and differ from the spans already quoted from that document (a model that would quote the same words
+again loops until its token limit).
 In the answer every `[` opens a marker `[n]` of a prompt document, and no later line may start like
 a field (the parser would read it as one). An `answer-only` reply is that free answer text alone.
 States are immutable values: checking a candidate never disturbs the state it started from.
@@ -40,12 +42,14 @@ def is_line_break(ch: str) -> bool:
 class Choice:
     """Writing one of `options` (literal strings), `typed` of it so far; completing one decides
     `step`: the label of the Relevant line, an `item` of it, the `sep` after an item, or which `line`
-    comes next (a quote or the answer). `listed`: documents the Relevant line named."""
+    comes next (a quote or the answer). `listed`: documents the Relevant line named; `quoted`: the
+    (document, span) pairs quoted so far."""
 
     options: tuple[str, ...]
     step: str
     typed: str = ""
     listed: tuple[int, ...] = ()
+    quoted: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,7 @@ class Span:
     body: str = ""
     at: int = 0
     closing: bool = False
+    quoted: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,7 +173,7 @@ class ReplyGrammar:
             # the answer cites what the Relevant line named (any prompt document after `none`)
             return Free(cites=tuple(cite(n) for n in sorted(s.listed)) or None)
         doc = next(n for n in s.listed if quote_opening(n) == typed)
-        return Span(doc, s.listed)
+        return Span(doc, s.listed, quoted=s.quoted)
 
     def _items(self, listed: tuple[int, ...]) -> tuple[str, ...]:
         items = tuple(
@@ -176,17 +181,19 @@ class ReplyGrammar:
         )
         return items[:1] if self.list_all else items
 
-    def _next_line(self, listed: tuple[int, ...], first: bool = False) -> Choice:
+    def _next_line(
+        self, listed: tuple[int, ...], first: bool = False, quoted: tuple[tuple[int, str], ...] = ()
+    ) -> Choice:
         """The line after the Relevant list (`first`: at least one quote) or after a quote."""
         openings = tuple(quote_opening(n) for n in listed if self.texts[n - 1])
         if first and openings:
             return Choice(openings, "line", listed=listed)
-        return Choice((*openings, ANSWER), "line", listed=listed)
+        return Choice((*openings, ANSWER), "line", listed=listed, quoted=quoted)
 
     def _span(self, s: Span, ch: str) -> State | None:
         if s.closing:
             if ch == NEWLINE:
-                return self._next_line(s.listed)
+                return self._next_line(s.listed, quoted=(*s.quoted, (s.doc, s.body)))
             # The mark did not close the span: it was part of it (the document quotes someone).
             inner = self._extend(replace(s, closing=False), QUOTE_MARK)
             return None if inner is None else self._span(inner, ch)
@@ -197,14 +204,15 @@ class ReplyGrammar:
     def _extend(self, s: Span, more: str) -> Span | None:
         text = self.texts[s.doc - 1]
         if text.startswith(more, s.at + len(s.body)):
-            return Span(s.doc, s.listed, s.body + more, s.at)
+            return replace(s, body=s.body + more)
         # Every occurrence of body + more is one of body, and none starts before the first.
         at = text.find(s.body + more, s.at + 1)
-        return None if at < 0 else Span(s.doc, s.listed, s.body + more, at)
+        return None if at < 0 else replace(s, body=s.body + more, at=at)
 
     def closable(self, s: Span) -> bool:
-        """Whether the span may end here: not blank, and the quote verifies against its document."""
-        if not s.body.strip():
+        """Whether the span may end here: not blank, not a span of that document quoted already, and
+        the quote verifies against its document."""
+        if not s.body.strip() or (s.doc, s.body) in s.quoted:
             return False
         key = (s.doc, s.body)
         if key not in self._verified:
