@@ -112,7 +112,7 @@ def test_a_document_may_be_quoted_again_only_in_other_words() -> None:
     again = grammar.feed(grammar.start, 'Relevant: [1]\nQuote [1]: "frame"\nQuote [1]: "frame')
     assert again is not None and not grammar.closable(again)  # type: ignore[arg-type]
     assert grammar.feed(again, '"\n') is None and grammar.feed(again, ' has"\n') is not None
-    assert "\"\n" not in grammar.prospects(again, 8) and ' has a 2' in grammar.prospects(again, 8)
+    assert '"\n' not in grammar.prospects(again, 8) and " has a 2" in grammar.prospects(again, 8)
 
 
 def test_a_quote_mark_inside_the_document_may_continue_the_span() -> None:
