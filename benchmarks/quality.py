@@ -285,6 +285,7 @@ def main() -> None:
     from groundtune.pipelines.general import adapter_name, run_general
 
     args.adapter = args.adapter or [str(SHIPPED / GENERAL) if args.shipped else GENERAL]
+    names = [resolve_adapter(a, args.home).name for a in args.adapter]  # a shipped path's is `general`
     t = time.perf_counter()
     steps = ("kb", "data", "test") if args.shipped else ("kb", "data", "test", "train")
     state = run_general(args.data, home=args.home, steps=steps)  # finished steps are skipped
@@ -303,9 +304,6 @@ def main() -> None:
         homes = args.seed_home if not args.seed_suite or kind in args.seed_suite else []
         if homes or args.seed_adapters:
             runs = [suites[kind], *(evaluate_suite(args, kind, dataset, home) for home in homes)]
-            names = [
-                resolve_adapter(a, args.home).name for a in args.adapter
-            ]  # a shipped path's is `general`
             suites[kind]["seeds"] = seed_spread(runs, names, args.seed_adapters)
     result = {
         "benchmark": "quality",

@@ -212,9 +212,9 @@ class ReplyGrammar:
     def closable(self, s: Span) -> bool:
         """Whether the span may end here: not blank, not a span of that document quoted already, and
         the quote verifies against its document."""
-        if not s.body.strip() or (s.doc, s.body) in s.quoted:
-            return False
         key = (s.doc, s.body)
+        if not s.body.strip() or key in s.quoted:
+            return False
         if key not in self._verified:
             self._verified[key] = is_verbatim(s.body, self.raw[s.doc - 1])
         return self._verified[key]
