@@ -89,11 +89,20 @@ def write_dataset(root: Path, examples: list[dict[str, str]]) -> Path:
     return root
 
 
+def matmul_dtype() -> str:
+    """The dtype this CPU computes in (what `auto` picks for decoding and training): bfloat16 with native
+    bf16, else float32. Timing bf16 GEMMs where bf16 is emulated takes minutes and measures nothing useful."""
+    from groundtune.infer.engine import resolve_dtype
+
+    return str(resolve_dtype("auto")).removeprefix("torch.")
+
+
 def matmul_peak_gflops(n: int = 2048, reps: int = 8) -> float:
-    """Best-of bf16 GEMM rate on this CPU with torch's default threads (the MFU denominator)."""
+    """Best-of GEMM rate in `matmul_dtype()` on this CPU with torch's default threads (the MFU denominator)."""
     import torch
 
-    a, b = torch.randn(n, n, dtype=torch.bfloat16), torch.randn(n, n, dtype=torch.bfloat16)
+    dtype = getattr(torch, matmul_dtype())
+    a, b = torch.randn(n, n, dtype=dtype), torch.randn(n, n, dtype=dtype)
     for _ in range(2):
         a @ b
     best = 0.0
@@ -352,7 +361,8 @@ def main() -> None:
             "torch_threads": args.threads,
             "cpu_count": os.cpu_count(),
         },
-        "bf16_matmul_peak_gflops": peak,
+        "matmul_dtype": matmul_dtype(),
+        "matmul_peak_gflops": peak,
         "groundtune": best["groundtune"],
         "trl": best[trl_key],
         "trl_fastest_variant": trl_key,

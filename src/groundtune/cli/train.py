@@ -21,6 +21,7 @@ _FLAGS = {
     "name": "name",
     "run_id": "run_id",
     "max_steps": "max_steps",
+    "max_minutes": "max_minutes",
     "epochs": "epochs",
     "lr": "lr",
     "batch_size": "batch_size",
@@ -46,6 +47,9 @@ def run_cmd(
     name: str | None = typer.Option(None, "--name", help="Adapter name under <workspace>/adapters."),
     run_id: str | None = typer.Option(None, "--run-id", help="Run directory name."),
     max_steps: int | None = typer.Option(None, "--max-steps", min=1),
+    max_minutes: float | None = typer.Option(
+        None, "--max-minutes", min=0.1, help="Time budget: train as many steps as fit (see docs/train.md)."
+    ),
     epochs: float | None = typer.Option(None, "--epochs"),
     lr: float | None = typer.Option(None, "--lr"),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1),
@@ -67,7 +71,7 @@ def run_cmd(
 
     flags: dict[str, Any] = {
         "dataset": dataset, "model": model, "name": name, "run_id": run_id, "max_steps": max_steps,
-        "epochs": epochs, "lr": lr, "batch_size": batch_size, "grad_accum": grad_accum, "lora_r": lora_r,
+        "max_minutes": max_minutes, "epochs": epochs, "lr": lr, "batch_size": batch_size, "grad_accum": grad_accum, "lora_r": lora_r,
         "lora_alpha": lora_alpha, "precision": precision, "seed": seed, "save_every": save_every,
         "eval_every": eval_every, "merge": merge,
     }  # fmt: skip

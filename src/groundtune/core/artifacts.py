@@ -282,7 +282,13 @@ class RunManifest(_Artifact):
     prompt_layout: PromptLayoutRecord
     examples: dict[str, int] = Field(description="train, train_skipped_too_long, validation.")
     supervised_tokens_per_epoch: int
-    total_steps: int
+    total_steps: int = Field(
+        description="Steps the run plans: what the config asks for, or fewer when `max_minutes` cut it."
+    )
+    unbudgeted_steps: int | None = Field(
+        default=None,
+        description="Steps the config asked for when the time budget (`max_minutes`) cut the run.",
+    )
     steps_per_epoch: int
     world_size: int
     device: str
@@ -296,6 +302,9 @@ class RunManifest(_Artifact):
     final_val_loss: float | None = None
     final_val_token_accuracy: float | None = None
     supervised_tokens: int | None = None
+    train_seconds: float | None = Field(
+        default=None, description="Wall time of the training steps and validations, over every resume."
+    )
     adapter_dir: str | None = None
     registered_adapter: str | None = None
     merged_dir: str | None = None

@@ -390,6 +390,13 @@ class TrainConfig(_Assigned):
     grad_accum: int | None = Field(default=None, ge=1, description="Micro-batches per optimizer step.")
     epochs: float = Field(default=1.0, gt=0, description="Passes over the training split.")
     max_steps: int | None = Field(default=None, ge=1, description="Stop after this many steps.")
+    max_minutes: float | None = Field(
+        default=None,
+        gt=0,
+        description="Time budget of the training steps and validations: after the first three steps the run "
+        "plans how many more fit at their measured speed and ends its learning-rate schedule there (never "
+        "more steps than epochs/max_steps ask for); the run manifest records the cut. None: no budget.",
+    )
     lr: float | None = Field(default=None, gt=0, description="Peak learning rate (None: by model size).")
     weight_decay: float = Field(default=0.0, ge=0)
     schedule: Literal["cosine", "linear", "constant"] = "cosine"

@@ -35,7 +35,7 @@ from groundtune.train.examples import (
     tokenize_examples,
 )
 from groundtune.train.loss import SupervisedLM
-from groundtune.train.optim import make_optimizer, warmup_steps
+from groundtune.train.optim import make_optimizer, planned_total, warmup_steps
 from groundtune.train.rundir import read_run, write_run
 from groundtune.train.tracking import MetricsLog
 
@@ -239,6 +239,7 @@ def open_session(config: TrainConfig, ws: Workspace, *, resume_dir: Path | None 
             adapter.load_trainable(peft_model, state["trainable"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
+            total = planned_total(scheduler)  # a time budget may have planned a shorter run
             checkpoint.set_rng_state(state["rng"])
             loop, best = state["loop"], state["best_trainable"]
         if dist.main:

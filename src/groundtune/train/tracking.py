@@ -111,6 +111,10 @@ class ProgressBar:
         if self._bar is not None:
             self._bar.update(self._task, completed=step, loss=f"{loss:.4f}", tps=f"{tokens_per_s:,.0f}")
 
+    def set_total(self, total: int) -> None:
+        if self._bar is not None:
+            self._bar.update(self._task, total=total)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.stop()

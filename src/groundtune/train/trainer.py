@@ -20,10 +20,11 @@ from groundtune.core.adapters import ADAPTER_MANIFEST
 from groundtune.core.errors import StoppedError
 from groundtune.core.jsonfile import write_json
 from groundtune.core.workspace import get_workspace
-from groundtune.train import adapter, checkpoint, distributed
+from groundtune.train import adapter, budget, checkpoint, distributed
 from groundtune.train.batching import collate, plan_epoch
 from groundtune.train.config import TrainConfig, build_config, load_config
 from groundtune.train.evaluate import evaluate
+from groundtune.train.optim import replan
 from groundtune.train.rundir import find_run, read_run, register_adapter, write_run
 from groundtune.train.session import Session, open_session
 from groundtune.train.tracking import ProgressBar, Trackers, read_metrics
@@ -177,6 +178,8 @@ def _run(s: Session, callbacks: list[Callback], stop: Stop | None = None) -> Run
     bar = ProgressBar(s.total_steps, loop.step, enabled=cfg.progress and main)
     plans: dict[int, list[Any]] = {}
     started, sup_done, last = time.perf_counter(), 0, {}
+    step_times: list[float] = []  # this process's steps, for the time budget
+    seconds_before = float(loop.extra.get(SECONDS, 0.0))  # training time of earlier processes (resume)
     try:
         if main:
             trackers = Trackers(cfg.report_to, s.run_dir, s.run_id, cfg.model_dump())
@@ -217,6 +220,11 @@ def _run(s: Session, callbacks: list[Callback], stop: Stop | None = None) -> Run
             }
             last = row
             bar.update(loop.step, row["loss"], sup_done / (time.perf_counter() - started))
+            if cfg.max_minutes is not None:
+                step_times.append(dt)
+                spent = seconds_before + time.perf_counter() - started
+                if _fit_budget(s, cfg.max_minutes * 60, spent, step_times):
+                    bar.set_total(s.total_steps)
             is_last = loop.step >= s.total_steps
             if loop.step % cfg.eval_every == 0 or is_last:
                 val = _validate(s, loop.step)
@@ -229,6 +237,7 @@ def _run(s: Session, callbacks: list[Callback], stop: Stop | None = None) -> Run
             for cb in callbacks:
                 cb({**row, "total_steps": s.total_steps})
             saved = loop.step % cfg.save_every == 0 or is_last or loop.stopped_early
+            loop.extra[SECONDS] = seconds_before + time.perf_counter() - started
             if saved:
                 _save(s)
             wants_stop = stop is not None and not is_last and not loop.stopped_early and stop()
@@ -247,6 +256,42 @@ def _run(s: Session, callbacks: list[Callback], stop: Stop | None = None) -> Run
             trackers.close()
         distributed.shutdown(s.dist)
     return result
+
+
+def _fit_budget(s: Session, budget_s: float, spent_s: float, step_times: list[float]) -> bool:
+    """Apply the time budget after a step: once `PROBE_STEPS` steps of this process are timed, plan
+    the run's length (once per run: the plan is saved with the scheduler, so a resumed run keeps it);
+    and whenever the next step and the final validation would overrun the budget, end the run now.
+    True when the run's length changed."""
+    loop, cfg = s.loop, s.config
+    assert cfg.batch_size is not None
+    per_step = budget.step_seconds(step_times)
+    reserve = budget.validation_seconds(per_step, cfg.batch_size * s.micro_per_step, len(s.validation))
+    total = s.total_steps
+    if not loop.extra.get(PLANNED) and len(step_times) >= budget.PROBE_STEPS:
+        loop.extra[PLANNED] = True
+        total = budget.planned_steps(
+            budget_s=budget_s,
+            elapsed_s=spent_s,
+            done=loop.step,
+            total=total,
+            per_step=per_step,
+            reserve_s=reserve,
+        )
+    if loop.step < total and spent_s + per_step + reserve > budget_s:
+        total = loop.step
+    total = distributed.broadcast_object(total, s.dist)  # every rank ends at rank 0's step
+    if total == s.total_steps:
+        return False
+    loop.extra.setdefault(UNBUDGETED, s.total_steps)
+    replan(s.scheduler, total)
+    s.total_steps = total
+    return True
+
+
+# LoopState.extra keys: training seconds so far (over resumes), whether the budget planned the run's
+# length, and the step count the config asked for before the budget cut it
+SECONDS, PLANNED, UNBUDGETED = "train_seconds", "budget_planned", "unbudgeted_steps"
 
 
 def _stopped(s: Session) -> None:
@@ -280,6 +325,9 @@ def _finish(s: Session, last: dict[str, Any]) -> RunResult:
             "final_val_loss": val_rows[-1]["val_loss"] if val_rows else None,
             "final_val_token_accuracy": val_rows[-1]["val_token_accuracy"] if val_rows else None,
             "supervised_tokens": loop.supervised_tokens,
+            "total_steps": s.total_steps,
+            "unbudgeted_steps": loop.extra.get(UNBUDGETED),
+            "train_seconds": loop.extra.get(SECONDS),
             "adapter_dir": str(adapter_dir),
         }
     )

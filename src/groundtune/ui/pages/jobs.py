@@ -21,6 +21,7 @@ router = page_router()
 SETTINGS = [
     "model",
     "max_steps",
+    "max_minutes",
     "epochs",
     "batch_size",
     "grad_accum",
