@@ -4,6 +4,7 @@ a budget far below one step's time, or far above the whole run, or a plan fixed 
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -43,6 +44,23 @@ def test_a_replanned_schedule_survives_the_scheduler_state() -> None:
     assert planned_total(restored) == 10
     assert restored.lr_lambdas[0](10) == pytest.approx(0.0)  # the curve now ends at step 10
     assert restored.lr_lambdas[0](6) == pytest.approx(scheduler.lr_lambdas[0](6))
+
+
+@pytest.mark.parametrize("new_total", [12, 30])
+def test_replanning_mid_run_continues_the_curve_without_a_jump(new_total: int) -> None:
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer, scheduler = make_optimizer(
+        [param], lr=1.0, weight_decay=0.0, total=20, warmup=2, schedule="cosine"
+    )
+    for _ in range(8):
+        optimizer.step()
+        scheduler.step()
+    before = scheduler.lr_lambdas[0](8)
+    replan(scheduler, new_total)  # squeezed (12) or stretched (30) from step 8 on
+    curve = [scheduler.lr_lambdas[0](k) for k in range(8, new_total + 1)]
+    assert curve[0] == pytest.approx(before)
+    assert all(a >= b for a, b in itertools.pairwise(curve))  # still decays
+    assert curve[-1] == pytest.approx(0.0)
 
 
 def _rows(run_dir: Path) -> list[dict]:

@@ -26,6 +26,12 @@ def quickstart_cmd(
     max_steps: int | None = typer.Option(
         None, "--max-steps", min=1, help="Cap training steps (default: the recipe's epoch)."
     ),
+    max_minutes: float | None = typer.Option(
+        None,
+        "--max-minutes",
+        min=0.1,
+        help="Training time budget (default 9: the steps that fit; a CPU with native bf16 fits the epoch).",
+    ),
     eval_limit: int | None = typer.Option(
         None, "--eval-limit", min=1, help="Score only the first N held-out questions."
     ),
@@ -53,7 +59,15 @@ def quickstart_cmd(
             eval_progress=bars,
             model=model,
             embedder=embedder,
-            train_overrides={k: v for k, v in (("max_steps", max_steps), ("init_adapter", init_adapter)) if v}
+            train_overrides={
+                k: v
+                for k, v in (
+                    ("max_steps", max_steps),
+                    ("max_minutes", max_minutes),
+                    ("init_adapter", init_adapter),
+                )
+                if v
+            }
             or None,
             eval_limit=eval_limit,
             examples=examples,

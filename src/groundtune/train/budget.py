@@ -2,11 +2,12 @@
 
 The same recipe takes minutes on a CPU with native bf16 and several times as long on one without; a
 budget lets a run (the quickstart's, or a user's "train for at most 20 minutes") fit the machine it
-is on. After `PROBE_STEPS` steps the run plans its length once, at the mean time of the steps after
-the first (the first pays one-off costs: allocations, kernel selection), keeping back the time of the
-final validation; the learning-rate schedule is re-planned to end there. A step that would still
-overrun the budget (steps vary with their lengths) ends the run at once. Pure functions: the loop in
-`trainer` applies them.
+is on. From `PROBE_STEPS` steps on, after every step, the run plans its length at the mean time of the
+steps after the first (the first pays one-off costs: allocations, kernel selection), keeping back the
+time of the final validation, and the learning-rate schedule is re-planned to end there without a jump
+in the rate (`optim.replan`); a shared machine's speed changes as the run goes, and each plan uses
+every step timed so far. Before the first plan, a step that would overrun the budget ends the run.
+Pure functions: the loop in `trainer` applies them.
 """
 
 from __future__ import annotations

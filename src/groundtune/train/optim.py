@@ -1,8 +1,9 @@
 """AdamW over the LoRA weights and the learning-rate schedule (linear warm-up, then cosine/linear/constant).
 
-The schedule is a pure function of the step and of the run's planned length. A time budget may plan a
-shorter run once the first steps are timed (`replan`); the plan is part of the scheduler's saved state,
-so a resumed run continues on exactly the same curve.
+The schedule is a pure function of the step and of the run's planned length. A time budget re-plans the
+length as steps are timed (`replan`): the rest of the curve is stretched or squeezed to end at the new
+length, continuing from the rate it had reached, so the rate never jumps. The plan is part of the
+scheduler's saved state, so a resumed run continues on exactly the same curve.
 """
 
 from __future__ import annotations
@@ -14,13 +15,19 @@ from typing import Any
 import torch
 
 
-def lr_factor(step: int, *, total: int, warmup: int, schedule: str) -> float:
-    """Multiplier of the peak rate at `step` (0-based), warm-up rising linearly from 1/(warmup+1)."""
+def lr_factor(
+    step: int, *, total: int, warmup: int, schedule: str, start: int = 0, start_progress: float = 0.0
+) -> float:
+    """Multiplier of the peak rate at `step` (0-based), warm-up rising linearly from 1/(warmup+1). The
+    decay's progress runs from `start_progress` at step `start` (or the end of warm-up, if later) to 1
+    at `total`: 0 and 0 for a run planned once."""
     if step < warmup:
         return (step + 1) / (warmup + 1)
     if schedule == "constant":
         return 1.0
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    begin = max(start, warmup)
+    progress = start_progress + (1.0 - start_progress) * (step - begin) / max(1, total - begin)
+    progress = min(1.0, max(0.0, progress))
     if schedule == "linear":
         return 1.0 - progress
     return 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -33,15 +40,28 @@ def warmup_steps(total: int, ratio: float, explicit: int | None) -> int:
 @dataclass
 class Schedule:
     """The learning-rate multiplier of each step. A callable object, not a function, so that torch's
-    LambdaLR saves and restores its fields with the scheduler's state (a re-planned `total` survives a
+    LambdaLR saves and restores its fields with the scheduler's state (a re-planned curve survives a
     resume)."""
 
     total: int
     warmup: int
     kind: str
+    start: int = 0
+    start_progress: float = 0.0
 
     def __call__(self, step: int) -> float:
-        return lr_factor(step, total=self.total, warmup=self.warmup, schedule=self.kind)
+        return lr_factor(
+            step, total=self.total, warmup=self.warmup, schedule=self.kind,
+            start=self.start, start_progress=self.start_progress,
+        )  # fmt: skip
+
+    def progress(self, step: int) -> float:
+        """How far the decay has gone at `step` (0 before and during warm-up, 1 at the end)."""
+        if step < self.warmup:
+            return 0.0
+        begin = max(self.start, self.warmup)
+        done = (step - begin) / max(1, self.total - begin)
+        return min(1.0, max(0.0, self.start_progress + (1.0 - self.start_progress) * done))
 
 
 def planned_total(scheduler: Any) -> int:
@@ -51,8 +71,12 @@ def planned_total(scheduler: Any) -> int:
 
 
 def replan(scheduler: Any, total: int) -> None:
-    """End the curve at `total` steps from here on (the steps already taken keep their rates)."""
+    """End the curve at `total` steps: from the scheduler's current step on, the rest of the decay is
+    stretched or squeezed to finish there, starting from the progress it had reached (no jump)."""
+    step = scheduler.last_epoch
     for schedule in scheduler.lr_lambdas:
+        schedule.start_progress = schedule.progress(step)
+        schedule.start = step
         schedule.total = total
 
 

@@ -259,39 +259,39 @@ def _run(s: Session, callbacks: list[Callback], stop: Stop | None = None) -> Run
 
 
 def _fit_budget(s: Session, budget_s: float, spent_s: float, step_times: list[float]) -> bool:
-    """Apply the time budget after a step: once `PROBE_STEPS` steps of this process are timed, plan
-    the run's length (once per run: the plan is saved with the scheduler, so a resumed run keeps it);
-    and whenever the next step and the final validation would overrun the budget, end the run now.
-    True when the run's length changed."""
+    """Apply the time budget after a step. Once `PROBE_STEPS` steps of this process are timed (two
+    after a resume: the plan so far was saved), plan the run's length again from what they took and
+    re-plan the schedule to end there; before that, end the run now if the next step and the final
+    validation would overrun the budget. True when the run's length changed."""
     loop, cfg = s.loop, s.config
     assert cfg.batch_size is not None
+    asked = loop.extra.setdefault(ASKED, s.total_steps)
     per_step = budget.step_seconds(step_times)
     reserve = budget.validation_seconds(per_step, cfg.batch_size * s.micro_per_step, len(s.validation))
     total = s.total_steps
-    if not loop.extra.get(PLANNED) and len(step_times) >= budget.PROBE_STEPS:
+    if len(step_times) >= (2 if loop.extra.get(PLANNED) else budget.PROBE_STEPS):
         loop.extra[PLANNED] = True
         total = budget.planned_steps(
             budget_s=budget_s,
             elapsed_s=spent_s,
             done=loop.step,
-            total=total,
+            total=asked,
             per_step=per_step,
             reserve_s=reserve,
         )
-    if loop.step < total and spent_s + per_step + reserve > budget_s:
+    elif loop.step < total and spent_s + per_step + reserve > budget_s:
         total = loop.step
     total = distributed.broadcast_object(total, s.dist)  # every rank ends at rank 0's step
     if total == s.total_steps:
         return False
-    loop.extra.setdefault(UNBUDGETED, s.total_steps)
     replan(s.scheduler, total)
     s.total_steps = total
     return True
 
 
-# LoopState.extra keys: training seconds so far (over resumes), whether the budget planned the run's
-# length, and the step count the config asked for before the budget cut it
-SECONDS, PLANNED, UNBUDGETED = "train_seconds", "budget_planned", "unbudgeted_steps"
+# LoopState.extra keys: training seconds so far (over resumes), whether the budget has planned the
+# run's length, and the step count the config asks for (the most a plan may give)
+SECONDS, PLANNED, ASKED = "train_seconds", "budget_planned", "asked_steps"
 
 
 def _stopped(s: Session) -> None:
@@ -326,7 +326,7 @@ def _finish(s: Session, last: dict[str, Any]) -> RunResult:
             "final_val_token_accuracy": val_rows[-1]["val_token_accuracy"] if val_rows else None,
             "supervised_tokens": loop.supervised_tokens,
             "total_steps": s.total_steps,
-            "unbudgeted_steps": loop.extra.get(UNBUDGETED),
+            "unbudgeted_steps": loop.extra[ASKED] if loop.extra.get(ASKED, 0) > s.total_steps else None,
             "train_seconds": loop.extra.get(SECONDS),
             "adapter_dir": str(adapter_dir),
         }
