@@ -246,6 +246,7 @@ def _data_step(src: Path, state: StepState, home: Any, say: Say, stage: StagePro
 
 def _train_step(state: StepState, home: Any, say: Say, overrides: dict[str, Any]) -> Path:
     from groundtune.train import load_config, train
+    from groundtune.train.rundir import read_run
 
     done = state.get("adapter")
     if done and Path(done).is_dir():
@@ -253,8 +254,6 @@ def _train_step(state: StepState, home: Any, say: Say, overrides: dict[str, Any]
         return Path(done)
     config = load_config(RECIPE, {"dataset": DATASET, "name": ADAPTER, **overrides})
     result = train(config, home=home)
-    from groundtune.train.rundir import read_run
-
     manifest = read_run(result.run_dir)
     cut = (
         f" (of the recipe's {manifest.unbudgeted_steps}: what fits the {config.max_minutes:g}-minute budget here)"
