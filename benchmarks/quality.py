@@ -44,6 +44,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from train_throughput import cpu_model  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "quality.json"
 DOC = ROOT / "docs" / "eval.md"
@@ -66,15 +68,6 @@ SEEDS_NOTE = "the general adapter, each `--seed`'s beside it and each `--seed-ho
 GENERAL = "general"
 INJECTION = "injection"
 INJECTED_SOURCE = "nq_open_oracle"  # the evaluation dataset the injection suite plants into
-
-
-def cpu_model() -> str | None:
-    """The CPU's model name (/proc/cpuinfo), None where it is not readable."""
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return None
-    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
 
 
 def auroc(scores: list[float], labels: list[bool]) -> float | None:

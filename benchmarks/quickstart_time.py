@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from train_throughput import (  # benchmarks/ is on sys.path when run as a script
+    cpu_model,
     matmul_dtype,
     matmul_peak_gflops,
 )
@@ -103,6 +104,7 @@ def main() -> None:
         "command": " ".join(command),
         "machine": {
             "cpu": platform.machine(),
+            "cpu_model": cpu_model(),
             "cores": os.cpu_count(),
             "load_average_before": load_before,
             "load_average_after": os.getloadavg(),

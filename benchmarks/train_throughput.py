@@ -89,6 +89,15 @@ def write_dataset(root: Path, examples: list[dict[str, str]]) -> Path:
     return root
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (/proc/cpuinfo), None where it is not readable."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return None
+    return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+
+
 def matmul_dtype() -> str:
     """The dtype this CPU computes in (what `auto` picks for decoding and training): bfloat16 with native
     bf16, else float32. Timing bf16 GEMMs where bf16 is emulated takes minutes and measures nothing useful."""
