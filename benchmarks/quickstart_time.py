@@ -7,8 +7,8 @@ unless --skip-pull). The fresh workspace links the models folder of the default 
 knowledge base, dataset, adapter and evaluation are all built from nothing.
 
 Bars (issue 9): wall time <= 15 minutes on this 2-core machine; the tuned adapter beats the base
-model on every capability in the printed table. A matmul rate (in the dtype this CPU computes in) measured in the same run is
-recorded so figures from a loaded machine can be told apart. Writes
+model on every capability in the printed table. A matmul rate, in the dtype this CPU computes in,
+measured in the same run is recorded so figures from a loaded machine can be told apart. Writes
 benchmarks/results/quickstart_time.json.
 
     .venv/bin/python benchmarks/quickstart_time.py [--args "--max-steps 20"]

@@ -393,9 +393,10 @@ class TrainConfig(_Assigned):
     max_minutes: float | None = Field(
         default=None,
         gt=0,
-        description="Time budget of the training steps and validations: after the first three steps the run "
-        "plans how many more fit at their measured speed and ends its learning-rate schedule there (never "
-        "more steps than epochs/max_steps ask for); the run manifest records the cut. None: no budget.",
+        description="Time budget of the training steps and validations: from the third step on, after every "
+        "step, the run plans how many steps fit at their measured speed and re-plans its learning-rate schedule "
+        "to end there (never more steps than epochs/max_steps ask for); the run manifest records the cut. "
+        "None: no budget.",
     )
     lr: float | None = Field(default=None, gt=0, description="Peak learning rate (None: by model size).")
     weight_decay: float = Field(default=0.0, ge=0)

@@ -15,19 +15,29 @@ from typing import Any
 import torch
 
 
+def decay_progress(
+    step: int, *, total: int, warmup: int, start: int = 0, start_progress: float = 0.0
+) -> float:
+    """How far the decay has gone at `step` (0-based): 0 before and during warm-up, 1 at `total`. It
+    runs from `start_progress` at step `start` (or the end of warm-up, if later): 0 and 0 for a run
+    planned once."""
+    if step < warmup:
+        return 0.0
+    begin = max(start, warmup)
+    done = (step - begin) / max(1, total - begin)
+    return min(1.0, max(0.0, start_progress + (1.0 - start_progress) * done))
+
+
 def lr_factor(
     step: int, *, total: int, warmup: int, schedule: str, start: int = 0, start_progress: float = 0.0
 ) -> float:
-    """Multiplier of the peak rate at `step` (0-based), warm-up rising linearly from 1/(warmup+1). The
-    decay's progress runs from `start_progress` at step `start` (or the end of warm-up, if later) to 1
-    at `total`: 0 and 0 for a run planned once."""
+    """Multiplier of the peak rate at `step` (0-based), warm-up rising linearly from 1/(warmup+1), then
+    decaying along `decay_progress`."""
     if step < warmup:
         return (step + 1) / (warmup + 1)
     if schedule == "constant":
         return 1.0
-    begin = max(start, warmup)
-    progress = start_progress + (1.0 - start_progress) * (step - begin) / max(1, total - begin)
-    progress = min(1.0, max(0.0, progress))
+    progress = decay_progress(step, total=total, warmup=warmup, start=start, start_progress=start_progress)
     if schedule == "linear":
         return 1.0 - progress
     return 0.5 * (1.0 + math.cos(math.pi * progress))
@@ -56,12 +66,9 @@ class Schedule:
         )  # fmt: skip
 
     def progress(self, step: int) -> float:
-        """How far the decay has gone at `step` (0 before and during warm-up, 1 at the end)."""
-        if step < self.warmup:
-            return 0.0
-        begin = max(self.start, self.warmup)
-        done = (step - begin) / max(1, self.total - begin)
-        return min(1.0, max(0.0, self.start_progress + (1.0 - self.start_progress) * done))
+        return decay_progress(
+            step, total=self.total, warmup=self.warmup, start=self.start, start_progress=self.start_progress
+        )
 
 
 def planned_total(scheduler: Any) -> int:
