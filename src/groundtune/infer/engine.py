@@ -22,6 +22,7 @@ from groundtune.core.errors import InvalidInputError
 from groundtune.infer.adapters import AdapterSet
 from groundtune.infer.constrain import RowConstraint, TokenTexts
 from groundtune.infer.decode import Event, Row, run_batch
+from groundtune.infer.head import install as install_head
 from groundtune.infer.request import GenerationRequest, GenerationResult, Progress
 from groundtune.infer.stops import TextTracker, split_stops
 from groundtune.models import DEFAULT_LM
@@ -85,6 +86,7 @@ class Engine:
         self.layout = lm.layout
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
+        install_head(lm.model)  # the LM head as W @ h.T for decode steps' few rows (infer/head.py)
         self._adapters = AdapterSet(lm.model)
         self._lock = threading.Lock()
         pad = self.tokenizer.pad_token_id
