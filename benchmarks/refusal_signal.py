@@ -39,11 +39,16 @@ def margins(model: Any, tokenizer: Any, layout: Any, prompts: list[str]) -> list
 
     none_id = tokenizer(" none", add_special_tokens=False)["input_ids"][0]
     open_id = tokenizer(" [", add_special_tokens=False)["input_ids"][0]
+    from groundtune.infer.engine import resolve_dtype
+
+    # bf16 autocast only where the CPU computes bf16 natively (emulated, it is many times slower)
+    bf16 = resolve_dtype("auto") == torch.bfloat16
     out = []
-    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for prompt in prompts:
             ids = tokenizer(layout.prompt(prompt) + "Relevant:", return_tensors="pt")["input_ids"]
-            logp = torch.log_softmax(model(input_ids=ids).logits[0, -1].float(), dim=-1)
+            logits = model(input_ids=ids, logits_to_keep=1).logits[0, -1].float()
+            logp = torch.log_softmax(logits, dim=-1)
             out.append(float(logp[none_id] - logp[open_id]))
     return out
 
