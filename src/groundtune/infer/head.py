@@ -41,5 +41,5 @@ def install(model: Any) -> bool:
         return out.contiguous().reshape(*x.shape[:-1], head.out_features)
 
     forward.skinny = True  # type: ignore[attr-defined]
-    head.forward = forward
+    head.forward = forward  # type: ignore[method-assign,assignment]
     return True
