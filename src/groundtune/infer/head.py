@@ -4,12 +4,14 @@ A decode step sends a few hidden rows (one per live request) through the head: f
 weight, the largest matrix product of the step. `nn.Linear` computes it as `h @ W.T`, a product with
 very few rows and a huge transposed operand, which CPU BLAS runs far below its peak; the same product
 as `W @ h.T` (the weight untransposed, in its stored layout) ran 2-5x faster on a 2-core AVX2 CPU for
-1-16 rows (`benchmarks/decode_speed.py --baseline head` measures it on the engine as a ratio). The
-values are the same up to float rounding (the sums run in another order).
+4-16 rows (alike for one), and the engine's generation took 0.87x the time
+(`benchmarks/decode_speed.py --baseline head`). The values are the same up to float rounding (the sums
+run in another order).
 
 `install` swaps the forward of the model's own head module (a shared object: every caller of the
 model gets it, with the same results); inputs of more than `SKINNY_ROWS` rows (a prefill computing
-every position's logits, a training batch) keep `nn.Linear`'s product. Knows nothing about decoding.
+every position's logits, a training batch) and weights off the CPU keep `nn.Linear`'s product. Knows
+nothing about decoding.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def install(model: Any) -> bool:
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         rows = x.numel() // x.shape[-1] if x.shape[-1] else 0
-        if not 0 < rows <= SKINNY_ROWS:
+        if not 0 < rows <= SKINNY_ROWS or head.weight.device.type != "cpu":
             return torch.nn.functional.linear(x, head.weight, head.bias)
         out = (head.weight @ x.reshape(rows, x.shape[-1]).T).T
         if head.bias is not None:
