@@ -24,6 +24,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from train_throughput import matmul_dtype  # benchmarks/ is on sys.path when run as a script
+
 RESULTS = Path(__file__).resolve().parent / "results" / "refusal_signal.json"
 
 
@@ -39,10 +41,8 @@ def margins(model: Any, tokenizer: Any, layout: Any, prompts: list[str]) -> list
 
     none_id = tokenizer(" none", add_special_tokens=False)["input_ids"][0]
     open_id = tokenizer(" [", add_special_tokens=False)["input_ids"][0]
-    from groundtune.infer.engine import resolve_dtype
-
     # bf16 autocast only where the CPU computes bf16 natively (emulated, it is many times slower)
-    bf16 = resolve_dtype("auto") == torch.bfloat16
+    bf16 = matmul_dtype() == "bfloat16"
     out = []
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         for prompt in prompts:

@@ -72,8 +72,8 @@ def run_cmd(
     flags: dict[str, Any] = {
         "dataset": dataset, "model": model, "name": name, "run_id": run_id, "max_steps": max_steps,
         "max_minutes": max_minutes, "epochs": epochs, "lr": lr, "batch_size": batch_size,
-        "grad_accum": grad_accum, "lora_r": lora_r, "lora_alpha": lora_alpha, "precision": precision, "seed": seed, "save_every": save_every,
-        "eval_every": eval_every, "merge": merge,
+        "grad_accum": grad_accum, "lora_r": lora_r, "lora_alpha": lora_alpha, "precision": precision,
+        "seed": seed, "save_every": save_every, "eval_every": eval_every, "merge": merge,
     }  # fmt: skip
     overrides = {_FLAGS[k]: v for k, v in flags.items() if v is not None}
     overrides.update(dict(parse_override(s) for s in set_))
