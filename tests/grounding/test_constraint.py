@@ -115,6 +115,22 @@ def test_a_document_may_be_quoted_again_only_in_other_words() -> None:
     assert '"\n' not in grammar.prospects(again, 8) and " has a 2" in grammar.prospects(again, 8)
 
 
+def test_a_span_that_could_only_repeat_a_quote_is_never_entered() -> None:
+    # "only." ends document 1 and was quoted: writing it again would leave no legal next token (a tiny
+    # random model on an AVX-512 CPU walked into that and its reply broke off the grammar).
+    grammar = _grammar()
+    quoted = 'Relevant: [1], [2]\nQuote [1]: "only."\nQuote [1]: "'
+    state = grammar.feed(grammar.start, quoted)
+    assert state is not None
+    assert grammar.feed(state, "only") is not None and grammar.feed(state, "only.") is None
+    assert grammar.feed(state, "on") is not None and grammar.feed(state, '12 months" only.') is not None
+    # a document with nothing left to quote is not offered again; the answer or another one is
+    tiny = ReplyGrammar(["ok", "Tyre pressure"])
+    after = tiny.feed(tiny.start, 'Relevant: [1], [2]\nQuote [1]: "ok"\nQuote [1]: "o"\nQuote [1]: "k"\n')
+    assert after is not None and tiny.feed(after, quote_opening(1)) is None
+    assert tiny.feed(after, quote_opening(2)) is not None and tiny.feed(after, ANSWER) is not None
+
+
 def test_a_quote_mark_inside_the_document_may_continue_the_span() -> None:
     grammar = _grammar()
     text = 'Relevant: [1]\nQuote [1]: "Batteries: "12 months" only."\nAnswer: 12 months [1].'

@@ -31,6 +31,8 @@ from groundtune.grounding.quotes import is_verbatim, normalize_whitespace
 
 NEWLINE = "\n"
 _LABEL_WORDS = ("relevant", "quote", "quotes", "answer")
+_LIVE_CHECKS = 256
+"""How many longer spans `ReplyGrammar._live` tries before it takes a span as closable later."""
 
 
 def is_line_break(ch: str) -> bool:
@@ -185,7 +187,11 @@ class ReplyGrammar:
         self, listed: tuple[int, ...], first: bool = False, quoted: tuple[tuple[int, str], ...] = ()
     ) -> Choice:
         """The line after the Relevant list (`first`: at least one quote) or after a quote."""
-        openings = tuple(quote_opening(n) for n in listed if self.texts[n - 1])
+        openings = tuple(
+            quote_opening(n)
+            for n in listed
+            if self.texts[n - 1] and self._live(Span(n, listed, quoted=quoted))
+        )
         if first and openings:
             return Choice(openings, "line", listed=listed)
         return Choice((*openings, ANSWER), "line", listed=listed, quoted=quoted)
@@ -204,10 +210,28 @@ class ReplyGrammar:
     def _extend(self, s: Span, more: str) -> Span | None:
         text = self.texts[s.doc - 1]
         if text.startswith(more, s.at + len(s.body)):
-            return replace(s, body=s.body + more)
-        # Every occurrence of body + more is one of body, and none starts before the first.
-        at = text.find(s.body + more, s.at + 1)
-        return None if at < 0 else replace(s, body=s.body + more, at=at)
+            grown: Span | None = replace(s, body=s.body + more)
+        else:
+            # Every occurrence of body + more is one of body, and none starts before the first.
+            at = text.find(s.body + more, s.at + 1)
+            grown = None if at < 0 else replace(s, body=s.body + more, at=at)
+        return grown if grown is not None and self._live(grown) else None
+
+    def _live(self, s: Span) -> bool:
+        """Whether the span can still be closed, here or after more of its document: a body quoted
+        already at the end of its document would leave no legal token (decoding would break off the
+        grammar). Checks at most `_LIVE_CHECKS` extensions; a span that has more is taken as live."""
+        if self.closable(s):
+            return True
+        text, checks = self.texts[s.doc - 1], 0
+        at = text.find(s.body, s.at)
+        while at >= 0:
+            for end in range(at + len(s.body) + 1, len(text) + 1):
+                checks += 1
+                if checks > _LIVE_CHECKS or self.closable(replace(s, body=text[at:end], at=at)):
+                    return True
+            at = text.find(s.body, at + 1)
+        return False
 
     def closable(self, s: Span) -> bool:
         """Whether the span may end here: not blank, not a span of that document quoted already, and
