@@ -171,17 +171,17 @@ def fit_gate_weights(
         rest = fold != f
         if y[rest].all() or not y[rest].any():
             return None  # too few of one kind to learn from
-        w = _logistic(x[rest], y[rest])
+        w = logistic_fit(x[rest], y[rest])
         held[~rest] = x[~rest] @ w[:k] + w[k]
     refuse = list(~y)
     if (refusal_auroc(list(held), refuse) or 0.0) <= (refusal_auroc(list(x[:, 0]), refuse) or 0.0):
         return None
-    return [float(v) for v in _logistic(x, y)]
+    return [float(v) for v in logistic_fit(x, y)]
 
 
-def _logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Raw-feature weights and bias of an L2-regularised (C = 1 on standardised features) logistic
-    regression of `y` on `x`, by Newton's method."""
+def logistic_fit(x: np.ndarray, y: np.ndarray, ridge: float = 1.0) -> np.ndarray:
+    """Raw-feature weights and bias of an L2-regularised (`ridge` = 1/C on standardised features)
+    logistic regression of `y` on `x`, by Newton's method."""
     import numpy as np
 
     k = x.shape[1]
@@ -189,10 +189,10 @@ def _logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     z = np.hstack([(x - mean) / scale, np.ones((len(x), 1))])
     target = y.astype(np.float64)
     w = np.zeros(k + 1)
-    ridge = np.diag([1.0] * k + [0.0])  # none on the bias
+    penalty = np.diag([ridge] * k + [0.0])  # none on the bias
     for _ in range(50):  # a convex loss: a few steps converge
         p = 1.0 / (1.0 + np.exp(-(z @ w)))
-        step = np.linalg.solve((z * (p * (1 - p))[:, None]).T @ z + ridge, z.T @ (p - target) + ridge @ w)
+        step = np.linalg.solve((z * (p * (1 - p))[:, None]).T @ z + penalty, z.T @ (p - target) + penalty @ w)
         w -= step
         if np.abs(step).max() < 1e-8:
             break
