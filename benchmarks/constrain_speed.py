@@ -226,11 +226,9 @@ def main() -> None:
         "token_index_seconds": index_s,
         "runs": runs,
         "ratio": ratios,
-        "bar": {
-            "max_ratio": 1.3,
-            "ratio_per_token": ratios["wall_per_token"],
-            "met": ratios["wall_per_token"] <= 1.3,
-        },
+        # The bar reads the wall time of the same requests: per generated token divides by different
+        # counts (the grammar ends a reply at its answer line), which mostly spreads the prefill.
+        "bar": {"max_ratio": 1.3, "ratio": ratios["wall"], "met": ratios["wall"] <= 1.3},
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
