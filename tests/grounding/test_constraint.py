@@ -117,7 +117,7 @@ def test_a_document_may_be_quoted_again_only_in_other_words() -> None:
 
 def test_a_span_that_could_only_repeat_a_quote_is_never_entered() -> None:
     # "only." ends document 1 and was quoted: writing it again would leave no legal next token (a tiny
-    # random model on an AVX-512 CPU walked into that and its reply broke off the grammar).
+    # random model on the CI machine walked into that and its reply broke off the grammar).
     grammar = _grammar()
     quoted = 'Relevant: [1], [2]\nQuote [1]: "only."\nQuote [1]: "'
     state = grammar.feed(grammar.start, quoted)

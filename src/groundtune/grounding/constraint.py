@@ -13,7 +13,8 @@ A span is a substring of its document's text with whitespace runs collapsed, clo
 line break; it must also pass `quotes.is_verbatim` (checked when it closes), so every quote verifies,
 and differ from the spans already quoted from that document (a model that would quote the same words
 again loops until its token limit). A span never grows into one that can no longer close (a repeat at
-the document's end), so every state the grammar reaches has a legal next character.
+the document's end; `_LIVE_CHECKS` bounds the search), so a state the grammar reaches has a legal
+next character.
 In the answer every `[` opens a marker `[n]` of a prompt document, and no later line may start like
 a field (the parser would read it as one). An `answer-only` reply is that free answer text alone.
 States are immutable values: checking a candidate never disturbs the state it started from.
