@@ -56,8 +56,9 @@ def test_an_embedder_blends_meaning_in_and_is_called_once() -> None:
         return np.asarray([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], float)
 
     scores = answerability_scores([(QUESTION, HOLDS), (QUESTION, SILENT)], embed)
-    # both questions, their four sentences and their two documents in one call
-    assert calls == [(1 + 2 + 1) * 2]
+    # one call, each distinct text once: the question (asked twice), three sentences (the toaster's
+    # is in both documents) and the two documents
+    assert calls == [1 + 3 + 2]
     lexical = answerability_scores([(QUESTION, HOLDS), (QUESTION, SILENT)])
     assert scores != lexical and scores[0] > scores[1]
 
@@ -139,13 +140,27 @@ def test_score_items_measures_sentences_and_whole_documents_in_one_embedding_cal
 
     docs = [("Toasters", SILENT[0]), ("Kettle", HOLDS[0])]
     [item] = score_items([(QUESTION, docs)], embed)
-    assert calls == [1 + 4 + 2]  # the question, four sentences, two whole documents
+    assert calls == [1 + 3 + 2]  # the question, three distinct sentences, two whole documents
     assert item.documents == document_scores([(QUESTION, [t for _, t in docs])], embed)[0]
     assert len(item.features) == len(FEATURES) and item.features[0] == max(item.documents)
     # without an embedder the dense features are 0 and the blend is the lexical score
     [plain] = score_items([(QUESTION, docs)])
     assert plain.features[2:] == [0.0, 0.0] and plain.features[0] == plain.features[1]
     assert score_items([(QUESTION, [])]) == [Scored([], [0.0, 0.0, 0.0, 0.0])]
+
+
+def test_items_sharing_documents_embed_each_text_once_and_score_as_if_alone() -> None:
+    embedded: list[str] = []
+
+    def embed(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return np.asarray([[t.lower().count(c) for c in "abcdefghijklmnopqrstuvwxyz"] for t in texts], float)
+
+    kb = [("Toasters", SILENT[0]), ("Kettle", HOLDS[0])]
+    items = [(QUESTION, kb), ("What colour is the toaster?", kb[::-1]), (QUESTION, kb[:1])]
+    together = score_items(items, embed)
+    assert len(embedded) == len(set(embedded)) == 2 + 3 + 2  # two questions, three sentences, two documents
+    assert together == [score_items([item], embed)[0] for item in items]
 
 
 def test_gate_weights_learn_which_feature_tells_answerable_items_apart() -> None:

@@ -115,7 +115,7 @@ def score_items(
             for text in (question, *sents, *(f"{title}\n{body}".strip() for title, body in docs))
         ]
         if flat:
-            vectors = np.asarray(embed(flat), dtype=np.float64)
+            vectors = _embed_unique(flat, embed)
             vectors = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
             at = 0
             for i, ((_, docs), sents) in enumerate(zip(items, per_item, strict=True)):
@@ -141,6 +141,19 @@ def score_items(
         top = [float(v.max()) if len(v) else 0.0 for v in (blended, lexical, cos, doc_cos)]
         out.append(Scored(scores, top))
     return out
+
+
+def _embed_unique(texts: list[str], embed: Embed) -> np.ndarray:
+    """`embed(texts)` as float64 rows, each distinct text embedded once. Items drawn from one knowledge
+    base share most of their documents and sentences: the quickstart's 296 training items hold 7,946
+    texts, 1,049 of them distinct (an eighth of the characters)."""
+    import numpy as np
+
+    at: dict[str, int] = {}
+    for text in texts:
+        at.setdefault(text, len(at))
+    vectors = np.asarray(embed(list(at)), dtype=np.float64)
+    return vectors[[at[text] for text in texts]]
 
 
 GATE_FOLDS = 5
