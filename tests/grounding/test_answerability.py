@@ -14,6 +14,7 @@ from groundtune.grounding.abstention import (
     calibrate_relevance,
     choose,
     gate_decision,
+    gate_outcome,
     gated_score,
     listable_documents,
     refusal_f1,
@@ -107,6 +108,31 @@ def test_choose_keeps_the_signal_that_refuses_better() -> None:
     gate = calibrate_gate([0.5 + i / 100 for i in range(10)] + [0.1] * 3 + [0.9] * 27, heavy, 0.1)
     assert refusal_f1(habit) > refusal_f1(gate) and habit.false_refusal == 0.8
     assert choose(habit, gate).signal == "answerability"
+
+
+def test_a_gate_fitted_on_more_items_is_judged_on_the_calibration_items_alone() -> None:
+    # a gate fitted on many items, where it refuses a third of the refusal items
+    many = [False] * 60 + [True] * 15
+    gate = calibrate_gate([0.5 + i / 200 for i in range(60)] + [0.1] * 5 + [0.9] * 10, many, 0.1)
+    assert refusal_f1(gate) < 0.5
+    # on the 13 calibration items it refuses the one refusal item the model's uncertainty refuses too
+    targets = [False] * 10 + [True] * 3
+    # (the other two score above the gate but below every answerable item: it ranks them all right)
+    scores = [0.6 + i / 100 for i in range(10)] + [0.1, 0.55, 0.58]
+    here = gate_outcome(gate, [_scored([v]) for v in scores], targets)
+    assert (here.items, here.answerable, here.false_refusal, here.refusal_recall) == (13, 10, 0.0, 1 / 3)
+    assert here.gate == gate.gate and here.auroc == {"answerability": 1.0}
+    own = calibrate([0.1] * 10 + [0.9, 0.1, 0.1], [False] * 13, targets, 0.1).model_copy(
+        update={"auroc": {"uncertainty": 0.55}}
+    )
+    assert (own.false_refusal, own.refusal_recall) == (0.0, 1 / 3)
+    # against the gate's figures on its own 75 items the model's 13 look better...
+    assert choose(own, gate).signal == "uncertainty"
+    # ...on the same items the two refuse alike, and the gate ranks them better: the gate
+    assert choose(own, gate, here).signal == "answerability"
+    # a full tie keeps the model's own decisions
+    even = own.model_copy(update={"auroc": {"uncertainty": 1.0}})
+    assert choose(even, gate, here).signal == "uncertainty"
 
 
 def test_must_answer_leaves_the_refusal_decision_out_of_the_grammar() -> None:

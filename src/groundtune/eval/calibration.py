@@ -29,9 +29,10 @@ from groundtune.grounding.abstention import (
     calibrate_relevance,
     calibrate_weighted_gate,
     choose,
+    gate_outcome,
     has_gate,
 )
-from groundtune.grounding.answerability import Embed
+from groundtune.grounding.answerability import Embed, Scored
 from groundtune.grounding.format import GroundingFormat
 from groundtune.infer.request import Backend, GenerationConfig
 from groundtune.models import DEFAULT_EMBEDDER, DEFAULT_LM
@@ -115,7 +116,11 @@ def calibrate_systems(
     labelled = (lambda n, total: progress(f"calibrate · {n}", total)) if progress else None
     embed = embedder[1] if embedder else None
     results = run_systems(items, systems, backend, fmt, config, demos, progress=labelled, embed=embed)
-    gate = fit_gate(list(items) + list(more_gate_items), embedder, max_false_refusal)
+    gate_fit_items = list(items) + list(more_gate_items)
+    scored = score_examples(gate_fit_items, embed) if embed is not None else []
+    gate = fit_gate(scored, [not ex.answerable for ex in gate_fit_items], embedder, max_false_refusal)
+    # the gate is judged on the items the systems' own decisions are (`abstention.choose`)
+    gate_here = gate_outcome(gate, scored[: len(items)], targets) if gate is not None else None
     fitted = {}
     for r in results:
         aurocs = {
@@ -128,7 +133,7 @@ def calibrate_systems(
             targets,
             max_false_refusal,
         ).model_copy(update={"auroc": aurocs})
-        chosen = choose(by_uncertainty, gate)
+        chosen = choose(by_uncertainty, gate, gate_here)
         if embedder is not None and all(rec.document_scores is not None for rec in r.records):
             margin, list_all, cap, _ = calibrate_relevance(
                 gated_lists(items, r.records, r.system, chosen, backend, fmt, config, demos, embedder[1]),
@@ -199,20 +204,18 @@ def gated_lists(
 
 
 def fit_gate(
-    items: Sequence[Example], embedder: tuple[str, Embed] | None, max_false_refusal: float
+    scored: Sequence[Scored],
+    refusal_targets: Sequence[bool],
+    embedder: tuple[str, Embed] | None,
+    max_false_refusal: float,
 ) -> Abstention | None:
-    """The answerability gate fitted on labelled `items` (None without an embedder): the weights of
-    the answerability features that tell their answerable items from their refusal ones
-    (`answerability.fit_gate_weights`), then the cut on the weighted score within the budget. It reads
-    no model, so every system gets the same gate."""
+    """The answerability gate fitted on labelled items scored so (`score_examples`; None without an
+    embedder): the weights of the answerability features that tell their answerable items from their
+    refusal ones (`answerability.fit_gate_weights`), then the cut on the weighted score within the
+    budget. It reads no model, so every system gets the same gate."""
     if embedder is None:
         return None
-    return calibrate_weighted_gate(
-        score_examples(items, embedder[1]),
-        [not ex.answerable for ex in items],
-        max_false_refusal,
-        embedder=embedder[0],
-    )
+    return calibrate_weighted_gate(scored, refusal_targets, max_false_refusal, embedder=embedder[0])
 
 
 def record_calibrations(

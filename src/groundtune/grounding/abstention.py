@@ -443,18 +443,45 @@ def within_budget(a: Abstention) -> bool:
     return a.false_refusal <= a.max_false_refusal + 1e-9
 
 
-def choose(by_uncertainty: Abstention, by_gate: Abstention | None) -> Abstention:
+def gate_outcome(gate: Abstention, scored: Sequence[Scored], refusal_targets: Sequence[bool]) -> Abstention:
+    """`gate` (fitted on more items) judged on these labelled items alone: what it refuses among them
+    and how well its score ranks them (`auroc`), so that `choose` compares it with the model's own
+    decisions on the items those were calibrated on."""
+    if len(scored) != len(refusal_targets):
+        raise ValueError("scored and refusal_targets must have one entry per item")
+    scores = [gated_score(gate, s) for s in scored]
+    refused = [gate_decision(gate, v) == "refuse" for v in scores]
+    n_answerable = sum(not t for t in refusal_targets)
+    n_refusal = len(refusal_targets) - n_answerable
+    false = sum(r and not t for r, t in zip(refused, refusal_targets, strict=True))
+    hit = sum(r and t for r, t in zip(refused, refusal_targets, strict=True))
+    return gate.model_copy(
+        update={
+            "items": len(refusal_targets),
+            "answerable": n_answerable,
+            "false_refusal": false / n_answerable if n_answerable else 0.0,
+            "refusal_recall": hit / n_refusal if n_refusal else None,
+            "auroc": {"answerability": refusal_auroc([v or 0.0 for v in scores], refusal_targets)},
+        }
+    )
+
+
+def choose(
+    by_uncertainty: Abstention, by_gate: Abstention | None, gate_here: Abstention | None = None
+) -> Abstention:
     """The abstention that refuses better on the calibration items, carrying both signals' AUROC:
     one within the false-refusal budget first (a model whose own refusals break the budget loses to a
-    gate that keeps it, since a gate overrides them), then the higher refusal F1; a tie keeps the
-    model's own decisions."""
+    gate that keeps it, since a gate overrides them), then the higher refusal F1, then the signal that
+    ranks the items better (AUROC); a full tie keeps the model's own decisions. A gate fitted on more
+    items than the model's calibration items is judged on those items alone (`gate_here`, from
+    `gate_outcome`): otherwise the F1 of a few dozen items, or 13, is weighed against one of hundreds."""
     auroc = {**by_uncertainty.auroc, **(by_gate.auroc if by_gate else {})}
     best = by_uncertainty
     if by_gate is not None and by_gate.gate is not None:
 
-        def rank(a: Abstention) -> tuple[bool, float]:
-            return within_budget(a), refusal_f1(a)
+        def rank(a: Abstention, signal: str) -> tuple[bool, float, float]:
+            return within_budget(a), refusal_f1(a), a.auroc.get(signal) or 0.0
 
-        if rank(by_gate) > rank(by_uncertainty):
+        if rank(gate_here or by_gate, "answerability") > rank(by_uncertainty, "uncertainty"):
             best = by_gate
     return best.model_copy(update={"auroc": auroc})
