@@ -119,7 +119,7 @@ def calibrate_systems(
     gate_fit_items = list(items) + list(more_gate_items)
     scored = score_examples(gate_fit_items, embed) if embed is not None else []
     gate = fit_gate(scored, [not ex.answerable for ex in gate_fit_items], embedder, max_false_refusal)
-    # the gate is judged on the items the systems' own decisions are (`abstention.choose`)
+    # judged on the validation items alone, like the systems' own decisions (`abstention.choose`)
     gate_here = gate_outcome(gate, scored[: len(items)], targets) if gate is not None else None
     fitted = {}
     for r in results:
