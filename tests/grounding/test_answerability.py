@@ -133,6 +133,11 @@ def test_a_gate_fitted_on_more_items_is_judged_on_the_calibration_items_alone() 
     # a full tie keeps the model's own decisions
     even = own.model_copy(update={"auroc": {"uncertainty": 1.0}})
     assert choose(even, gate, here).signal == "uncertainty"
+    # two false refusals among the 10 answerable items break the budget there by chance; the gate's
+    # budget is the one it keeps over its 75 items, and on these items it still refuses better
+    unlucky = gate_outcome(gate, [_scored([v]) for v in [0.1, 0.2, *scores[2:10], 0.1, 0.1, 0.1]], targets)
+    assert unlucky.false_refusal == 0.2 and unlucky.refusal_recall == 1.0
+    assert choose(even, gate, unlucky).signal == "answerability"
 
 
 def test_must_answer_leaves_the_refusal_decision_out_of_the_grammar() -> None:

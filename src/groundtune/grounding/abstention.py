@@ -474,14 +474,15 @@ def choose(
     gate that keeps it, since a gate overrides them), then the higher refusal F1, then the signal that
     ranks the items better (AUROC); a full tie keeps the model's own decisions. A gate fitted on more
     items than the model's calibration items is judged on those items alone (`gate_here`, from
-    `gate_outcome`): otherwise the F1 of a few dozen items, or 13, is weighed against one of hundreds."""
+    `gate_outcome`): otherwise the F1 of a few dozen items, or 13, is weighed against one of hundreds.
+    Its budget is the one it was fitted to keep, over all its items (a few dozen of them can break it
+    by chance where hundreds do not)."""
     auroc = {**by_uncertainty.auroc, **(by_gate.auroc if by_gate else {})}
     best = by_uncertainty
     if by_gate is not None and by_gate.gate is not None:
-
-        def rank(a: Abstention, signal: str) -> tuple[bool, float, float]:
-            return within_budget(a), refusal_f1(a), a.auroc.get(signal) or 0.0
-
-        if rank(gate_here or by_gate, "answerability") > rank(by_uncertainty, "uncertainty"):
+        here = gate_here or by_gate
+        gate_rank = (within_budget(by_gate), refusal_f1(here), here.auroc.get("answerability") or 0.0)
+        own = by_uncertainty.auroc.get("uncertainty") or 0.0
+        if gate_rank > (within_budget(by_uncertainty), refusal_f1(by_uncertainty), own):
             best = by_gate
     return best.model_copy(update={"auroc": auroc})
