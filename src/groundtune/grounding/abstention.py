@@ -190,23 +190,18 @@ def calibrate(
     if not len(uncertainties) == len(refused) == len(refusal_targets):
         raise ValueError("uncertainties, refused and refusal_targets must have one entry per item")
     n_answerable = sum(not t for t in refusal_targets)
-    n_refusal = len(refusal_targets) - n_answerable
 
-    def outcomes(threshold: float | None) -> tuple[int, int]:
-        out = [r or abstains(u, threshold) for u, r in zip(uncertainties, refused, strict=True)]
-        false = sum(o and not t for o, t in zip(out, refusal_targets, strict=True))
-        return false, sum(o and t for o, t in zip(out, refusal_targets, strict=True))
-
-    def rates(threshold: float | None) -> tuple[float, float | None]:
-        false, hit = outcomes(threshold)
-        return (false / n_answerable if n_answerable else 0.0), (hit / n_refusal if n_refusal else None)
+    def outcome(threshold: float | None) -> list[bool]:
+        return [r or abstains(u, threshold) for u, r in zip(uncertainties, refused, strict=True)]
 
     threshold: float | None = None
     for candidate in sorted({u for u in uncertainties if u is not None}, reverse=True):
-        if (outcomes(candidate)[0] + 1) / (n_answerable + 1) > max_false_refusal:
+        if (refused_counts(outcome(candidate), refusal_targets)[0] + 1) / (
+            n_answerable + 1
+        ) > max_false_refusal:
             break
         threshold = candidate
-    false, recall = rates(threshold)
+    false, recall = refusal_rates(outcome(threshold), refusal_targets)
     return Abstention(
         threshold=threshold,
         max_false_refusal=max_false_refusal,
@@ -215,6 +210,20 @@ def calibrate(
         false_refusal=false,
         refusal_recall=recall,
     )
+
+
+def refused_counts(refused: Sequence[bool], refusal_targets: Sequence[bool]) -> tuple[int, int]:
+    """(answerable items refused, refusal items refused)."""
+    false = sum(r and not t for r, t in zip(refused, refusal_targets, strict=True))
+    return false, sum(r and t for r, t in zip(refused, refusal_targets, strict=True))
+
+
+def refusal_rates(refused: Sequence[bool], refusal_targets: Sequence[bool]) -> tuple[float, float | None]:
+    """(share of answerable items refused, share of refusal items refused; None without any)."""
+    false, hit = refused_counts(refused, refusal_targets)
+    n_answerable = sum(not t for t in refusal_targets)
+    n_refusal = len(refusal_targets) - n_answerable
+    return (false / n_answerable if n_answerable else 0.0), (hit / n_refusal if n_refusal else None)
 
 
 class Gated(Protocol):
@@ -395,18 +404,16 @@ def calibrate_gate(
     if len(scores) != len(refusal_targets):
         raise ValueError("scores and refusal_targets must have one entry per item")
     answerable = sorted(s for s, t in zip(scores, refusal_targets, strict=True) if not t)
-    refusal = [s for s, t in zip(scores, refusal_targets, strict=True) if t]
     allowed = math.floor(max_false_refusal * (len(answerable) + 1) + 1e-9) - 1
     gate = answerable[allowed] if 0 <= allowed < len(answerable) else None
-    refused_answerable = sum(s < gate for s in answerable) if gate is not None else 0
-    refused_refusal = sum(s < gate for s in refusal) if gate is not None else 0
+    false, recall = refusal_rates([gate is not None and s < gate for s in scores], refusal_targets)
     return Abstention(
         threshold=None,
         max_false_refusal=max_false_refusal,
         items=len(refusal_targets),
         answerable=len(answerable),
-        false_refusal=refused_answerable / len(answerable) if answerable else 0.0,
-        refusal_recall=refused_refusal / len(refusal) if refusal else None,
+        false_refusal=false,
+        refusal_recall=recall,
         signal="answerability",
         gate=gate,
         gate_weights=list(weights) if weights is not None and gate is not None else None,
@@ -450,17 +457,13 @@ def gate_outcome(gate: Abstention, scored: Sequence[Scored], refusal_targets: Se
     if len(scored) != len(refusal_targets):
         raise ValueError("scored and refusal_targets must have one entry per item")
     scores = [gated_score(gate, s) for s in scored]
-    refused = [gate_decision(gate, v) == "refuse" for v in scores]
-    n_answerable = sum(not t for t in refusal_targets)
-    n_refusal = len(refusal_targets) - n_answerable
-    false = sum(r and not t for r, t in zip(refused, refusal_targets, strict=True))
-    hit = sum(r and t for r, t in zip(refused, refusal_targets, strict=True))
+    false, recall = refusal_rates([gate_decision(gate, v) == "refuse" for v in scores], refusal_targets)
     return gate.model_copy(
         update={
             "items": len(refusal_targets),
-            "answerable": n_answerable,
-            "false_refusal": false / n_answerable if n_answerable else 0.0,
-            "refusal_recall": hit / n_refusal if n_refusal else None,
+            "answerable": sum(not t for t in refusal_targets),
+            "false_refusal": false,
+            "refusal_recall": recall,
             "auroc": {"answerability": refusal_auroc([v or 0.0 for v in scores], refusal_targets)},
         }
     )
