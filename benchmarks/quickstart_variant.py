@@ -50,7 +50,7 @@ def main() -> None:
     from groundtune.grounding import get_format
     from groundtune.infer import Engine
     from groundtune.infer.request import GenerationConfig
-    from groundtune.pipelines.quickstart import QUICKSTART_TRAIN
+    from groundtune.pipelines.quickstart import train_budget
     from groundtune.train import load_config, train
 
     overrides = {k: yaml.safe_load(v) for k, _, v in (item.partition("=") for item in args.set)}
@@ -62,7 +62,7 @@ def main() -> None:
             "dataset": args.dataset,
             "name": args.name,
             "progress": False,
-            **QUICKSTART_TRAIN,
+            **train_budget(0.0),  # the quickstart's training settings and budget
             **overrides,
         }
         run = train(load_config("default", config), home=args.home)

@@ -94,7 +94,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from groundtune.eval.run import run, show
-    from groundtune.pipelines.quickstart import DATASET, MAX_FALSE_REFUSAL, QUICKSTART_TRAIN, RECIPE
+    from groundtune.pipelines.quickstart import DATASET, MAX_FALSE_REFUSAL, RECIPE, train_budget
     from groundtune.train import load_config, train
 
     name = args.name or f"small{args.questions or 'all'}" + ("-init" if args.init_adapter else "")
@@ -118,7 +118,13 @@ def main() -> None:
     result["train"] = {}
     for seed, adapter in names.items():
         t = time.perf_counter()
-        overrides = {"dataset": dataset, "name": adapter, "seed": seed, "progress": False, **QUICKSTART_TRAIN}
+        overrides = {
+            "dataset": dataset,
+            "name": adapter,
+            "seed": seed,
+            "progress": False,
+            **train_budget(0.0),
+        }
         if args.init_adapter:
             overrides["init_adapter"] = args.init_adapter
         trained = train(load_config(RECIPE, overrides), home=args.home)

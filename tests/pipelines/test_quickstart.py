@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from groundtune import kb
 from groundtune.core.calibrations import list_calibrations, load_calibration
 from groundtune.data import load_dataset
@@ -143,3 +145,19 @@ def test_compare_reads_each_headline_figure_and_its_direction() -> None:
         "refusal F1": "yes",
         "false refusals": "yes",  # lower is better
     }
+
+
+def test_training_gets_what_is_left_of_the_fifteen_minutes_with_the_evaluation_kept_back() -> None:
+    from groundtune.pipelines.quickstart import AFTER_EVAL_S, EVAL_STEPS, QUICKSTART_MINUTES, train_budget
+
+    settings = train_budget(35.0)
+    assert settings["max_minutes"] == pytest.approx((QUICKSTART_MINUTES * 60 - 35.0 - AFTER_EVAL_S) / 60)
+    assert settings["reserve_steps"] == EVAL_STEPS and settings["eval_every"] == 10_000
+    assert train_budget(10_000.0)["max_minutes"] == 0.1  # late: the probe steps still run, then it stops
+    # a budget the user gives is the training's own: nothing kept back
+    assert train_budget(35.0, {"max_minutes": 20.0}) == {
+        "eval_every": 10_000,
+        "max_minutes": 20.0,
+        "reserve_steps": 0.0,
+    }
+    assert train_budget(35.0, {"max_steps": 2})["reserve_steps"] == EVAL_STEPS

@@ -87,6 +87,21 @@ def test_a_budget_the_run_fits_in_changes_nothing(tmp_path: Path) -> None:
     assert [r["loss"] for r in _rows(roomy.run_dir)] == [r["loss"] for r in _rows(plain.run_dir)]
 
 
+def test_reserved_steps_are_kept_back_from_the_plan_but_do_not_cut_the_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reserve of 1e12 steps outweighs any budget on any machine: the run ends at its first plan,
+    # after the probe steps (the first step's time, one-off costs and all, does not cut it sooner).
+    seen: list[float] = []
+    real = budget.planned_steps
+    monkeypatch.setattr(budget, "planned_steps", lambda **kw: seen.append(kw["reserve_s"]) or real(**kw))
+    ds = write_dataset(tmp_path / "ds")
+    result = train(tiny_config(ds, max_minutes=600, reserve_steps=1e12, name="kept"), home=tmp_path / "home")
+    run = json.loads((result.run_dir / "run.json").read_text())
+    assert result.steps == budget.PROBE_STEPS and run["total_steps"] == budget.PROBE_STEPS
+    assert run["unbudgeted_steps"] == 6 and seen and seen[0] > 1e12 * 1e-7  # the reserve is steps' time
+
+
 def test_the_plan_is_kept_across_a_stop_and_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The test fixes the plan (4 of 6 steps fit) instead of timing this machine.
     monkeypatch.setattr(budget, "planned_steps", lambda **kw: min(kw["total"], 4))

@@ -30,7 +30,8 @@ def quickstart_cmd(
         None,
         "--max-minutes",
         min=0.1,
-        help="Training time budget (default 9: the steps that fit; a CPU with native bf16 fits the epoch).",
+        help="Training time budget (default: what is left of the quickstart's 15 minutes, the "
+        "evaluation's time kept back; a CPU with native bf16 fits the epoch).",
     ),
     eval_limit: int | None = typer.Option(
         None, "--eval-limit", min=1, help="Score only the first N held-out questions."

@@ -37,12 +37,31 @@ ADAPTER = "quickstart"
 RECIPE = "default"
 
 # The default recipe's training section as it is (one epoch), with one validation at the end instead
-# of four, within a 9-minute training budget, to fit the quickstart's 15 minutes on a 2-core CPU: a CPU
-# with native bf16 trains the whole epoch (37 steps) in about 8.5 minutes; one that trains in fp32 takes
-# two to four times as long, and the budget cuts the run to the steps that fit (train/budget.py).
-# `train_overrides` go on top.
-TRAIN_MINUTES = 9.0
-QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000, "max_minutes": TRAIN_MINUTES}
+# of four, within what is left of the quickstart's 15 minutes (`QUICKSTART_MINUTES`) once the
+# knowledge base and dataset are built, less `AFTER_EVAL_S` for the update step: the training budget
+# (`max_minutes`, train/budget.py) keeps back the evaluation's time as `EVAL_STEPS` training steps at
+# the speed the run measures, since evaluating scales with the machine as training does (the
+# evaluation took 12-13 steps' time on an AVX2 CPU computing in fp32 and 16 on one with native bf16).
+# A CPU with native bf16 trains the whole epoch (37 steps, about 8.5 minutes); an AVX2 CPU computing
+# in fp32, two to four times as slow, trains the steps that fit. `train_overrides` go on top: a
+# `max_minutes` given there is the training's own budget, with nothing kept back.
+QUICKSTART_MINUTES = 15.0
+EVAL_STEPS = 16.0
+AFTER_EVAL_S = 60.0
+QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
+
+
+def train_budget(elapsed_s: float, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The quickstart's training settings after `elapsed_s` seconds of earlier steps: the time left of
+    `QUICKSTART_MINUTES` (less the update step's) as `max_minutes`, with the evaluation kept back as
+    `EVAL_STEPS` steps; `overrides` on top (their `max_minutes` keeps nothing back)."""
+    left_min = (QUICKSTART_MINUTES * 60 - elapsed_s - AFTER_EVAL_S) / 60
+    settings = {**QUICKSTART_TRAIN, "max_minutes": max(left_min, 0.1), "reserve_steps": EVAL_STEPS}
+    if overrides and overrides.get("max_minutes"):
+        settings["reserve_steps"] = 0.0
+    return {**settings, **(overrides or {})}
+
+
 # Both systems abstain when unsure, each with a threshold calibrated on the validation split that
 # refuses at most this share of answerable questions there (grounding/abstention.py); the adapter's
 # is stored as a calibration artifact, which the update step and the serve command name.
@@ -150,7 +169,8 @@ def run_quickstart(
     seconds["data"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    adapter = _train_step(state, home, say, {"model": model, **QUICKSTART_TRAIN, **(train_overrides or {})})
+    settings = train_budget(sum(seconds.values()), train_overrides)
+    adapter = _train_step(state, home, say, {"model": model, **settings})
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -255,8 +275,13 @@ def _train_step(state: StepState, home: Any, say: Say, overrides: dict[str, Any]
     config = load_config(RECIPE, {"dataset": DATASET, "name": ADAPTER, **overrides})
     result = train(config, home=home)
     manifest = read_run(result.run_dir)
+    kept = (
+        f", keeping back {config.reserve_steps:g} steps' time for the evaluation"
+        if config.reserve_steps
+        else ""
+    )
     cut = (
-        f" (of the recipe's {manifest.unbudgeted_steps}: what fits the {config.max_minutes:g}-minute budget here)"
+        f" (of the recipe's {manifest.unbudgeted_steps}: what fits {config.max_minutes:.1f} minutes{kept} here)"
         if manifest.unbudgeted_steps
         else ""
     )

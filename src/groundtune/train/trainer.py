@@ -261,8 +261,10 @@ def _run(s: Session, callbacks: list[Callback], stop: Stop | None = None) -> Run
 def _fit_budget(s: Session, budget_s: float, spent_s: float, step_times: list[float]) -> bool:
     """Apply the time budget after a step. Once `PROBE_STEPS` steps of this process are timed (two
     after a resume: the plan so far was saved), plan the run's length again from what they took and
-    re-plan the schedule to end there; before that, end the run now if the next step and the final
-    validation would overrun the budget. True when the run's length changed."""
+    re-plan the schedule to end there, keeping back the final validation and `reserve_steps` more
+    steps' time; before that, end the run now if the next step and the final validation would overrun
+    the budget (the first step's time, one-off costs and all, would inflate the reserve: it waits for
+    the plan). True when the run's length changed."""
     loop, cfg = s.loop, s.config
     assert cfg.batch_size is not None
     asked = loop.extra.setdefault(ASKED, s.total_steps)
@@ -277,7 +279,7 @@ def _fit_budget(s: Session, budget_s: float, spent_s: float, step_times: list[fl
             done=loop.step,
             total=asked,
             per_step=per_step,
-            reserve_s=reserve,
+            reserve_s=reserve + cfg.reserve_steps * per_step,
         )
     elif loop.step < total and spent_s + per_step + reserve > budget_s:
         total = loop.step
