@@ -38,16 +38,18 @@ RECIPE = "default"
 
 # The default recipe's training section as it is (one epoch), with one validation at the end instead
 # of four, within what is left of the quickstart's 15 minutes (`QUICKSTART_MINUTES`) once the
-# knowledge base and dataset are built, less `AFTER_EVAL_S` for the update step: the training budget
-# (`max_minutes`, train/budget.py) keeps back the evaluation's time as `EVAL_STEPS` training steps at
-# the speed the run measures, since evaluating scales with the machine as training does (the
-# evaluation took 12-13 steps' time on an AVX2 CPU computing in fp32 and 16 on one with native bf16).
-# A CPU with native bf16 trains the whole epoch (37 steps, about 8.5 minutes); an AVX2 CPU computing
-# in fp32, two to four times as slow, trains the steps that fit. `train_overrides` go on top: a
-# `max_minutes` given there is the training's own budget, with nothing kept back.
+# knowledge base and dataset are built, less `AFTER_EVAL_S` (the update step, 31-44 s, and the training's
+# set-up outside its own budget, about 40 s): the training budget (`max_minutes`, train/budget.py) keeps
+# back the evaluation's time as `EVAL_STEPS` training steps at the speed the run measures, since
+# evaluating scales with the machine as training does. Measured, the evaluation took 12-16 steps'
+# time on an AVX2 CPU computing in fp32 (400 s against steps of about 24 s, 2026-12-07) and 14-16 on
+# one with native bf16 (186-216 s, steps of about 13.5 s). A CPU with native bf16 trains the whole
+# epoch (37 steps, about 8.5 minutes); an AVX2 CPU, two to four times as slow, trains the steps that
+# fit. `train_overrides` go on top: a `max_minutes` given there is the training's own budget, with
+# nothing kept back.
 QUICKSTART_MINUTES = 15.0
-EVAL_STEPS = 16.0
-AFTER_EVAL_S = 60.0
+EVAL_STEPS = 18.0
+AFTER_EVAL_S = 90.0
 QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
 
 
