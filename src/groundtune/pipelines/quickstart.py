@@ -55,7 +55,7 @@ QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
 
 def train_budget(elapsed_s: float, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """The quickstart's training settings after `elapsed_s` seconds of earlier steps: the time left of
-    `QUICKSTART_MINUTES` (less the update step's) as `max_minutes`, with the evaluation kept back as
+    `QUICKSTART_MINUTES` less `AFTER_EVAL_S` as `max_minutes`, with the evaluation kept back as
     `EVAL_STEPS` steps; `overrides` on top (their `max_minutes` keeps nothing back)."""
     left_min = (QUICKSTART_MINUTES * 60 - elapsed_s - AFTER_EVAL_S) / 60
     settings = {**QUICKSTART_TRAIN, "max_minutes": max(left_min, 0.1), "reserve_steps": EVAL_STEPS}
