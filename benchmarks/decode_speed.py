@@ -1,19 +1,29 @@
 """Generation speed on the quickstart's evaluation prompts: the engine as it is against the same engine
 with one of its speed-ups taken out (`--baseline`):
 
-- `cache` (default): transformers' `DynamicCache` and no shared-prefix prefill (the engine before both
-  were added). Bar: the engine takes at most 0.8x the baseline's time.
+- `batches` (default): fixed batches instead of one refilled stream (`Engine.refill = False`: rows
+  sorted longest first, cut into batches spread evenly, each batch waiting for its longest reply
+  before the next starts). Bar: the engine takes at most 0.85x the baseline's time.
+- `prefill`: every admission prefilled in one call, however many rows join, instead of calls of about
+  `decode.PREFILL_TOKENS` tokens. Bar: at most 0.9x.
+- `window`: sliding-window layers attend over every slot, masked (as transformers' mask alone would
+  have it), instead of being handed only the slots their window sees (`infer/kvcache.py`). Bar: at
+  most 0.9x.
 - `head`: the LM head computed by `nn.Linear` (`h @ W.T`) instead of `W @ h.T` for the few rows of a
   decode step (`infer/head.py`). Bar: at most 0.9x.
+
+(`benchmarks/results/decode_speed.json` holds an earlier baseline, `cache`: transformers' DynamicCache
+and no shared-prefix prefill, measured before the stream; the stream's cache cannot be swapped out.)
 
 The prompts are what `make quickstart` evaluates: the validation split of the `quickstart` dataset, as
 base 2-shot prompts (instruction + two demonstrations + the item: half of each prompt is shared) and as
 the adapter's zero-shot prompts, greedy, 96 new tokens, batches of 16. Both engines run in one process,
-interleaved round by round (the machine is noisy); the figure is the ratio of summed seconds.
+interleaved round by round (the machine is noisy); the figure is the ratio of summed seconds. Decode
+steps (forward calls of one token per row) are counted too.
 
     .venv/bin/python benchmarks/decode_speed.py --home W [--baseline head]
     # W: a workspace where `groundtune quickstart` ran
-    # writes benchmarks/results/decode_speed.json (decode_speed_head.json for --baseline head)
+    # writes benchmarks/results/decode_speed_<baseline>.json
 """
 
 from __future__ import annotations
@@ -29,29 +39,47 @@ from typing import Any
 
 from train_throughput import cpu_model  # benchmarks/ is on sys.path when run as a script
 
-BARS = {"cache": 0.8, "head": 0.9}
+BARS = {"batches": 0.85, "prefill": 0.9, "window": 0.9, "head": 0.9}
 
 
 @contextlib.contextmanager
-def baseline_engine() -> Iterator[None]:
-    """The engine before this change: transformers' DynamicCache (concatenates every step), every row
-    prefilled in full."""
-    from transformers import DynamicCache
-
-    import groundtune.infer.decode as decode
-    import groundtune.infer.kvcache as kvcache
-
-    saved = decode.MIN_SHARED_PREFIX, kvcache.BufferedCache
-    decode.MIN_SHARED_PREFIX = 1 << 30
-    kvcache.BufferedCache = lambda capacity, layers=None: DynamicCache()  # type: ignore[assignment,misc]
+def fixed_batches(engine: Any) -> Iterator[None]:
+    """The engine before refilling: fixed batches, each waiting for its longest reply."""
+    engine.refill = False
     try:
         yield
     finally:
-        decode.MIN_SHARED_PREFIX, kvcache.BufferedCache = saved
+        engine.refill = True
 
 
 @contextlib.contextmanager
-def linear_head() -> Iterator[None]:
+def one_prefill(engine: Any) -> Iterator[None]:
+    """All rows joining at once are prefilled in one call."""
+    import groundtune.infer.decode as decode
+
+    saved = decode.PREFILL_TOKENS
+    decode.PREFILL_TOKENS = 1 << 40
+    try:
+        yield
+    finally:
+        decode.PREFILL_TOKENS = saved
+
+
+@contextlib.contextmanager
+def full_windows(engine: Any) -> Iterator[None]:
+    """Every layer attends over all its slots (sliding ones masked beyond their window)."""
+    import groundtune.infer.kvcache as kvcache
+
+    saved = kvcache.layer_windows
+    kvcache.layer_windows = lambda config: [None] * config.num_hidden_layers
+    try:
+        yield
+    finally:
+        kvcache.layer_windows = saved
+
+
+@contextlib.contextmanager
+def linear_head(engine: Any) -> Iterator[None]:
     """The engine before `infer/head.py`: the LM head as `nn.Linear` computes it, for every input."""
     import groundtune.infer.head as head
 
@@ -63,9 +91,11 @@ def linear_head() -> Iterator[None]:
         head.SKINNY_ROWS = saved
 
 
-BASELINES = {"cache": baseline_engine, "head": linear_head}
+BASELINES = {"batches": fixed_batches, "prefill": one_prefill, "window": full_windows, "head": linear_head}
 WITHOUT = {
-    "cache": "its KV cache and shared-prefix prefill (DynamicCache, every row prefilled in full)",
+    "batches": "refilling (fixed batches, each waiting for its longest reply)",
+    "prefill": "prefill calls of about PREFILL_TOKENS tokens (one call per admission)",
+    "window": "windowed sliding layers (every layer attends over all slots, masked)",
     "head": "the W @ h.T head (nn.Linear for every input)",
 }
 
@@ -75,11 +105,12 @@ def main() -> None:
     parser.add_argument("--home", required=True, help="a GROUNDTUNE_HOME where the quickstart ran")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--max-new-tokens", type=int, default=96)
-    parser.add_argument("--baseline", choices=sorted(BASELINES), default="cache")
-    parser.add_argument("--out", default=None, help="default: benchmarks/results/decode_speed[_head].json")
+    parser.add_argument("--baseline", choices=sorted(BASELINES), default="batches")
+    parser.add_argument(
+        "--out", default=None, help="default: benchmarks/results/decode_speed_<baseline>.json"
+    )
     args = parser.parse_args()
-    suffix = "" if args.baseline == "cache" else f"_{args.baseline}"
-    out = Path(args.out or Path(__file__).parent / "results" / f"decode_speed{suffix}.json")
+    out = Path(args.out or Path(__file__).parent / "results" / f"decode_speed_{args.baseline}.json")
     bar = BARS[args.baseline]
 
     import torch
@@ -99,20 +130,34 @@ def main() -> None:
     requests = build_requests(
         items, systems, get_format("cited"), config, pick_demonstrations(pool, 2, seed=0)
     )
-    engine.generate(requests[ADAPTER][:2])  # warm-up
+    # Warm-up at full size: the process's first large call pays for growing its memory (page faults),
+    # which would otherwise fall on whichever variant runs first.
+    short = GenerationConfig(max_new_tokens=4, temperature=0.0)
+    for reqs in requests.values():
+        engine.generate([r.model_copy(update={"config": short}) for r in reqs[: engine.batch_size]])
+    calls: list[tuple[int, int]] = []  # (rows, tokens) of every forward call
+
+    def count(module: Any, args: Any, kwargs: dict[str, Any]) -> None:
+        calls.append(tuple(kwargs["input_ids"].shape))
+
+    engine.lm.model.register_forward_pre_hook(count, with_kwargs=True)
 
     seconds: dict[str, dict[str, list[float]]] = {"engine": {}, "baseline": {}}
     texts: dict[str, dict[str, list[str]]] = {"engine": {}, "baseline": {}}
+    steps: dict[str, dict[str, int]] = {"engine": {}, "baseline": {}}
     for round_ in range(args.rounds):
         for variant in ("engine", "baseline") if round_ % 2 == 0 else ("baseline", "engine"):
-            with BASELINES[args.baseline]() if variant == "baseline" else contextlib.nullcontext():
+            with BASELINES[args.baseline](engine) if variant == "baseline" else contextlib.nullcontext():
                 for name, reqs in requests.items():
+                    calls.clear()
                     start = time.perf_counter()
                     results = engine.generate(reqs)
                     seconds[variant].setdefault(name, []).append(time.perf_counter() - start)
                     texts[variant][name] = [r.text for r in results]
+                    steps[variant][name] = sum(tokens == 1 for _, tokens in calls)
                     print(
-                        f"round {round_ + 1} {variant:8s} {name:11s} {seconds[variant][name][-1]:6.1f} s",
+                        f"round {round_ + 1} {variant:8s} {name:11s} {seconds[variant][name][-1]:6.1f} s, "
+                        f"{steps[variant][name]} decode steps",
                         flush=True,
                     )
 
@@ -124,6 +169,7 @@ def main() -> None:
             "engine_s": seconds["engine"][name],
             "baseline_s": seconds["baseline"][name],
             "ratio": round(engine_s / baseline_s, 3),
+            "decode_steps": {"engine": steps["engine"][name], "baseline": steps["baseline"][name]},
             "same_text": f"{same}/{len(items)}",
         }
     total = sum(sum(v) for v in seconds["engine"].values()) / sum(

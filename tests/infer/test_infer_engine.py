@@ -27,28 +27,78 @@ def test_small_batches_and_token_budget_give_the_same_results(make_requests) -> 
     assert [r.text for r in small.generate(reqs)] == [r.text for r in big.generate(reqs)]
 
 
-def test_rows_are_spread_evenly_over_the_batches_they_need(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
-    """No small last batch (a decode step costs nearly as much for 2 rows as for 8): 17 requests at a
-    batch size of 8 run as 6, 6, 5; the token budget still caps a batch."""
-    sizes: list[int] = []
-    original = engine._batches
-
-    def record(rows):  # type: ignore[no-untyped-def]
-        for batch in original(rows):
-            sizes.append(len(batch))
-            yield batch
-
-    engine._batches = record
-    try:
-        results = engine.generate(make_requests(max_new_tokens=2) * 4 + make_requests(max_new_tokens=2)[:1])
-    finally:
-        del engine._batches
-    assert sizes == [6, 6, 5] and len(results) == 17
+def test_a_finished_rows_place_goes_to_the_next_request_at_once(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
+    """Two rows at a time: one long answer (12 tokens) and four short ones (2 tokens) take the long
+    answer's 11 decode steps in all, the short ones taking turns beside it; every result equals the
+    request generated alone, and no step holds more than two rows."""
     from groundtune.infer import Engine
 
-    capped = Engine(engine.lm, batch_size=8, max_batch_tokens=40)
-    width = len(capped._encode("Why?"))
-    assert all(len(b) * width <= 40 for b in capped._batches(capped._rows(make_requests(["Why?"]) * 17)))
+    two = Engine(engine.lm, batch_size=2)
+    prompts = ["Summarise the documents about tyre pressure and brakes in two sentences, citing them."]
+    long = make_requests(prompts, max_new_tokens=12, stop=["never"])
+    short = make_requests(["Hello", "Why?", "Hi", "What?"], max_new_tokens=2, stop=["never"])
+    reqs = short[:2] + long + short[2:]
+    rows: list[tuple[int, int]] = []
+    forward = two.lm.model.forward
+
+    def record(*args, **kwargs):  # type: ignore[no-untyped-def]
+        rows.append(tuple(kwargs["input_ids"].shape))
+        return forward(*args, **kwargs)
+
+    two.lm.model.forward = record
+    try:
+        together = two.generate(reqs)
+    finally:
+        two.lm.model.forward = forward
+    steps = [shape for shape in rows if shape[1] == 1]
+    assert [r.completion_tokens for r in together] == [2, 2, 12, 2, 2]
+    assert len(steps) == 11 and max(n for n, _ in rows) == 2
+    alone = [two.generate([r])[0] for r in reqs]
+    assert [r.text for r in together] == [r.text for r in alone]
+    for a, b in zip(together, alone, strict=True):
+        assert a.token_entropy == pytest.approx(b.token_entropy, rel=1e-4, abs=1e-5)
+    two.refill = False  # fixed batches: the long answer's batch waits for it, then the rest
+    assert [r.text for r in two.generate(reqs)] == [r.text for r in alone]
+    two.refill = True
+    # A stream longer than any of its requests: its cache outgrows the buffer it started with.
+    staggered = long[:1] + make_requests(
+        ["Hello", "Why?", "Hi", "What?"] * 6, max_new_tokens=6, stop=["never"]
+    )
+    staggered[0] = staggered[0].model_copy(
+        update={"config": staggered[1].config.model_copy(update={"max_new_tokens": 3})}
+    )
+    rows.clear()
+    two.lm.model.forward = record
+    try:
+        together = two.generate(staggered)
+    finally:
+        two.lm.model.forward = forward
+    capacity = max(two.count_tokens(r.prompt) + r.config.max_new_tokens for r in staggered)
+    assert sum(n == 1 for _, n in rows) > capacity  # decode steps of the stream
+    assert [r.text for r in together] == [two.generate([r])[0].text for r in staggered]
+
+
+def test_the_row_and_token_budgets_hold_and_fixed_batches_spread_rows_evenly(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
+    """A stream takes rows while the widest prompt times the rows fits the token budget (a lone row
+    always goes); without refilling, 17 requests at a batch size of 8 run as 6, 6, 5 (a decode step
+    costs nearly as much for 2 rows as for 8)."""
+    from groundtune.infer.decode import Pending
+
+    rows = engine._rows(make_requests(max_new_tokens=2) * 4 + make_requests(max_new_tokens=2)[:1])
+    fixed = Pending(rows, 8, 1 << 20, refill=False)
+    sizes = []
+    while fixed.rows:
+        batch = fixed.take([])
+        assert fixed.take(batch) == []  # nothing joins a running batch
+        sizes.append(len(batch))
+    assert sizes == [6, 6, 5]
+    width = len(engine._encode("Why?"))
+    capped = Pending(engine._rows(make_requests(["Why?"]) * 17), 8, 4 * width)
+    first = capped.take([])
+    assert len(first) == 4 and capped.take(first) == []
+    assert len(capped.take(first[:3])) == 1  # a row left: one joins
+    wide = Pending(engine._rows(make_requests(["Why?"])), 8, 1)
+    assert len(wide.take([])) == 1  # too wide for the budget, but alone it goes
 
 
 def test_results_come_back_in_request_order_with_counts(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
@@ -231,3 +281,40 @@ def test_a_shared_prompt_prefix_is_computed_once_with_the_same_results(window: i
         assert [r.text for r in together] == [r.text for r in alone]
         for a, b in zip(together, alone, strict=True):
             assert a.token_entropy == pytest.approx(b.token_entropy, rel=1e-4, abs=1e-5)
+
+
+@pytest.mark.parametrize("window", [512, 6])
+def test_rows_join_wider_than_the_cache_and_dead_slots_are_dropped_with_the_same_results(
+    window: int, monkeypatch: pytest.MonkeyPatch, make_requests
+) -> None:  # type: ignore[no-untyped-def]
+    """Shortest prompt first (as requests arriving one by one may come), two rows at a time: a wider
+    prompt joining shifts the cache right, slots no live row uses are dropped from its left, and
+    every row still generates exactly what it generates alone."""
+    import groundtune.infer.decode as decode
+    from groundtune.infer import Engine
+    from groundtune.infer.kvcache import BufferedCache
+    from groundtune.models.registry import LoadedLM, layout_for_tokenizer
+    from groundtune.models.tiny import tiny_gemma
+
+    model, tok = tiny_gemma(sliding_window=window)
+    engine = Engine(LoadedLM("tiny", model, tok, layout_for_tokenizer(tok), None))
+    reqs = make_requests(["Why?"], max_new_tokens=2, stop=["never"])
+    reqs += make_requests(["Hello"], max_new_tokens=6, stop=["never"])
+    reqs += make_requests(["What is the warranty period of the frame?"], max_new_tokens=9, stop=["never"])
+    reqs += make_requests(
+        ["Summarise the documents about tyre pressure and brakes, citing them."], max_new_tokens=4
+    )
+    alone = [engine.generate([r])[0] for r in reqs]
+    shifts: list[int] = []
+    shift = BufferedCache.shift
+    monkeypatch.setattr(BufferedCache, "shift", lambda self, n: (shifts.append(n), shift(self, n))[1])
+    monkeypatch.setattr(decode, "COMPACT_SLOTS", 1)
+    pending = decode.Pending(engine._rows(reqs), 2, 1 << 20)
+    pending.rows.reverse()
+    results = {
+        e.index: e.result for e in decode.run_stream(engine.lm.model, pending, engine._pad_id) if e.result
+    }
+    assert any(n > 0 for n in shifts) and any(n < 0 for n in shifts), shifts
+    assert [results[i].text for i in range(len(reqs))] == [r.text for r in alone]
+    for i, b in enumerate(alone):
+        assert results[i].token_entropy == pytest.approx(b.token_entropy, rel=1e-4, abs=1e-5)

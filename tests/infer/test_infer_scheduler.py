@@ -48,7 +48,7 @@ def test_full_queue_is_refused_and_bad_requests_fail_in_the_caller(engine, make_
         assert err.value.status == 429 and err.value.retry_after > 0
         # The queue holds two. How many got in first depends on how many the worker took before it
         # blocked on the model (with no gathering pause it takes whatever is queued as it wakes).
-        assert len(waiting) >= 1 and scheduler._queue.qsize() <= 2
+        assert len(waiting) >= 1 and len(scheduler._queue) <= 2
         with pytest.raises(NotFoundError):
             scheduler.submit(make_requests(adapter="missing")[0])
     assert first.result(timeout=60).completion_tokens == 3
@@ -86,3 +86,33 @@ def test_cancelled_futures_and_closed_streams_do_not_break_the_scheduler(engine,
         assert doomed.cancelled()
         again = scheduler.submit(reqs[3])
         assert again.result(timeout=60).text == expected[3].text
+
+
+def test_a_request_arriving_mid_flight_joins_the_running_call_when_its_adapter_can(
+    adapter_dirs, make_requests
+) -> None:  # type: ignore[no-untyped-def]
+    """A request that arrives while a long one decodes joins that call at the next free row and
+    finishes first, with the text it has alone; one for another adapter waits for the next call, and
+    so does everything queued behind it (first come, first served)."""
+    from groundtune.infer import Engine
+
+    engine = Engine.load("tiny-random-gemma3", dtype="float32", batch_size=4)
+    engine.load_adapter("alpha", adapter_dirs["alpha"])
+    long = make_requests(max_new_tokens=40, stop=["never"])[2]
+    short = make_requests(max_new_tokens=3, stop=["never"])[1]
+    other = make_requests(adapter="alpha", max_new_tokens=3, stop=["never"])[0]
+    expected = {"short": engine.generate([short])[0].text, "other": engine.generate([other])[0].text}
+    with BatchScheduler(engine, gather_s=0.0) as scheduler:
+        stream = scheduler.stream(long, timeout_s=60)
+        deltas = iter(stream)
+        next(deltas)  # the long request is decoding
+        joined = scheduler.submit(short)
+        assert joined.result(timeout=60).text == expected["short"]
+        assert scheduler.batches == [2]  # it joined the running call
+        waiting = scheduler.submit(other)
+        behind = scheduler.submit(short)
+        rest = "".join(deltas)
+        assert stream.result is not None and stream.result.completion_tokens == 40 and rest
+        assert waiting.result(timeout=60).text == expected["other"]
+        assert behind.result(timeout=60).text == expected["short"]
+        assert scheduler.batches[0] == 2 and sum(scheduler.batches) == 4

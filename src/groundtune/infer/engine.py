@@ -1,18 +1,19 @@
 """The in-process generation engine: a transformers causal LM plus PEFT adapters, generating for many
 requests at once.
 
-`generate` wraps each prompt in the model's `PromptLayout`, sorts requests by length, cuts them into
-batches (at most `batch_size` rows and `max_batch_tokens` padded prompt tokens), and runs each batch
-with `decode.run_batch`; results come back in request order. `events` exposes the same work as a
-stream of per-request text deltas, which `stream` and a serving scheduler build on. One batch runs at
-a time (a lock), since adapters are switched on the shared model. A request carrying the grounding
+`generate` wraps each prompt in the model's `PromptLayout` and decodes all requests as one stream
+(`decode.run_stream`): at most `batch_size` rows and `max_batch_tokens` padded prompt tokens at a
+time, longest prompt first, a finished row's place going to the next request at once; results come
+back in request order. `events` exposes the same work as a stream of per-request text deltas, which
+`stream` and a serving scheduler build on. One call runs at a time (a lock), since adapters are
+switched on the shared model. A request carrying the grounding
 format's constraint decodes within it (`infer/constrain.py`). It does not render prompts (the
 grounding format does) nor parse answers.
 """
 
 from __future__ import annotations
 
-import math
+import itertools
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 from groundtune.core.errors import InvalidInputError
 from groundtune.infer.adapters import AdapterSet
 from groundtune.infer.constrain import RowConstraint, TokenTexts
-from groundtune.infer.decode import Event, Row, run_batch
+from groundtune.infer.decode import Event, Pending, Row, run_stream
 from groundtune.infer.head import install as install_head
 from groundtune.infer.request import GenerationRequest, GenerationResult, Progress
 from groundtune.infer.stops import TextTracker, split_stops
@@ -86,6 +87,8 @@ class Engine:
         self.layout = lm.layout
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
+        # False: fixed batches, the engine before refilling (benchmarks/decode_speed.py measures against it)
+        self.refill = True
         install_head(lm.model)  # the LM head as W @ h.T for decode steps' few rows (infer/head.py)
         self._adapters = AdapterSet(lm.model)
         self._lock = threading.Lock()
@@ -153,9 +156,9 @@ class Engine:
         """Raise the error `generate` would raise for `request` (unknown adapter, too long)."""
         self._rows([request])
 
-    def _rows(self, requests: list[GenerationRequest]) -> list[Row]:
+    def _rows(self, requests: list[GenerationRequest], start: int = 0) -> list[Row]:
         rows = []
-        for i, req in enumerate(requests):
+        for i, req in enumerate(requests, start):
             self._adapters.check(req.adapter)
             ids = self._encode(req.prompt, req.history)
             if len(ids) + req.config.max_new_tokens > self._max_len:
@@ -171,39 +174,48 @@ class Engine:
             rows.append(Row(i, ids, req.config, req.adapter, tracker, rule))
         return rows
 
-    def _batches(self, rows: list[Row]) -> Iterator[list[Row]]:
-        """Longest first (memory trouble shows at once), each batch within the row and token budgets.
-        Rows are spread evenly over the batches they need (34 rows at 16 -> 12, 12, 10, not 16, 16, 2):
-        a decode step costs nearly as much for 2 rows as for 16, so a small last batch is paid for
-        at almost full price."""
-        ordered = sorted(rows, key=lambda r: -len(r.prompt_ids))
-        needed = math.ceil(len(ordered) / self.batch_size)  # batches at most batch_size rows make
-        limit = math.ceil(len(ordered) / needed) if ordered else self.batch_size
-        batch: list[Row] = []
-        for row in ordered:
-            width = len(batch[0].prompt_ids) if batch else len(row.prompt_ids)
-            if batch and (len(batch) >= limit or width * (len(batch) + 1) > self.max_batch_tokens):
-                yield batch
-                batch = []
-            batch.append(row)
-        if batch:
-            yield batch
-
     def events(
-        self, requests: list[GenerationRequest], cancelled: Callable[[int], bool] | None = None
+        self,
+        requests: list[GenerationRequest],
+        cancelled: Callable[[int], bool] | None = None,
+        more: Callable[[int, Callable[[GenerationRequest], bool]], list[GenerationRequest]] | None = None,
     ) -> Iterator[Event]:
         """Generate for `requests`, yielding text deltas and finished results as they happen;
         `Event.index` is the request's position in `requests`. Bad requests fail before any work.
-        A request whose `cancelled(index)` turns true stops generating and gets no result."""
-        return self._run(self._rows(requests), cancelled)
+        A request whose `cancelled(index)` turns true stops generating and gets no result.
 
-    def _run(self, rows: list[Row], cancelled: Callable[[int], bool] | None) -> Iterator[Event]:
-        for batch in self._batches(rows):
-            with self._lock:
-                adapters = [r.adapter for r in batch]
-                with self._adapters.route(adapters) as mixed:
-                    names = self._adapters.names_for(adapters) if mixed else None
-                    yield from run_batch(self._adapters.model, batch, self._pad_id, names, cancelled)
+        `more(room, accepts)`, if given, is asked whenever a row is free: it returns up to `room`
+        requests that arrived meanwhile, each one `accepts` (its adapter can share this call's
+        routing); they join at once and are numbered after `requests`, in the order given."""
+        return self._run(self._rows(requests), cancelled, more)
+
+    def _run(
+        self,
+        rows: list[Row],
+        cancelled: Callable[[int], bool] | None,
+        more: Callable[[int, Callable[[GenerationRequest], bool]], list[GenerationRequest]] | None = None,
+    ) -> Iterator[Event]:
+        if not rows:
+            return
+        with self._lock:
+            adapters = [r.adapter for r in rows]
+            with self._adapters.route(adapters) as mixed:
+                names = (lambda live: self._adapters.names_for([r.adapter for r in live])) if mixed else None
+                joins = None
+                if more is not None:
+                    numbered = itertools.count(len(rows))
+                    routed = set(adapters)
+
+                    def accepts(request: GenerationRequest) -> bool:
+                        return mixed or request.adapter in routed
+
+                    def joins(room: int) -> list[Row]:
+                        return [self._rows([req], next(numbered))[0] for req in more(room, accepts)]
+
+                pending = Pending(
+                    rows, self.batch_size, self.max_batch_tokens, refill=self.refill, more=joins
+                )
+                yield from run_stream(self._adapters.model, pending, self._pad_id, names, cancelled)
 
     def generate(
         self, requests: list[GenerationRequest], progress: Progress | None = None

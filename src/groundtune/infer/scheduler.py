@@ -2,10 +2,12 @@
 
 A single worker thread takes whatever is waiting (up to the engine's batch size, after a short
 gathering pause) and runs it as one `Engine.events` call, so eight clients asking at once share
-decode steps instead of queueing one by one. Callers get a `Future` (`submit`) or a live iterator of
-text deltas (`stream`). A bounded queue refuses work with `RateLimitError` (HTTP 429) when full.
-Requests wait for the running batch to finish (no joining a batch mid-flight); a cancelled future or
-a closed stream leaves its batch at the next step. It knows nothing about HTTP, prompts or retrieval.
+decode steps instead of queueing one by one; a request arriving while that call runs joins it as soon
+as a row is free (when its adapter can share the call's routing; otherwise it waits, and so does
+everything behind it, for the next call). Callers get a `Future` (`submit`) or a live iterator of text
+deltas (`stream`). A bounded queue refuses work with `RateLimitError` (HTTP 429) when full. A
+cancelled future or a closed stream leaves its batch at the next step. It knows nothing about HTTP,
+prompts or retrieval.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,28 +79,31 @@ class BatchScheduler:
     def __init__(self, engine: Any, *, max_queue: int = 64, gather_s: float = 0.01) -> None:
         self.engine = engine
         self.gather_s = gather_s
-        self._queue: queue.Queue[_Job] = queue.Queue(maxsize=max_queue)
+        self.max_queue = max_queue
+        self._queue: deque[_Job] = deque()
+        self._ready = threading.Condition()
         self._stop = threading.Event()
-        self.batches: list[int] = []  # size of every batch run, for load reports
+        self.batches: list[int] = []  # requests of every engine call (joiners included), for load reports
         self._thread = threading.Thread(target=self._work, name="groundtune-batcher", daemon=True)
         self._thread.start()
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        return len(self._queue)
 
     def _enqueue(self, job: _Job) -> _Job:
         if self._stop.is_set():
             raise UnavailableError("the scheduler is closed", hint="create a new BatchScheduler")
         self.engine.validate(job.request)  # bad requests fail in the caller, not in the batch
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            raise RateLimitError(
-                f"{self._queue.maxsize} requests are already waiting",
-                retry_after=1.0,
-                hint="retry after a second, or raise max_queue",
-            ) from None
+        with self._ready:
+            if len(self._queue) >= self.max_queue:
+                raise RateLimitError(
+                    f"{self.max_queue} requests are already waiting",
+                    retry_after=1.0,
+                    hint="retry after a second, or raise max_queue",
+                )
+            self._queue.append(job)
+            self._ready.notify()
         return job
 
     def submit(self, request: GenerationRequest) -> Future[GenerationResult]:
@@ -112,11 +118,9 @@ class BatchScheduler:
         """Stop taking work; the running batch finishes, waiting requests fail as unavailable."""
         self._stop.set()
         self._thread.join(timeout=timeout_s)
-        while True:
-            try:
-                job = self._queue.get_nowait()
-            except queue.Empty:
-                break
+        with self._ready:
+            left, self._queue = list(self._queue), deque()
+        for job in left:
             self._fail(job, UnavailableError("the scheduler closed", hint="retry on a running server"))
 
     def __enter__(self) -> BatchScheduler:
@@ -126,18 +130,35 @@ class BatchScheduler:
         self.close()
 
     def _take(self) -> list[_Job]:
-        try:
-            first = self._queue.get(timeout=0.1)
-        except queue.Empty:
-            return []
-        jobs = [first]
-        deadline = time.monotonic() + self.gather_s
-        while len(jobs) < self.engine.batch_size:
-            try:
-                jobs.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
-            except queue.Empty:
-                break
+        with self._ready:
+            if not self._ready.wait_for(lambda: self._queue, timeout=0.1):
+                return []
+            jobs = [self._queue.popleft()]
+            deadline = time.monotonic() + self.gather_s
+            while len(jobs) < self.engine.batch_size:
+                if not self._queue and not self._ready.wait_for(
+                    lambda: self._queue, timeout=max(0.0, deadline - time.monotonic())
+                ):
+                    break
+                jobs.append(self._queue.popleft())
         return jobs
+
+    def _joiners(
+        self, jobs: list[_Job]
+    ) -> Callable[[int, Callable[[GenerationRequest], bool]], list[GenerationRequest]]:
+        """What `Engine.events` asks when a row is free: waiting requests from the head of the queue,
+        while the call accepts them (first come, first served: one it cannot take stops the rest)."""
+
+        def more(room: int, accepts: Callable[[GenerationRequest], bool]) -> list[GenerationRequest]:
+            taken: list[_Job] = []
+            with self._ready:
+                while self._queue and len(taken) < room and accepts(self._queue[0].request):
+                    taken.append(self._queue.popleft())
+            jobs.extend(taken)
+            self.batches[-1] += len(taken)
+            return [job.request for job in taken]
+
+        return more
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -148,7 +169,9 @@ class BatchScheduler:
     def _run(self, jobs: list[_Job]) -> None:
         self.batches.append(len(jobs))
         try:
-            events = self.engine.events([j.request for j in jobs], lambda i: jobs[i].cancelled())
+            events = self.engine.events(
+                [j.request for j in jobs], lambda i: jobs[i].cancelled(), self._joiners(jobs)
+            )
             for event in events:
                 job = jobs[event.index]
                 if event.delta and job.deltas is not None:
