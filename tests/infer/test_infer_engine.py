@@ -80,8 +80,7 @@ def test_a_finished_rows_place_goes_to_the_next_request_at_once(engine, make_req
 
 def test_the_row_and_token_budgets_hold_and_fixed_batches_spread_rows_evenly(engine, make_requests) -> None:  # type: ignore[no-untyped-def]
     """A stream takes rows while the widest prompt times the rows fits the token budget (a lone row
-    always goes); without refilling, 17 requests at a batch size of 8 run as 6, 6, 5 (a decode step
-    costs nearly as much for 2 rows as for 8)."""
+    always goes); without refilling, 17 requests at a batch size of 8 run as 6, 6, 5, not 8, 8, 1."""
     from groundtune.infer.decode import Pending
 
     rows = engine._rows(make_requests(max_new_tokens=2) * 4 + make_requests(max_new_tokens=2)[:1])

@@ -70,8 +70,8 @@ class Pending:
     """Rows waiting for a place in a stream, longest prompt first (memory trouble shows at once).
 
     `refill=False` admits rows only into an empty stream, as fixed batches spread evenly over the rows
-    (34 rows at 16 -> 12, 12, 10, not 16, 16, 2: a decode step costs nearly as much for 2 rows as for
-    16): the engine before refilling, kept to measure against (`benchmarks/decode_speed.py`)."""
+    (34 rows at 16 -> 12, 12, 10, not 16, 16, 2): the engine before refilling, kept to measure against
+    (`benchmarks/decode_speed.py`)."""
 
     def __init__(
         self,
