@@ -33,62 +33,39 @@ import contextlib
 import json
 import platform
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from train_throughput import cpu_model  # benchmarks/ is on sys.path when run as a script
 
 BARS = {"batches": 0.85, "prefill": 0.9, "window": 0.9, "head": 0.9}
 
 
-@contextlib.contextmanager
-def fixed_batches(engine: Any) -> Iterator[None]:
+def fixed_batches(engine: Any) -> Any:
     """The engine before refilling: fixed batches, each waiting for its longest reply."""
-    engine.refill = False
-    try:
-        yield
-    finally:
-        engine.refill = True
+    return mock.patch.object(engine, "refill", False)
 
 
-@contextlib.contextmanager
-def one_prefill(engine: Any) -> Iterator[None]:
+def one_prefill(engine: Any) -> Any:
     """All rows joining at once are prefilled in one call."""
     import groundtune.infer.decode as decode
 
-    saved = decode.PREFILL_TOKENS
-    decode.PREFILL_TOKENS = 1 << 40
-    try:
-        yield
-    finally:
-        decode.PREFILL_TOKENS = saved
+    return mock.patch.object(decode, "PREFILL_TOKENS", 1 << 40)
 
 
-@contextlib.contextmanager
-def full_windows(engine: Any) -> Iterator[None]:
+def full_windows(engine: Any) -> Any:
     """Every layer attends over all its slots (sliding ones masked beyond their window)."""
     import groundtune.infer.kvcache as kvcache
 
-    saved = kvcache.layer_windows
-    kvcache.layer_windows = lambda config: [None] * config.num_hidden_layers
-    try:
-        yield
-    finally:
-        kvcache.layer_windows = saved
+    return mock.patch.object(kvcache, "layer_windows", lambda config: [None] * config.num_hidden_layers)
 
 
-@contextlib.contextmanager
-def linear_head(engine: Any) -> Iterator[None]:
+def linear_head(engine: Any) -> Any:
     """The engine before `infer/head.py`: the LM head as `nn.Linear` computes it, for every input."""
     import groundtune.infer.head as head
 
-    saved = head.SKINNY_ROWS
-    head.SKINNY_ROWS = 0
-    try:
-        yield
-    finally:
-        head.SKINNY_ROWS = saved
+    return mock.patch.object(head, "SKINNY_ROWS", 0)
 
 
 BASELINES = {"batches": fixed_batches, "prefill": one_prefill, "window": full_windows, "head": linear_head}
