@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+import yaml
 
 from groundtune import kb
 from groundtune.core.calibrations import list_calibrations, load_calibration
@@ -64,6 +65,21 @@ def test_quickstart_runs_every_step_then_skips_them() -> None:
         "train",
         "eval",
     }
+    # Before training, the evaluation's time was measured on this machine and kept back from the budget.
+    from groundtune.pipelines.quickstart import AFTER_EVAL_S, EVAL_FIXED_S, QUICKSTART_MINUTES
+
+    train = state["train"]
+    assert (
+        train["eval_estimate_s"] > EVAL_FIXED_S
+        and 0 < train["eval_probe_s"] < state["last_run"]["seconds"]["train"]
+    )
+    run_config = yaml.safe_load((Path(train["run_dir"]) / "config.yaml").read_text())
+    left = QUICKSTART_MINUTES * 60 - AFTER_EVAL_S - train["eval_estimate_s"]
+    assert left - 120 < run_config["max_minutes"] * 60 < left
+    assert any(
+        f"the evaluation, estimated at {train['eval_estimate_s']:.0f} s on this machine" in line
+        for line in said
+    )
     # The update step replaced three documents with their new versions, without retraining.
     docs = kb.show("quickstart", documents=True)["document_list"]
     assert sorted(d["version"] for d in docs).count(2) == 3
@@ -148,16 +164,16 @@ def test_compare_reads_each_headline_figure_and_its_direction() -> None:
 
 
 def test_training_gets_what_is_left_of_the_fifteen_minutes_with_the_evaluation_kept_back() -> None:
-    from groundtune.pipelines.quickstart import AFTER_EVAL_S, EVAL_STEPS, QUICKSTART_MINUTES, train_budget
+    from groundtune.pipelines.quickstart import AFTER_EVAL_S, QUICKSTART_MINUTES, train_budget
 
-    settings = train_budget(35.0)
-    assert settings["max_minutes"] == pytest.approx((QUICKSTART_MINUTES * 60 - 35.0 - AFTER_EVAL_S) / 60)
-    assert settings["reserve_steps"] == EVAL_STEPS and settings["eval_every"] == 10_000
+    settings = train_budget(35.0, eval_s=200.0)
+    assert settings["max_minutes"] == pytest.approx(
+        (QUICKSTART_MINUTES * 60 - 35.0 - AFTER_EVAL_S - 200.0) / 60
+    )
+    assert settings["eval_every"] == 10_000 and "reserve_steps" not in settings
     assert train_budget(10_000.0)["max_minutes"] == 0.1  # late: the probe steps still run, then it stops
-    # a budget the user gives is the training's own: nothing kept back
-    assert train_budget(35.0, {"max_minutes": 20.0}) == {
+    # a budget the user gives is the training's own
+    assert train_budget(35.0, {"max_minutes": 20.0}, eval_s=200.0) == {
         "eval_every": 10_000,
         "max_minutes": 20.0,
-        "reserve_steps": 0.0,
     }
-    assert train_budget(35.0, {"max_steps": 2})["reserve_steps"] == EVAL_STEPS

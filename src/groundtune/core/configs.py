@@ -403,7 +403,7 @@ class TrainConfig(_Assigned):
         ge=0,
         description="With `max_minutes`: keep back, beside the final validation, the time of this many more "
         "steps at the run's measured step time, for work after the run that scales with the machine as "
-        "training does (the quickstart keeps back its evaluation this way).",
+        "training does.",
     )
     lr: float | None = Field(default=None, gt=0, description="Peak learning rate (None: by model size).")
     weight_decay: float = Field(default=0.0, ge=0)

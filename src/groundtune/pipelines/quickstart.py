@@ -39,29 +39,64 @@ RECIPE = "default"
 # The default recipe's training section as it is (one epoch), with one validation at the end instead
 # of four, within what is left of the quickstart's 15 minutes (`QUICKSTART_MINUTES`) once the
 # knowledge base and dataset are built, less `AFTER_EVAL_S` (the update step, 31-44 s, and the training's
-# set-up outside its own budget, about 40 s): the training budget (`max_minutes`, train/budget.py) keeps
-# back the evaluation's time as `EVAL_STEPS` training steps at the speed the run measures, since
-# evaluating scales with the machine as training does. Measured, the evaluation took 12-16 steps'
-# time on an AVX2 CPU computing in fp32 (400 s against steps of about 24 s, 2026-12-07) and 14-16 on
-# one with native bf16 (186-216 s, steps of about 13.5 s). A CPU with native bf16 trains the whole
-# epoch (37 steps, about 8.5 minutes); an AVX2 CPU, two to four times as slow, trains the steps that
-# fit. `train_overrides` go on top: a `max_minutes` given there is the training's own budget, with
-# nothing kept back.
+# set-up outside its own budget, about 40 s) and less the evaluation's time, measured before training
+# on this machine (`estimate_eval_seconds`): the base model with its two demonstrations answers the first
+# `PROBE_ITEMS` validation questions, as the evaluation will (same engine, prompts and decoding), and the
+# evaluation is that time per reply times the replies it writes (both systems, validation and test) plus
+# `EVAL_FIXED_S`. Until 2026-12-08 the evaluation was kept back as 18 training steps' time, which held
+# where training and decoding ran at one speed ratio and over-reserved where they did not: on an AVX2 CPU
+# whose training steps ran 44 s the 18 steps came to 790 s for an evaluation of 337 s, and the adapter
+# trained 4 of its 37 steps. A CPU with native bf16 trains the whole epoch (37 steps, about 8 minutes); an
+# AVX2 CPU, two to four times as slow, trains the steps that fit. `train_overrides` go on top: a
+# `max_minutes` given there is the training's own budget, and nothing is measured or kept back.
 QUICKSTART_MINUTES = 15.0
-EVAL_STEPS = 18.0
 AFTER_EVAL_S = 90.0
+PROBE_ITEMS = 16
+EVAL_FIXED_S = 20.0
 QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
 
 
-def train_budget(elapsed_s: float, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+def train_budget(
+    elapsed_s: float, overrides: dict[str, Any] | None = None, eval_s: float = 0.0
+) -> dict[str, Any]:
     """The quickstart's training settings after `elapsed_s` seconds of earlier steps: the time left of
-    `QUICKSTART_MINUTES` less `AFTER_EVAL_S` as `max_minutes`, with the evaluation kept back as
-    `EVAL_STEPS` steps; `overrides` on top (their `max_minutes` keeps nothing back)."""
-    left_min = (QUICKSTART_MINUTES * 60 - elapsed_s - AFTER_EVAL_S) / 60
-    settings = {**QUICKSTART_TRAIN, "max_minutes": max(left_min, 0.1), "reserve_steps": EVAL_STEPS}
-    if overrides and overrides.get("max_minutes"):
-        settings["reserve_steps"] = 0.0
-    return {**settings, **(overrides or {})}
+    `QUICKSTART_MINUTES` less `AFTER_EVAL_S` and the evaluation's `eval_s` (`estimate_eval_seconds`)
+    as `max_minutes`; `overrides` on top (their `max_minutes` is the training's own)."""
+    left_min = (QUICKSTART_MINUTES * 60 - elapsed_s - AFTER_EVAL_S - eval_s) / 60
+    return {**QUICKSTART_TRAIN, "max_minutes": max(left_min, 0.1), **(overrides or {})}
+
+
+def estimate_eval_seconds(
+    model: str, home: Any, limit: int | None, max_new_tokens: int
+) -> tuple[float, float]:
+    """(estimated seconds of the evaluation step, seconds the measurement took), on this machine: the
+    base model with two demonstrations answers the first `PROBE_ITEMS` validation questions of the
+    quickstart's dataset through the engine and the grounding format the evaluation uses, and the
+    evaluation is that time per reply times the replies it writes (base and tuned, on the validation
+    and test splits) plus `EVAL_FIXED_S` (loading the model, scoring answerability, the report). Base
+    prompts carry the demonstrations and tuned replies run longer; the two come out near even
+    (docs/sample-kb.md has the estimates against the evaluations measured)."""
+    from groundtune.data import load_dataset
+    from groundtune.eval.runner import System, pick_demonstrations, run_systems
+    from groundtune.grounding import DEFAULT_STYLE, get_format
+    from groundtune.infer import Engine
+    from groundtune.infer.request import GenerationConfig
+
+    started = time.perf_counter()
+    splits = load_dataset(DATASET, home)
+    validation, test = list(splits.get("validation") or []), list(splits.get("test") or [])
+    probe = validation[:PROBE_ITEMS]
+    if not probe:
+        return EVAL_FIXED_S, 0.0
+    demos = pick_demonstrations(list(splits.get("train") or []), 2, seed=0)
+    engine = Engine.load(model, home=home)
+    config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
+    t = time.perf_counter()
+    run_systems(probe, [System(name="base-2shot", shots=2)], engine, get_format(DEFAULT_STYLE), config, demos)
+    per_reply = (time.perf_counter() - t) / len(probe)
+    del engine
+    replies = 2 * (len(validation) + len(test[:limit] if limit else test))
+    return per_reply * replies + EVAL_FIXED_S, time.perf_counter() - started
 
 
 # Both systems abstain when unsure, each with a threshold calibrated on the validation split that
@@ -171,8 +206,14 @@ def run_quickstart(
     seconds["data"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    settings = train_budget(sum(seconds.values()), train_overrides)
-    adapter = _train_step(state, home, say, {"model": model, **settings})
+    reserve = None
+    trained = state.get("adapter") and Path(state.get("adapter")).is_dir()
+    if not trained and not (train_overrides or {}).get("max_minutes"):
+        reserve = estimate_eval_seconds(model, home, eval_limit, max_new_tokens)
+    settings = train_budget(
+        time.perf_counter() - t + sum(seconds.values()), train_overrides, reserve[0] if reserve else 0.0
+    )
+    adapter = _train_step(state, home, say, {"model": model, **settings}, reserve)
     seconds["train"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -266,7 +307,11 @@ def _data_step(src: Path, state: StepState, home: Any, say: Say, stage: StagePro
     state.set("dataset", str(result.path))
 
 
-def _train_step(state: StepState, home: Any, say: Say, overrides: dict[str, Any]) -> Path:
+def _train_step(
+    state: StepState, home: Any, say: Say, overrides: dict[str, Any], reserve: tuple[float, float] | None
+) -> Path:
+    """Train the adapter within `overrides`' budget; `reserve` is (the evaluation's estimated seconds,
+    what measuring it took), recorded with the run."""
     from groundtune.train import load_config, train
     from groundtune.train.rundir import read_run
 
@@ -277,19 +322,20 @@ def _train_step(state: StepState, home: Any, say: Say, overrides: dict[str, Any]
     config = load_config(RECIPE, {"dataset": DATASET, "name": ADAPTER, **overrides})
     result = train(config, home=home)
     manifest = read_run(result.run_dir)
-    kept = (
-        f", keeping back {config.reserve_steps:g} steps' time for the evaluation"
-        if config.reserve_steps
+    cut = (
+        f" (of the recipe's {manifest.unbudgeted_steps}: what fits {config.max_minutes:.1f} minutes here)"
+        if manifest.unbudgeted_steps
         else ""
     )
-    cut = (
-        f" (of the recipe's {manifest.unbudgeted_steps}: what fits {config.max_minutes:.1f} minutes{kept} here)"
-        if manifest.unbudgeted_steps
+    kept = (
+        f"; the evaluation, estimated at {reserve[0]:.0f} s on this machine ({reserve[1]:.0f} s to measure), "
+        "was kept back from the budget"
+        if reserve
         else ""
     )
     say(
         f"[3/5] adapter '{ADAPTER}': {result.steps} steps{cut}, train loss {result.train_loss:.3f}, "
-        f"validation loss {result.best_val_loss or float('nan'):.3f}"
+        f"validation loss {result.best_val_loss or float('nan'):.3f}{kept}"
     )
     state.set(
         "train",
@@ -298,6 +344,8 @@ def _train_step(state: StepState, home: Any, say: Say, overrides: dict[str, Any]
             "steps": result.steps,
             "unbudgeted_steps": manifest.unbudgeted_steps,
             "train_seconds": manifest.train_seconds,
+            "eval_estimate_s": reserve[0] if reserve else None,
+            "eval_probe_s": reserve[1] if reserve else None,
             "train_loss": result.train_loss,
             "best_val_loss": result.best_val_loss,
         },
