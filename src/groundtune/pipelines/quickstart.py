@@ -42,16 +42,21 @@ RECIPE = "default"
 # set-up outside its own budget, about 40 s) and less the evaluation's time, measured before training
 # on this machine (`estimate_eval_seconds`): the base model with its two demonstrations answers the first
 # `PROBE_ITEMS` validation questions, as the evaluation will (same engine, prompts and decoding), and the
-# evaluation is that time per reply times the replies it writes (both systems, validation and test) plus
-# `EVAL_FIXED_S`. Until 2026-12-08 the evaluation was kept back as 18 training steps' time, which held
-# where training and decoding ran at one speed ratio and over-reserved where they did not: on an AVX2 CPU
-# whose training steps ran 44 s the 18 steps came to 790 s for an evaluation of 337 s, and the adapter
-# trained 4 of its 37 steps. A CPU with native bf16 trains the whole epoch (37 steps, about 8 minutes); an
+# evaluation is that time per reply times the replies it writes (both systems, validation and test),
+# times `STREAM_FACTOR`, plus `EVAL_FIXED_S`. Until 2026-12-08 the evaluation was kept back as 18
+# training steps' time, which held where training and decoding ran at one speed ratio and over-reserved
+# where they did not: on an AVX2 CPU whose training steps ran 44 s the 18 steps came to 790 s for an
+# evaluation of 337 s, and the adapter trained 4 of its 37 steps. A CPU with native bf16 trains the whole epoch (37 steps, about 8 minutes); an
 # AVX2 CPU, two to four times as slow, trains the steps that fit. `train_overrides` go on top: a
 # `max_minutes` given there is the training's own budget, and nothing is measured or kept back.
 QUICKSTART_MINUTES = 15.0
 AFTER_EVAL_S = 90.0
 PROBE_ITEMS = 16
+# The probe's 16 replies run as one wave whose rows empty as replies end, where the evaluation's streams
+# of 66 and 120 replies keep their rows full: per reply the evaluation took 0.61 of the probe's time on a
+# CPU with native bf16 (2026-12-08: probe 1.08 s a reply, evaluation 143 s for 186 replies); 0.75 keeps
+# a margin for machines not measured.
+STREAM_FACTOR = 0.75
 EVAL_FIXED_S = 20.0
 QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
 
@@ -73,9 +78,9 @@ def estimate_eval_seconds(
     base model with two demonstrations answers the first `PROBE_ITEMS` validation questions of the
     quickstart's dataset through the engine and the grounding format the evaluation uses, and the
     evaluation is that time per reply times the replies it writes (base and tuned, on the validation
-    and test splits) plus `EVAL_FIXED_S` (loading the model, scoring answerability, the report). Base
-    prompts carry the demonstrations and tuned replies run longer; the two come out near even
-    (docs/sample-kb.md has the estimates against the evaluations measured)."""
+    and test splits) times `STREAM_FACTOR` plus `EVAL_FIXED_S` (loading the model, scoring
+    answerability, the report). Base prompts carry the demonstrations and tuned replies run longer;
+    docs/sample-kb.md has the estimates against the evaluations measured."""
     from groundtune.data import load_dataset
     from groundtune.eval.runner import System, pick_demonstrations, run_systems
     from groundtune.grounding import DEFAULT_STYLE, get_format
@@ -96,7 +101,7 @@ def estimate_eval_seconds(
     per_reply = (time.perf_counter() - t) / len(probe)
     del engine
     replies = 2 * (len(validation) + len(test[:limit] if limit else test))
-    return per_reply * replies + EVAL_FIXED_S, time.perf_counter() - started
+    return per_reply * replies * STREAM_FACTOR + EVAL_FIXED_S, time.perf_counter() - started
 
 
 # Both systems abstain when unsure, each with a threshold calibrated on the validation split that
