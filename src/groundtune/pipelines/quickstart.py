@@ -46,9 +46,10 @@ RECIPE = "default"
 # times `STREAM_FACTOR`, plus `EVAL_FIXED_S`. Until 2026-12-08 the evaluation was kept back as 18
 # training steps' time, which held where training and decoding ran at one speed ratio and over-reserved
 # where they did not: on an AVX2 CPU whose training steps ran 44 s the 18 steps came to 790 s for an
-# evaluation of 337 s, and the adapter trained 4 of its 37 steps. A CPU with native bf16 trains the whole epoch (37 steps, about 8 minutes); an
-# AVX2 CPU, two to four times as slow, trains the steps that fit. `train_overrides` go on top: a
-# `max_minutes` given there is the training's own budget, and nothing is measured or kept back.
+# evaluation of 337 s, and the adapter trained 4 of its 37 steps. A CPU with native bf16 trains the
+# whole epoch (37 steps, about 8 minutes); an AVX2 CPU, two to four times as slow, trains the steps that
+# fit. `train_overrides` go on top: a `max_minutes` given there is the training's own budget, and
+# nothing is measured or kept back.
 QUICKSTART_MINUTES = 15.0
 AFTER_EVAL_S = 90.0
 PROBE_ITEMS = 16
@@ -82,7 +83,7 @@ def estimate_eval_seconds(
     answerability, the report). Base prompts carry the demonstrations and tuned replies run longer;
     docs/sample-kb.md has the estimates against the evaluations measured."""
     from groundtune.data import load_dataset
-    from groundtune.eval.runner import System, pick_demonstrations, run_systems
+    from groundtune.eval.runner import default_systems, pick_demonstrations, run_systems
     from groundtune.grounding import DEFAULT_STYLE, get_format
     from groundtune.infer import Engine
     from groundtune.infer.request import GenerationConfig
@@ -97,7 +98,8 @@ def estimate_eval_seconds(
     engine = Engine.load(model, home=home)
     config = GenerationConfig(max_new_tokens=max_new_tokens, temperature=0.0)
     t = time.perf_counter()
-    run_systems(probe, [System(name="base-2shot", shots=2)], engine, get_format(DEFAULT_STYLE), config, demos)
+    base_2shot = default_systems(shots=2, include_zero_shot=False)  # the evaluation's base system
+    run_systems(probe, base_2shot, engine, get_format(DEFAULT_STYLE), config, demos)
     per_reply = (time.perf_counter() - t) / len(probe)
     del engine
     replies = 2 * (len(validation) + len(test[:limit] if limit else test))
@@ -212,8 +214,7 @@ def run_quickstart(
 
     t = time.perf_counter()
     reserve = None
-    trained = state.get("adapter") and Path(state.get("adapter")).is_dir()
-    if not trained and not (train_overrides or {}).get("max_minutes"):
+    if _trained(state) is None and not (train_overrides or {}).get("max_minutes"):
         reserve = estimate_eval_seconds(model, home, eval_limit, max_new_tokens)
     settings = train_budget(
         time.perf_counter() - t + sum(seconds.values()), train_overrides, reserve[0] if reserve else 0.0
@@ -312,6 +313,12 @@ def _data_step(src: Path, state: StepState, home: Any, say: Say, stage: StagePro
     state.set("dataset", str(result.path))
 
 
+def _trained(state: StepState) -> Path | None:
+    """The adapter an earlier run trained, when its folder is still there."""
+    done = state.get("adapter")
+    return Path(done) if done and Path(done).is_dir() else None
+
+
 def _train_step(
     state: StepState, home: Any, say: Say, overrides: dict[str, Any], reserve: tuple[float, float] | None
 ) -> Path:
@@ -320,10 +327,10 @@ def _train_step(
     from groundtune.train import load_config, train
     from groundtune.train.rundir import read_run
 
-    done = state.get("adapter")
-    if done and Path(done).is_dir():
+    done = _trained(state)
+    if done is not None:
         say(f"[3/5] adapter '{ADAPTER}': already trained (skipped)")
-        return Path(done)
+        return done
     config = load_config(RECIPE, {"dataset": DATASET, "name": ADAPTER, **overrides})
     result = train(config, home=home)
     manifest = read_run(result.run_dir)
