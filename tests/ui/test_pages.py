@@ -166,3 +166,16 @@ def test_an_evaluated_item_shows_the_quotes_in_their_documents(client: TestClien
     assert "is not verbatim" in page.text and 'id="gold">£3.00' in page.text
     assert client.get("/evaluations/eval_0123").status_code == 200
     assert "How much is a dog ticket?" in client.get("/evaluations/eval_0123/items").text
+
+
+def test_the_training_form_starts_at_the_recipes_values(client: TestClient) -> None:
+    """What decides where training starts and how long it runs is on the form, at the recipe's value:
+    the default recipe continues the shipped general adapter (`init_adapter: auto`)."""
+    from groundtune.ui.forms import recipes
+
+    recipe = recipes("train")["default"]
+    page = client.get("/fine_tuning/new?recipe=default").text
+    for name in ("init_adapter", "max_minutes", "reserve_steps", "precision", "decision_weight"):
+        assert f'data-path="{name}"' in page, name
+    assert recipe["init_adapter"] == "auto"
+    assert 'data-path="init_adapter" data-type="text" value="auto"' in page

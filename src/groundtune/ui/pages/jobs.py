@@ -20,8 +20,10 @@ router = page_router()
 
 SETTINGS = [
     "model",
+    "init_adapter",
     "max_steps",
     "max_minutes",
+    "reserve_steps",
     "epochs",
     "batch_size",
     "grad_accum",
@@ -31,8 +33,11 @@ SETTINGS = [
     "lora.r",
     "lora.alpha",
     "lora.dropout",
+    "precision",
+    "decision_weight",
     "max_length",
     "eval_every",
+    "early_stopping_patience",
     "save_every",
     "seed",
 ]
