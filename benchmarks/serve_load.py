@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from train_throughput import cpu_model  # benchmarks/ is on sys.path when run as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = [
     "How long is the warranty on the Zephyr kettle?",
@@ -159,7 +161,10 @@ def main() -> None:
     conc_rps = args.sequential * 2 / conc_wall
     result = {
         "benchmark": "serve_load",
-        "model": "gemma-3-270m + LoRA r=16 (all linear projections)",
+        "model": "gemma-3-270m",
+        "adapter": str(args.adapter) if args.adapter else "a fresh LoRA, r=16 on all linear projections",
+        "date": time.strftime("%Y-%m-%d"),
+        "cpu": cpu_model(),
         "max_tokens": args.max_tokens,
         "cpu_threads": os.cpu_count(),
         "single_request_latency_s": {
