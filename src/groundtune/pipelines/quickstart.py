@@ -55,8 +55,9 @@ AFTER_EVAL_S = 90.0
 PROBE_ITEMS = 16
 # The probe's 16 replies run as one wave whose rows empty as replies end, where the evaluation's streams
 # of 66 and 120 replies keep their rows full: per reply the evaluation took 0.61 of the probe's time on a
-# CPU with native bf16 (2026-12-08: probe 1.08 s a reply, evaluation 143 s for 186 replies); 0.75 keeps
-# a margin for machines not measured.
+# CPU with native bf16 (2026-12-08: probe 1.08 s a reply, evaluation 143 s for 186 replies). A second run
+# there with this factor estimated 157 s for an evaluation of 169 s (0.82 of the probe's time per reply):
+# the factor is not a margin, `AFTER_EVAL_S` is.
 STREAM_FACTOR = 0.75
 EVAL_FIXED_S = 20.0
 QUICKSTART_TRAIN: dict[str, Any] = {"eval_every": 10_000}
